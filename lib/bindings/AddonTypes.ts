@@ -1,0 +1,231 @@
+/**
+ * The whole surface of the native addon (native/bindings), typed in one place.
+ * Nothing outside lib/bindings talks to the addon except through these types.
+ */
+
+/** Where a model runs. */
+export type AddonDevice = "cpu" | "cuda";
+
+/** Element type of a model's weights and logits. */
+export type AddonDType = "float32" | "bfloat16" | "float16";
+
+/** The four commit rules of docs/decoding.md. */
+export type AddonStrategy = "low-confidence" | "random" | "threshold" | "localleap";
+
+/** What the loaded binary was built with and what it sees at run time. */
+export interface AddonBuildInfo {
+    /** "cuda" when the binary has the CUDA back end compiled in. */
+    variant: "cpu" | "cuda";
+    /** libtorch version the binary was compiled against, e.g. "1.13.1" or "2.11.0". */
+    torchVersion: string;
+    /** CUDA toolkit version the binary was compiled with ("" for the CPU variant). */
+    cudaVersion: string;
+    /** Whether libtorch can use a CUDA device now. */
+    cudaAvailable: boolean;
+    cudaDeviceCount: number;
+    /** Name of CUDA device 0, "" when there is none. */
+    cudaDeviceName: string;
+    /** Threads libtorch's intra-op pool uses by default on this machine. */
+    defaultThreads: number;
+}
+
+/** Cancels native work: generation stops before its next step, loading before its next read. */
+export interface AddonAbortToken {
+    abort(): void;
+    readonly aborted: boolean;
+}
+
+export interface AddonLoadProgress {
+    stage: "reading" | "probing";
+    bytesRead: number;
+    totalBytes: number;
+}
+
+export interface AddonLoadRequest {
+    path: string;
+    device: AddonDevice;
+    /** Intra-op threads for this model's worker thread; 0 keeps libtorch's default. */
+    threads: number;
+    abort?: AddonAbortToken;
+    /** Called on the JS thread while the archive is read. */
+    onProgress?: (progress: AddonLoadProgress) => void;
+}
+
+/** The raw contents of a loaded archive; the TS layer validates the metadata. */
+export interface AddonLoadResult {
+    model: AddonModel;
+    /** Extra file localleap.json, "" when absent. */
+    metadataJson: string;
+    /** Extra file tokenizer.json, "" when absent. */
+    tokenizerJson: string;
+    /** Extra file tokenizer_config.json, "" when absent. */
+    tokenizerConfigJson: string;
+    fileBytes: number;
+    /** Names of the TorchScript methods found: forward, logits_at, logits_at_padded. */
+    methods: string[];
+}
+
+/** The validated metadata the engine needs, passed once after loading. */
+export interface AddonModelConfig {
+    vocabSize: number;
+    maskId: number;
+    eosId: number;
+    endIds: number[];
+    padId: number;
+    logitsShifted: boolean;
+    maxLength: number;
+}
+
+export interface AddonModelInfo {
+    device: AddonDevice;
+    /** dtype of the logits the probe forward returned. */
+    dtype: AddonDType;
+    /** Bytes of parameters and buffers. */
+    parameterBytes: number;
+}
+
+/** One generation of one batch (rows decode independently, as if alone). */
+export interface AddonGenerateRequest {
+    /** Prompt token ids, one array per row. */
+    prompts: Int32Array[];
+    genLength: number;
+    blockLength: number;
+    strategy: AddonStrategy;
+    /** Total steps for low-confidence and random (a multiple of genLength / blockLength). */
+    steps: number;
+    threshold: number;
+    anchorThreshold: number;
+    relaxedThreshold: number;
+    radius: number;
+    temperature: number;
+    /** One seed per row, integers in [0, 2^53). */
+    seeds: number[];
+    stopAtEos: boolean;
+    /** Capture each step as a CUDA graph (CUDA only; falls back to eager with a reason). */
+    cudaGraph: boolean;
+    abort?: AddonAbortToken;
+    /** Called on the JS thread after every step, in order, when given. */
+    onStep?: (event: AddonStepEvent) => void;
+}
+
+export interface AddonStepEvent {
+    /** Batch step index, 0-based. */
+    step: number;
+    /** Block index, 0-based. */
+    block: number;
+    /** Per row: generation-relative positions and tokens committed by this step. */
+    rows: { positions: Int32Array; tokens: Int32Array }[];
+}
+
+export interface AddonRowResult {
+    /** The whole generated span (genLength tokens), end-token padding included. */
+    tokens: Int32Array;
+    /** Forward passes this row took. */
+    steps: number;
+    stepsPerBlock: Int32Array;
+}
+
+export interface AddonGenerateResult {
+    rows: AddonRowResult[];
+    /** Forward passes of the batch. */
+    batchSteps: number;
+    totalMs: number;
+    /** Milliseconds spent in steps (forward + commit), excluding set-up. */
+    stepMs: number;
+    /** Whether steps ran as replayed CUDA graphs. */
+    cudaGraph: boolean;
+    /** Why a requested CUDA graph was not used, "" otherwise. */
+    cudaGraphFallbackReason: string;
+}
+
+export interface AddonModel {
+    /** Runs a probe forward and fixes the metadata the engine uses; rejects on mismatch. */
+    configure(config: AddonModelConfig): Promise<AddonModelInfo>;
+    generate(request: AddonGenerateRequest): Promise<AddonGenerateResult>;
+    /** Finishes queued work, then frees the model. Later calls reject. */
+    dispose(): Promise<void>;
+    readonly disposed: boolean;
+}
+
+/** One application of the commit rule to given logits: a test hook for exactness checks. */
+export interface AddonRuleCase {
+    /** [batch, blockLength, vocabSize] logits: Float32Array for float32, Uint16Array bits otherwise. */
+    logits: Float32Array | Uint16Array;
+    dtype: AddonDType;
+    batch: number;
+    blockLength: number;
+    vocabSize: number;
+    /** [batch, blockLength] tokens of the current block; maskId marks masked positions. */
+    block: Int32Array;
+    maskId: number;
+    strategy: AddonStrategy;
+    /** k for low-confidence and random; ignored (1) for threshold and localleap. */
+    topK: number;
+    threshold: number;
+    anchorThreshold: number;
+    relaxedThreshold: number;
+    radius: number;
+    temperature: number;
+    /** Per row. */
+    seeds: number[];
+    /** Per row: the row's step counter r. */
+    rowSteps: number[];
+    /** Generation position of the block's first position. */
+    genOffset: number;
+}
+
+export interface AddonRuleResult {
+    /** [batch, blockLength] chosen tokens (for masked positions; -1 elsewhere). */
+    tokens: Int32Array;
+    /** [batch, blockLength] confidences (for masked positions; 0 elsewhere). */
+    confidences: Float32Array;
+    /** [batch, blockLength] 1 where committed. */
+    commit: Uint8Array;
+    /** [batch, blockLength] the block after the commit. */
+    block: Int32Array;
+}
+
+/** Timing of the fused kernel on random logits (CUDA builds only). */
+export interface AddonKernelBenchRequest {
+    batch: number;
+    blockLength: number;
+    vocabSize: number;
+    dtype: AddonDType;
+    strategy: AddonStrategy;
+    iterations: number;
+    seed: number;
+}
+
+export interface AddonKernelBenchResult {
+    /** Median milliseconds per kernel launch, CUDA events. */
+    medianMs: number;
+    minMs: number;
+    /** Logit bytes read per launch. */
+    bytes: number;
+}
+
+export interface Addon {
+    buildInfo(): AddonBuildInfo;
+    AbortToken: new () => AddonAbortToken;
+    loadModel(request: AddonLoadRequest): Promise<AddonLoadResult>;
+    applyRule(ruleCase: AddonRuleCase, device: AddonDevice): AddonRuleResult;
+    benchKernel(request: AddonKernelBenchRequest): AddonKernelBenchResult;
+}
+
+/** Error shape thrown or rejected by the addon: `code` is one of NativeErrorCode. */
+export interface AddonError extends Error {
+    code: NativeErrorCode;
+}
+
+export type NativeErrorCode =
+    | "INVALID_ARGUMENT"
+    | "MODEL_NOT_FOUND"
+    | "MODEL_CORRUPT"
+    | "MODEL_METHOD_MISSING"
+    | "MODEL_PROBE_FAILED"
+    | "PROMPT_TOO_LONG"
+    | "CUDA_UNAVAILABLE"
+    | "OUT_OF_MEMORY"
+    | "ABORTED"
+    | "MODEL_DISPOSED"
+    | "INTERNAL";

@@ -1,0 +1,266 @@
+#include "model_wrap.h"
+
+#include "../engine/errors.h"
+#include "abort_token.h"
+#include "addon_data.h"
+#include "js_args.h"
+#include "js_channel.h"
+#include "js_convert.h"
+#include "js_errors.h"
+
+namespace localleap {
+namespace {
+
+// JS handles an operation needs on completion. Created and deleted on the JS thread only; the
+// worker thread just carries the pointer.
+struct Pending {
+  explicit Pending(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise::Deferred deferred;
+  Napi::ObjectReference keepAlive;       // the model object, alive while work is queued
+  Napi::FunctionReference callback;      // onProgress / onStep, when given
+};
+
+// Posts the settlement of `pending` and closes the channel; `resolve` builds the value on the JS thread.
+void settle(const std::shared_ptr<JsChannel>& channel, Pending* pending,
+            std::function<Napi::Value(Napi::Env)> resolve) {
+  channel->post([pending, resolve](Napi::Env env) {
+    Napi::HandleScope scope(env);
+    try {
+      pending->deferred.Resolve(resolve(env));
+    } catch (const Napi::Error& e) {
+      pending->deferred.Reject(e.Value());
+    }
+    delete pending;
+  });
+  channel->close();
+}
+
+void fail(const std::shared_ptr<JsChannel>& channel, Pending* pending, const EngineError& error) {
+  channel->post([pending, error](Napi::Env env) {
+    Napi::HandleScope scope(env);
+    pending->deferred.Reject(toJsError(env, error).Value());
+    delete pending;
+  });
+  channel->close();
+}
+
+Napi::Value rejected(Napi::Env env, const Napi::Error& error) {
+  auto deferred = Napi::Promise::Deferred::New(env);
+  deferred.Reject(error.Value());
+  return deferred.Promise();
+}
+
+// The parts of a loaded archive the JS side receives.
+struct ArchiveSummary {
+  std::string metadataJson, tokenizerJson, tokenizerConfigJson;
+  uint64_t fileBytes = 0;
+  std::vector<std::string> methods;
+};
+
+EngineError disposedError() {
+  return EngineError(ErrorCode::kModelDisposed, "the model was disposed: load it again to use it");
+}
+
+}  // namespace
+
+Napi::Function ModelWrap::define(Napi::Env env) {
+  return DefineClass(env, "Model",
+                     {InstanceMethod<&ModelWrap::configure>("configure"),
+                      InstanceMethod<&ModelWrap::generate>("generate"),
+                      InstanceMethod<&ModelWrap::dispose>("dispose"),
+                      InstanceAccessor<&ModelWrap::disposed>("disposed")});
+}
+
+Napi::Object ModelWrap::create(Napi::Env env, std::shared_ptr<ModelCore> core) {
+  Napi::Object obj = env.GetInstanceData<AddonData>()->modelClass.New({});
+  Unwrap(obj)->core_ = std::move(core);
+  return obj;
+}
+
+ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {}
+
+ModelWrap::~ModelWrap() {
+  // Garbage-collected: no work is queued (queued work keeps this object alive). Free the engine
+  // on its own thread, then join it.
+  if (core_ && core_->worker) {
+    ModelCore* core = core_.get();
+    core->worker->post([core] { core->engine.reset(); });
+    core->worker.reset();
+  }
+}
+
+Napi::Value ModelWrap::configure(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!core_) throwInvalidArgument(env, "Model objects come from loadModel()");
+  if (core_->disposed) return rejected(env, toJsError(env, disposedError()));
+  ModelConfig config;
+  try {
+    config = toModelConfig(args::object(info[0], "config"));
+  } catch (const Napi::Error& e) {
+    return rejected(env, e);
+  }
+  auto* pending = new Pending(env);
+  pending->keepAlive = Napi::Persistent(Value());
+  auto channel = JsChannel::open(env, "localleap.configure");
+  ModelCore* core = core_.get();
+  core->worker->post([core, config, pending, channel] {
+    try {
+      ModelInfo modelInfo = core->engine->configure(config);
+      settle(channel, pending, [modelInfo](Napi::Env env) { return fromModelInfo(env, modelInfo); });
+    } catch (...) {
+      fail(channel, pending, currentErrorAsEngineError("configuring the model"));
+    }
+  });
+  return pending->deferred.Promise();
+}
+
+Napi::Value ModelWrap::generate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!core_) throwInvalidArgument(env, "Model objects come from loadModel()");
+  if (core_->disposed) return rejected(env, toJsError(env, disposedError()));
+  GenerateRequest request;
+  std::shared_ptr<std::atomic<bool>> abort;
+  Napi::Function onStep;
+  try {
+    Napi::Object obj = args::object(info[0], "request");
+    request = toGenerateRequest(obj);
+    abort = AbortToken::flagOf(env, obj.Get("abort"));
+    onStep = args::optionalFunction(obj, "onStep");
+  } catch (const Napi::Error& e) {
+    return rejected(env, e);
+  }
+  auto* pending = new Pending(env);
+  pending->keepAlive = Napi::Persistent(Value());
+  if (!onStep.IsEmpty()) pending->callback = Napi::Persistent(onStep);
+  auto channel = JsChannel::open(env, "localleap.generate");
+  ModelCore* core = core_.get();
+  const bool streaming = !onStep.IsEmpty();
+  core->worker->post([core, request, abort, pending, channel, streaming] {
+    try {
+      StepObserver observer;
+      if (streaming) {
+        observer = [pending, channel](StepEvent&& event) {
+          auto shared = std::make_shared<StepEvent>(std::move(event));
+          channel->post([pending, shared](Napi::Env env) {
+            Napi::HandleScope scope(env);
+            try {
+              pending->callback.Call({fromStepEvent(env, *shared)});
+            } catch (const Napi::Error&) {
+              // The TS layer catches its own callback errors; a stray one must not kill decoding.
+            }
+          });
+        };
+      }
+      GenerateResult result = core->engine->generate(request, observer, abort.get());
+      auto shared = std::make_shared<GenerateResult>(std::move(result));
+      settle(channel, pending, [shared](Napi::Env env) { return fromGenerateResult(env, *shared); });
+    } catch (...) {
+      fail(channel, pending, currentErrorAsEngineError("generating"));
+    }
+  });
+  return pending->deferred.Promise();
+}
+
+Napi::Value ModelWrap::dispose(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!core_) throwInvalidArgument(env, "Model objects come from loadModel()");
+  auto* pending = new Pending(env);
+  if (core_->disposed.exchange(true)) {
+    pending->deferred.Resolve(env.Undefined());
+    Napi::Promise promise = pending->deferred.Promise();
+    delete pending;
+    return promise;
+  }
+  pending->keepAlive = Napi::Persistent(Value());
+  auto channel = JsChannel::open(env, "localleap.dispose");
+  ModelCore* core = core_.get();
+  // Queued after any work already posted, so in-flight generations finish first.
+  core->worker->post([core, pending, channel] {
+    core->engine.reset();
+    settle(channel, pending, [core](Napi::Env env) {
+      core->worker.reset();  // idle now: joins at once
+      return env.Undefined();
+    });
+  });
+  return pending->deferred.Promise();
+}
+
+Napi::Value ModelWrap::disposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !core_ || core_->disposed.load());
+}
+
+Napi::Value loadModel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path, deviceName;
+  int threads = 0;
+  std::shared_ptr<std::atomic<bool>> abort;
+  Napi::Function onProgress;
+  c10::Device device(c10::kCPU);
+  try {
+    Napi::Object req = args::object(info[0], "request");
+    path = args::string(req, "path");
+    deviceName = args::string(req, "device");
+    threads = args::integer(req, "threads", 0, 4096);
+    abort = AbortToken::flagOf(env, req.Get("abort"));
+    onProgress = args::optionalFunction(req, "onProgress");
+    device = resolveDevice(deviceName);
+  } catch (const Napi::Error& e) {
+    return rejected(env, e);
+  } catch (const EngineError& e) {
+    return rejected(env, toJsError(env, e));
+  }
+
+  auto core = std::make_shared<ModelCore>(threads);
+  Napi::Object model = ModelWrap::create(env, core);
+  auto* pending = new Pending(env);
+  pending->keepAlive = Napi::Persistent(model);
+  if (!onProgress.IsEmpty()) pending->callback = Napi::Persistent(onProgress);
+  auto channel = JsChannel::open(env, "localleap.load");
+  ModelCore* raw = core.get();
+  const bool reporting = !onProgress.IsEmpty();
+  raw->worker->post([raw, path, device, abort, pending, channel, reporting] {
+    try {
+      LoadProgressFn progress;
+      if (reporting) {
+        progress = [pending, channel](uint64_t read, uint64_t total) {
+          channel->post([pending, read, total](Napi::Env env) {
+            Napi::HandleScope scope(env);
+            Napi::Object p = Napi::Object::New(env);
+            p.Set("stage", "reading");
+            p.Set("bytesRead", Napi::Number::New(env, (double)read));
+            p.Set("totalBytes", Napi::Number::New(env, (double)total));
+            try {
+              pending->callback.Call({p});
+            } catch (const Napi::Error&) {
+            }
+          });
+        };
+      }
+      LoadedArchive archive = loadArchive(path, device, progress, abort.get());
+      auto meta = std::make_shared<ArchiveSummary>();
+      meta->metadataJson = archive.metadataJson;
+      meta->tokenizerJson = archive.tokenizerJson;
+      meta->tokenizerConfigJson = archive.tokenizerConfigJson;
+      meta->fileBytes = archive.fileBytes;
+      meta->methods = archive.methods;
+      raw->engine = std::make_unique<EngineModel>(std::move(archive), device);
+      settle(channel, pending, [pending, meta](Napi::Env env) {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("model", pending->keepAlive.Value());
+        o.Set("metadataJson", meta->metadataJson);
+        o.Set("tokenizerJson", meta->tokenizerJson);
+        o.Set("tokenizerConfigJson", meta->tokenizerConfigJson);
+        o.Set("fileBytes", Napi::Number::New(env, (double)meta->fileBytes));
+        Napi::Array methods = Napi::Array::New(env, meta->methods.size());
+        for (size_t i = 0; i < meta->methods.size(); ++i) methods.Set((uint32_t)i, meta->methods[i]);
+        o.Set("methods", methods);
+        return o;
+      });
+    } catch (...) {
+      fail(channel, pending, currentErrorAsEngineError("loading the model"));
+    }
+  });
+  return pending->deferred.Promise();
+}
+
+}  // namespace localleap

@@ -1,0 +1,41 @@
+// The JS Model object (AddonModel): thin glue that queues engine work on the model's worker
+// thread and settles promises on the JS thread.
+#pragma once
+#include <napi.h>
+
+#include <atomic>
+#include <memory>
+
+#include "../engine/engine_model.h"
+#include "../engine/worker.h"
+
+namespace localleap {
+
+// What a model owns. `engine` is touched only on the worker thread.
+struct ModelCore {
+  explicit ModelCore(int threads) : worker(std::make_unique<Worker>(threads)) {}
+  std::unique_ptr<Worker> worker;
+  std::unique_ptr<EngineModel> engine;
+  std::atomic<bool> disposed{false};
+};
+
+class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
+ public:
+  static Napi::Function define(Napi::Env env);
+  static Napi::Object create(Napi::Env env, std::shared_ptr<ModelCore> core);
+  explicit ModelWrap(const Napi::CallbackInfo& info);
+  ~ModelWrap() override;
+
+ private:
+  Napi::Value configure(const Napi::CallbackInfo& info);
+  Napi::Value generate(const Napi::CallbackInfo& info);
+  Napi::Value dispose(const Napi::CallbackInfo& info);
+  Napi::Value disposed(const Napi::CallbackInfo& info);
+
+  std::shared_ptr<ModelCore> core_;
+};
+
+// addon.loadModel(request): Promise<AddonLoadResult>.
+Napi::Value loadModel(const Napi::CallbackInfo& info);
+
+}  // namespace localleap

@@ -1,0 +1,131 @@
+#include "rule_hook.h"
+
+#include <cmath>
+
+#include "../engine/errors.h"
+#include "../engine/rule_case.h"
+#include "js_args.h"
+#include "js_convert.h"
+#include "js_errors.h"
+
+namespace localleap {
+namespace {
+
+LogitsDType parseDType(Napi::Env env, const std::string& name) {
+  if (name == "float32") return LogitsDType::kFloat32;
+  if (name == "bfloat16") return LogitsDType::kBFloat16;
+  if (name == "float16") return LogitsDType::kFloat16;
+  throwInvalidArgument(env, "dtype must be 'float32', 'bfloat16' or 'float16'");
+}
+
+RuleCase toRuleCase(const Napi::Object& obj) {
+  Napi::Env env = obj.Env();
+  RuleCase c;
+  c.dtype = parseDType(env, args::string(obj, "dtype"));
+  c.batch = args::integer(obj, "batch", 1, 1 << 16);
+  c.blockLength = args::integer(obj, "blockLength", 1, 1024);
+  c.vocab = args::integer(obj, "vocabSize", 1, 1 << 20);
+  Napi::Value logits = obj.Get("logits");
+  if (c.dtype == LogitsDType::kFloat32) {
+    if (!logits.IsTypedArray() || logits.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+      throwInvalidArgument(env, "logits must be a Float32Array for dtype float32");
+    }
+    auto a = logits.As<Napi::Float32Array>();
+    c.logitsF32.assign(a.Data(), a.Data() + a.ElementLength());
+  } else {
+    if (!logits.IsTypedArray() || logits.As<Napi::TypedArray>().TypedArrayType() != napi_uint16_array) {
+      throwInvalidArgument(env, "logits must be a Uint16Array of bit patterns for bfloat16/float16");
+    }
+    auto a = logits.As<Napi::Uint16Array>();
+    c.logitsBits.assign(a.Data(), a.Data() + a.ElementLength());
+  }
+  c.block = args::int32Values(obj.Get("block"), "block");
+  RuleParams& p = c.params;
+  p.strategy = parseStrategy(env, args::string(obj, "strategy"));
+  p.maskId = args::integer(obj, "maskId", 0, 1 << 30);
+  p.canvasLength = c.blockLength;
+  p.blockStart = 0;
+  p.genStart = -args::integer(obj, "genOffset", 0, 1 << 24);
+  p.stepsPerBlock = 1;
+  p.topKOverride = args::integer(obj, "topK", 1, 1024);
+  p.radius = args::integer(obj, "radius", 0, 1 << 24);
+  p.threshold = (float)args::number(obj, "threshold");
+  p.anchorThreshold = (float)args::number(obj, "anchorThreshold");
+  p.relaxedThreshold = (float)args::number(obj, "relaxedThreshold");
+  p.temperature = (float)args::number(obj, "temperature");
+  if (!std::isfinite(p.temperature) || p.temperature < 0) throwInvalidArgument(env, "temperature must be >= 0");
+  p.invTemperature = p.temperature > 0 ? 1.0f / p.temperature : 0.0f;
+  p.numEndIds = 0;
+  for (double s : args::numberArray(obj, "seeds")) c.seeds.push_back((uint64_t)s);
+  for (int s : args::intArray(obj, "rowSteps")) c.rowSteps.push_back(s);
+  return c;
+}
+
+Napi::Object fromRuleCaseResult(Napi::Env env, const RuleCaseResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("tokens", int32ArrayOf(env, r.tokens));
+  Napi::Float32Array conf = Napi::Float32Array::New(env, r.conf.size());
+  std::copy(r.conf.begin(), r.conf.end(), conf.Data());
+  o.Set("confidences", conf);
+  Napi::Uint8Array commit = Napi::Uint8Array::New(env, r.commit.size());
+  std::copy(r.commit.begin(), r.commit.end(), commit.Data());
+  o.Set("commit", commit);
+  o.Set("block", int32ArrayOf(env, r.block));
+  return o;
+}
+
+}  // namespace
+
+Napi::Value applyRule(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RuleCase c = toRuleCase(args::object(info[0], "ruleCase"));
+  if (!info[1].IsString()) throwInvalidArgument(env, "device must be 'cpu' or 'cuda'");
+  const std::string device = info[1].As<Napi::String>().Utf8Value();
+  try {
+    checkRuleCase(c);
+    if (device == "cpu") return fromRuleCaseResult(env, runRuleCaseCpu(c));
+    if (device != "cuda") throwInvalidArgument(env, "device must be 'cpu' or 'cuda'");
+#ifdef LOCALLEAP_WITH_CUDA
+    return fromRuleCaseResult(env, runRuleCaseCuda(c));
+#else
+    throw EngineError(ErrorCode::kCudaUnavailable, "applyRule on 'cuda' needs the CUDA variant of the binary");
+#endif
+  } catch (const EngineError& e) {
+    throw toJsError(env, e);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (...) {
+    throw toJsError(env, currentErrorAsEngineError("applyRule"));
+  }
+}
+
+Napi::Value benchKernel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object req = args::object(info[0], "request");
+#ifdef LOCALLEAP_WITH_CUDA
+  try {
+    KernelBench b = benchKernelCuda(args::integer(req, "batch", 1, 1024), args::integer(req, "blockLength", 1, 1024),
+                                    args::integer(req, "vocabSize", 1, 1 << 20),
+                                    parseDType(env, args::string(req, "dtype")),
+                                    parseStrategy(env, args::string(req, "strategy")),
+                                    args::integer(req, "iterations", 1, 1 << 20),
+                                    (uint64_t)args::integer(req, "seed", 0, 1 << 30));
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("medianMs", b.medianMs);
+    o.Set("minMs", b.minMs);
+    o.Set("bytes", b.bytes);
+    return o;
+  } catch (const EngineError& e) {
+    throw toJsError(env, e);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (...) {
+    throw toJsError(env, currentErrorAsEngineError("benchKernel"));
+  }
+#else
+  (void)req;
+  throw toJsError(env, EngineError(ErrorCode::kCudaUnavailable, "benchKernel needs the CUDA variant of the binary"));
+#endif
+}
+
+}  // namespace localleap

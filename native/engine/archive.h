@@ -1,0 +1,30 @@
+// Reading a localleap model archive (docs/model-format.md): the TorchScript module, its extra
+// files, with byte-level progress and cancellation.
+#pragma once
+#include <torch/script.h>
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace localleap {
+
+struct LoadedArchive {
+  torch::jit::Module module;
+  std::string metadataJson;         // localleap.json, "" when absent
+  std::string tokenizerJson;        // tokenizer.json, "" when absent
+  std::string tokenizerConfigJson;  // tokenizer_config.json, "" when absent
+  uint64_t fileBytes = 0;
+  std::vector<std::string> methods; // of forward, logits_at, logits_at_padded: those present
+};
+
+// bytesRead, totalBytes; called from the loading thread.
+using LoadProgressFn = std::function<void(uint64_t, uint64_t)>;
+
+// Throws EngineError: MODEL_NOT_FOUND, MODEL_CORRUPT, MODEL_INCOMPATIBLE, MODEL_METHOD_MISSING,
+// ABORTED, OUT_OF_MEMORY.
+LoadedArchive loadArchive(const std::string& path, const c10::Device& device,
+                          const LoadProgressFn& progress, const std::atomic<bool>* abort);
+
+}  // namespace localleap

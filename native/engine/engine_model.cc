@@ -1,0 +1,101 @@
+#include "engine_model.h"
+
+#include <torch/cuda.h>
+
+#include "cpu_backend.h"
+#include "decoder.h"
+#include "errors.h"
+#include "model_call.h"
+#ifdef LOCALLEAP_WITH_CUDA
+#include "cuda_backend.h"
+#endif
+
+namespace localleap {
+namespace {
+
+const char* dtypeName(at::ScalarType t) {
+  switch (t) {
+    case at::kFloat: return "float32";
+    case at::kBFloat16: return "bfloat16";
+    case at::kHalf: return "float16";
+    default: return "unknown";
+  }
+}
+
+}  // namespace
+
+c10::Device resolveDevice(const std::string& name) {
+  if (name == "cpu") return c10::Device(c10::kCPU);
+  if (name != "cuda") throw EngineError(ErrorCode::kInvalidArgument, "device must be 'cpu' or 'cuda'");
+#ifndef LOCALLEAP_WITH_CUDA
+  throw EngineError(ErrorCode::kCudaUnavailable,
+                    "this localleap binary is the CPU variant (built against a CPU libtorch): it cannot use "
+                    "CUDA. Install a CUDA libtorch (e.g. PyTorch with CUDA) and use the linux-x64-cuda "
+                    "prebuilt binary, or rebuild from source with LOCALLEAP_LIBTORCH pointing at it.");
+#else
+  if (!torch::cuda::is_available() || torch::cuda::device_count() == 0) {
+    throw EngineError(ErrorCode::kCudaUnavailable,
+                      "this localleap binary has CUDA support but libtorch sees no CUDA device (no GPU, "
+                      "no driver, or CUDA_VISIBLE_DEVICES hides it). Use device 'cpu' or run on a GPU machine.");
+  }
+  return c10::Device(c10::kCUDA, 0);
+#endif
+}
+
+EngineModel::EngineModel(LoadedArchive archive, c10::Device device)
+    : archive_(std::move(archive)), device_(device) {}
+
+EngineModel::~EngineModel() = default;
+
+ModelInfo EngineModel::configure(const ModelConfig& config) {
+  return translateErrors("probing the model", [&] {
+    if (config.vocabSize <= 0 || config.maskId < 0 || config.maskId >= config.vocabSize || config.maxLength < 2) {
+      throw EngineError(ErrorCode::kInvalidArgument, "model config out of range");
+    }
+    // A short probe through every method: logits must be [1, n, vocabSize].
+    const int64_t n = std::min<int64_t>(8, config.maxLength);
+    auto longOpts = at::TensorOptions().dtype(at::kLong).device(device_);
+    at::Tensor ids = at::full({1, n}, (int64_t)config.eosId, longOpts);
+    at::Tensor positions = at::arange(n, longOpts);
+    at::Tensor leftPad = at::zeros({1}, longOpts);
+    at::Tensor full;
+    try {
+      full = archive_.module.forward({ids}).toTensor();
+      checkLogits(full, 1, n, config.vocabSize, "forward");
+      checkLogits(BlockLogitsCall(archive_.module, false)(ids, positions, leftPad), 1, n, config.vocabSize,
+                  "logits_at");
+      checkLogits(BlockLogitsCall(archive_.module, true)(ids, positions, leftPad), 1, n, config.vocabSize,
+                  "logits_at_padded");
+    } catch (const EngineError&) {
+      throw;
+    } catch (const c10::OutOfMemoryError&) {
+      throw;
+    } catch (const c10::Error& e) {
+      throw EngineError(ErrorCode::kModelProbeFailed,
+                        std::string("the model's probe forward failed: ") + e.what_without_backtrace() +
+                            ". The archive does not follow docs/model-format.md: re-export it.");
+    }
+    config_ = config;
+    ModelInfo info;
+    info.device = device_.is_cuda() ? "cuda" : "cpu";
+    info.dtype = dtypeName(full.scalar_type());
+    for (const auto& p : archive_.module.parameters()) info.parameterBytes += p.numel() * p.element_size();
+    for (const auto& b : archive_.module.buffers()) info.parameterBytes += b.numel() * b.element_size();
+#ifdef LOCALLEAP_WITH_CUDA
+    if (device_.is_cuda()) {
+      backend_ = makeCudaBackend(archive_.module, config.vocabSize, config.logitsShifted, device_);
+      return info;
+    }
+#endif
+    backend_ = makeCpuBackend(archive_.module, config.vocabSize, config.logitsShifted);
+    return info;
+  });
+}
+
+GenerateResult EngineModel::generate(const GenerateRequest& request, const StepObserver& observer,
+                                     const std::atomic<bool>* abort) {
+  if (!backend_) throw EngineError(ErrorCode::kInternal, "generate() before configure()");
+  return translateErrors("generating", [&] { return runDecode(*backend_, config_, request, observer, abort); });
+}
+
+}  // namespace localleap

@@ -1,0 +1,44 @@
+// A loaded model: the TorchScript module on its device, its validated config and its back end.
+// Not thread-safe: a model is used only from its Worker thread.
+#pragma once
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "archive.h"
+#include "generation.h"
+#include "step_backend.h"
+
+namespace localleap {
+
+struct ModelInfo {
+  std::string device;  // "cpu" | "cuda"
+  std::string dtype;   // of the logits
+  int64_t parameterBytes = 0;
+};
+
+class EngineModel {
+ public:
+  EngineModel(LoadedArchive archive, c10::Device device);
+  ~EngineModel();
+
+  // Probes the methods with the given metadata (MODEL_PROBE_FAILED on mismatch) and prepares the
+  // back end. Must be called once before generate().
+  ModelInfo configure(const ModelConfig& config);
+
+  GenerateResult generate(const GenerateRequest& request, const StepObserver& observer,
+                          const std::atomic<bool>* abort);
+
+  const LoadedArchive& archive() const { return archive_; }
+
+ private:
+  LoadedArchive archive_;
+  c10::Device device_;
+  ModelConfig config_;
+  std::unique_ptr<StepBackend> backend_;
+};
+
+// Parses "cpu" / "cuda"; CUDA_UNAVAILABLE (saying why) when this build or machine has no CUDA.
+c10::Device resolveDevice(const std::string& name);
+
+}  // namespace localleap

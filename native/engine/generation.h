@@ -1,0 +1,67 @@
+// What a generation asks for and what it returns, independent of the back end.
+#pragma once
+#include <stdint.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "../kernels/rule_types.h"
+
+namespace localleap {
+
+// The validated metadata the engine needs (docs/model-format.md).
+struct ModelConfig {
+  int vocabSize = 0;
+  int maskId = 0;
+  int eosId = 0;
+  std::vector<int> endIds;
+  int padId = 0;
+  bool logitsShifted = false;
+  int maxLength = 0;
+};
+
+struct GenerateRequest {
+  std::vector<std::vector<int32_t>> prompts;
+  int genLength = 0;
+  int blockLength = 0;
+  Strategy strategy = kLocalLeap;
+  int steps = 0;
+  float threshold = 0.9f;
+  float anchorThreshold = 0.9f;
+  float relaxedThreshold = 0.75f;
+  int radius = 4;
+  float temperature = 0.0f;
+  std::vector<uint64_t> seeds;
+  bool stopAtEos = false;
+  bool cudaGraph = true;
+};
+
+struct StepEvent {
+  int step = 0;
+  int block = 0;
+  struct Row {
+    std::vector<int32_t> positions;  // generation-relative
+    std::vector<int32_t> tokens;
+  };
+  std::vector<Row> rows;
+};
+
+using StepObserver = std::function<void(StepEvent&&)>;
+
+struct RowResult {
+  std::vector<int32_t> tokens;  // the whole generated span
+  int steps = 0;
+  std::vector<int32_t> stepsPerBlock;
+};
+
+struct GenerateResult {
+  std::vector<RowResult> rows;
+  int batchSteps = 0;
+  double totalMs = 0;
+  double stepMs = 0;
+  bool cudaGraph = false;
+  std::string cudaGraphFallbackReason;
+};
+
+}  // namespace localleap

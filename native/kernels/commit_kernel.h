@@ -1,0 +1,38 @@
+// Launcher of the fused commit kernel: confidence and argmax per masked block position, the
+// commit rule per row and the in-place commit, in one launch over the block's logits.
+// Plain CUDA runtime types only, so this compiles without libtorch.
+#pragma once
+#include <cuda_runtime.h>
+#include <stddef.h>
+
+#include "commit_kernel_limits.h"
+#include "rule_math.h"
+#include "rule_types.h"
+
+namespace localleap {
+
+enum class LogitsType { kFloat32, kBFloat16, kFloat16 };
+
+struct CommitLaunch {
+  const void* logits;            // [batch, blockLength, vocab], contiguous
+  LogitsType type;
+  int batch;
+  int blockLength;
+  int vocab;
+  int64_t* canvas;               // [batch, params->canvasLength], updated in place
+  const RuleParams* params;      // device memory
+  StepState state;               // device or host-mapped pointers
+  rule::ChunkResult* chunks;     // [batch * blockLength * commitChunkCount(vocab)] scratch
+  uint32_t* positionArrivals;    // [batch * blockLength], zero before the first launch
+};
+
+int commitChunkCount(int vocab);
+
+// Largest block length the kernel's row decision handles, and largest vocabulary.
+constexpr int kMaxBlockLength = kMaxBlockLengthLimit;
+constexpr int kMaxVocab = 64 * rule::kVocabChunk;  // 524288
+
+// Queues the kernel on `stream`; returns the launch error, if any. Never synchronises.
+cudaError_t launchCommitStep(const CommitLaunch& launch, cudaStream_t stream);
+
+}  // namespace localleap

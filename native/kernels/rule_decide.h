@@ -1,0 +1,79 @@
+// The commit decision for one block position (docs/decoding.md, "The commit rule"), shared by the
+// CPU engine (one loop over positions) and the CUDA kernel (one thread per position).
+// One rule serves all four strategies: commit the top-k by key, plus every position whose
+// confidence reaches its threshold.
+#pragma once
+#include "rule_math.h"
+#include "rule_types.h"
+
+namespace localleap {
+namespace rule {
+
+// One row of the current block, as the decision reads it.
+struct RowView {
+  const float* conf;     // [Lb]
+  const uint64_t* key;   // [Lb] ordering key: float bits of conf, or the random-order key
+  const uint8_t* masked; // [Lb]
+  int blockLength;
+};
+
+LL_HD uint64_t confidenceKey(float conf) { return (uint64_t)floatToBits(conf); }
+
+// How many positions this step commits by rank: the steps schedule for low-confidence and
+// random, one for threshold and localleap (which then add every position over its threshold).
+LL_HD int rankQuota(const RuleParams& p, int masks0, int blockStep) {
+  if (p.strategy == kThreshold || p.strategy == kLocalLeap) return 1;
+  if (p.topKOverride > 0) return p.topKOverride;
+  int s = p.stepsPerBlock > 0 ? p.stepsPerBlock : 1;
+  int k = masks0 / s + (blockStep < masks0 % s ? 1 : 0);
+  return k > 0 ? k : 1;
+}
+
+// Rank among masked positions: higher key first, equal keys to the lower position.
+LL_HD int rankOf(const RowView& row, int i) {
+  int rank = 0;
+  uint64_t ki = row.key[i];
+  for (int j = 0; j < row.blockLength; ++j) {
+    if (j == i || !row.masked[j]) continue;
+    uint64_t kj = row.key[j];
+    if (kj > ki || (kj == ki && j < i)) ++rank;
+  }
+  return rank;
+}
+
+// Whether some anchor (masked, conf >= kappa) lies within W block positions of i. Anchors are
+// in the block, so only block positions can be within reach.
+LL_HD bool nearAnchor(const RowView& row, int i, float kappa, int radius) {
+  int lo = i - radius < 0 ? 0 : i - radius;
+  int hi = i + radius > row.blockLength - 1 ? row.blockLength - 1 : i + radius;
+  for (int j = lo; j <= hi; ++j) {
+    if (row.masked[j] && row.conf[j] >= kappa) return true;
+  }
+  return false;
+}
+
+LL_HD bool decidePosition(const RowView& row, int i, const RuleParams& p, int quota) {
+  if (!row.masked[i]) return false;
+  if (rankOf(row, i) < quota) return true;
+  float c = row.conf[i];
+  switch (p.strategy) {
+    case kThreshold:
+      return c >= p.threshold;
+    case kLocalLeap:
+      // Near an anchor the relaxed bound applies; elsewhere (and with no anchor) only kappa.
+      return c >= (nearAnchor(row, i, p.anchorThreshold, p.radius) ? p.relaxedThreshold
+                                                                     : p.anchorThreshold);
+    default:
+      return false;
+  }
+}
+
+LL_HD bool isEndToken(const RuleParams& p, int64_t token) {
+  for (int e = 0; e < p.numEndIds; ++e) {
+    if (token == p.endIds[e]) return true;
+  }
+  return false;
+}
+
+}  // namespace rule
+}  // namespace localleap

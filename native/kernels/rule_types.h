@@ -1,0 +1,53 @@
+// Plain data shared by the CPU rule engine and the CUDA kernel (no torch, no CUDA headers).
+#pragma once
+#include <stdint.h>
+
+namespace localleap {
+
+enum Strategy : int32_t {
+  kLowConfidence = 0,
+  kRandom = 1,
+  kThreshold = 2,
+  kLocalLeap = 3,
+};
+
+constexpr int kMaxEndIds = 8;
+
+// Everything the rule reads that may change between generations. On CUDA it lives in device
+// memory so that a captured graph picks up new values without re-capture.
+struct RuleParams {
+  int32_t strategy;
+  int32_t maskId;
+  int32_t canvasLength;    // row stride of the canvas (L)
+  int32_t genStart;        // canvas position of generation position 0, same for every row
+  int32_t blockStart;      // canvas position of the current block's first position
+  int32_t stepsPerBlock;   // s, for low-confidence and random
+  int32_t topKOverride;    // > 0: commit this many by rank (test hook); 0: the schedule
+  int32_t radius;          // W
+  float threshold;         // theta
+  float anchorThreshold;   // kappa
+  float relaxedThreshold;  // tau
+  float temperature;       // 0: greedy
+  float invTemperature;    // 1 / temperature, computed once on the host
+  int32_t numEndIds;
+  int32_t endIds[kMaxEndIds];
+};
+
+// Per-row decode state and the step's outputs. Pointers may be host, device or host-mapped
+// memory; the layout is the same for both back ends.
+struct StepState {
+  const uint64_t* seeds;   // [B]
+  int32_t* steps;          // [B] forward passes the row has taken (its RNG step counter)
+  int32_t* blockSteps;     // [B] steps taken in the current block; zeroed at block start
+  int32_t* blockMasks0;    // [B] masked positions at the block's first step
+  float* conf;             // [B*Lb] scratch: confidence per block offset
+  int32_t* token;          // [B*Lb] scratch: chosen token per block offset
+  uint32_t* arrivals;      // [B] CUDA only: CTAs done with the row in this launch
+  // Status the host reads after each step:
+  int32_t* remaining;      // [B] masks left in the current block
+  int32_t* stepsOut;       // [B] copy of steps
+  int32_t* endFound;       // [B] 1 once a finished block of the row holds an end token
+  int32_t* committed;      // [B*Lb] token committed at each offset by the last step, -1 if none
+};
+
+}  // namespace localleap
