@@ -36,7 +36,7 @@ export interface AddonAbortToken {
 }
 
 export interface AddonLoadProgress {
-    stage: "reading" | "probing";
+    stage: "reading";
     bytesRead: number;
     totalBytes: number;
 }
@@ -138,10 +138,28 @@ export interface AddonGenerateResult {
     cudaGraphFallbackReason: string;
 }
 
+/** Timing of the bare block forward (logits_at), synchronised per call like a step. */
+export interface AddonForwardBenchRequest {
+    batch: number;
+    promptLength: number;
+    genLength: number;
+    blockLength: number;
+    iterations: number;
+    cudaGraph: boolean;
+}
+
+export interface AddonForwardBenchResult {
+    medianMs: number;
+    minMs: number;
+    cudaGraph: boolean;
+}
+
 export interface AddonModel {
     /** Runs a probe forward and fixes the metadata the engine uses; rejects on mismatch. */
     configure(config: AddonModelConfig): Promise<AddonModelInfo>;
     generate(request: AddonGenerateRequest): Promise<AddonGenerateResult>;
+    /** Times the bare forward of the current configuration (benchmarks). */
+    benchForward(request: AddonForwardBenchRequest): Promise<AddonForwardBenchResult>;
     /** Finishes queued work, then frees the model. Later calls reject. */
     dispose(): Promise<void>;
     readonly disposed: boolean;
@@ -221,6 +239,7 @@ export type NativeErrorCode =
     | "INVALID_ARGUMENT"
     | "MODEL_NOT_FOUND"
     | "MODEL_CORRUPT"
+    | "MODEL_INCOMPATIBLE"
     | "MODEL_METHOD_MISSING"
     | "MODEL_PROBE_FAILED"
     | "PROMPT_TOO_LONG"

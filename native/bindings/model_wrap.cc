@@ -67,6 +67,7 @@ Napi::Function ModelWrap::define(Napi::Env env) {
   return DefineClass(env, "Model",
                      {InstanceMethod<&ModelWrap::configure>("configure"),
                       InstanceMethod<&ModelWrap::generate>("generate"),
+                      InstanceMethod<&ModelWrap::benchForward>("benchForward"),
                       InstanceMethod<&ModelWrap::dispose>("dispose"),
                       InstanceAccessor<&ModelWrap::disposed>("disposed")});
 }
@@ -156,6 +157,43 @@ Napi::Value ModelWrap::generate(const Napi::CallbackInfo& info) {
       settle(channel, pending, [shared](Napi::Env env) { return fromGenerateResult(env, *shared); });
     } catch (...) {
       fail(channel, pending, currentErrorAsEngineError("generating"));
+    }
+  });
+  return pending->deferred.Promise();
+}
+
+Napi::Value ModelWrap::benchForward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!core_) throwInvalidArgument(env, "Model objects come from loadModel()");
+  if (core_->disposed) return rejected(env, toJsError(env, disposedError()));
+  ForwardBenchRequest request;
+  try {
+    Napi::Object obj = args::object(info[0], "request");
+    request.batch = args::integer(obj, "batch", 1, 4096);
+    request.promptLength = args::integer(obj, "promptLength", 1, 1 << 24);
+    request.genLength = args::integer(obj, "genLength", 1, 1 << 24);
+    request.blockLength = args::integer(obj, "blockLength", 1, 1 << 24);
+    request.iterations = args::integer(obj, "iterations", 1, 1 << 20);
+    request.cudaGraph = args::boolean(obj, "cudaGraph");
+  } catch (const Napi::Error& e) {
+    return rejected(env, e);
+  }
+  auto* pending = new Pending(env);
+  pending->keepAlive = Napi::Persistent(Value());
+  auto channel = JsChannel::open(env, "localleap.benchForward");
+  ModelCore* core = core_.get();
+  core->worker->post([core, request, pending, channel] {
+    try {
+      ForwardBenchResult r = core->engine->benchForward(request);
+      settle(channel, pending, [r](Napi::Env env) {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("medianMs", r.medianMs);
+        o.Set("minMs", r.minMs);
+        o.Set("cudaGraph", r.cudaGraph);
+        return o;
+      });
+    } catch (...) {
+      fail(channel, pending, currentErrorAsEngineError("timing the forward"));
     }
   });
   return pending->deferred.Promise();

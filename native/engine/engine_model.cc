@@ -99,3 +99,14 @@ GenerateResult EngineModel::generate(const GenerateRequest& request, const StepO
 }
 
 }  // namespace localleap
+
+namespace localleap {
+
+ForwardBenchResult EngineModel::benchForward(const ForwardBenchRequest& request) {
+  if (!backend_) throw EngineError(ErrorCode::kInternal, "benchForward() before configure()");
+  return translateErrors("timing the forward", [&] {
+    return localleap::benchForward(archive_.module, device_, config_.vocabSize, request);
+  });
+}
+
+}  // namespace localleap

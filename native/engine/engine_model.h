@@ -6,6 +6,7 @@
 #include <string>
 
 #include "archive.h"
+#include "forward_bench.h"
 #include "generation.h"
 #include "step_backend.h"
 
@@ -28,6 +29,9 @@ class EngineModel {
 
   GenerateResult generate(const GenerateRequest& request, const StepObserver& observer,
                           const std::atomic<bool>* abort);
+
+  // The bare block forward timed like a step (bench/): after configure().
+  ForwardBenchResult benchForward(const ForwardBenchRequest& request);
 
   const LoadedArchive& archive() const { return archive_; }
 

@@ -20,6 +20,7 @@ ChunkResult reduceChunk(const float* row, int begin, int end, const RuleParams& 
   for (int v = begin; v < end; ++v) {
     float z = rule::sanitizeLogit(row[v]);
     if (z > r.maxLogit) r.maxLogit = z;
+    if (v == p.maskId) continue;  // never chosen; still in the max and the sum
     float score = sampling ? rule::gumbelScore(z, p.invTemperature, gumbelBase, v) : z;
     if (rule::betterCandidate(score, v, r.bestScore, r.bestIndex)) {
       r.bestScore = score;

@@ -125,6 +125,7 @@ __device__ ChunkResult reduceChunk(const T* row, int begin, int end, const RuleP
     const int v = heldIndex<T>(vectorLayout, begin, k);
     if (v >= end) continue;
     localMax = fmaxf(localMax, z[k]);
+    if (v == p.maskId) continue;  // never chosen; still in the max and the sum
     const float score = sampling ? rule::gumbelScore(z[k], p.invTemperature, gumbelBase, v) : z[k];
     keepBetter(best, Best{score, v, z[k]});
   }

@@ -42,9 +42,12 @@ class ModelConfig:
         if self.num_kv_heads == 0:
             self.num_kv_heads = self.num_heads
         problems = []
-        for name in ("vocab_size", "hidden_size", "num_layers", "num_heads", "intermediate_size", "max_length"):
+        for name in ("vocab_size", "hidden_size", "num_layers", "num_heads", "intermediate_size", "max_length",
+                     "num_kv_heads"):
             if int(getattr(self, name)) <= 0:
                 problems.append(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if problems:  # the checks below divide by these sizes
+            raise ValueError("invalid model config: " + "; ".join(problems))
         if self.hidden_size % self.num_heads:
             problems.append(f"hidden_size {self.hidden_size} is not a multiple of num_heads {self.num_heads}")
         elif (self.hidden_size // self.num_heads) % 2:

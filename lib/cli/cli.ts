@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+import { Command } from "commander";
+import { packageVersion } from "../utils/packageVersion";
+import { generateCommand } from "./commands/generate";
+import { infoCommand } from "./commands/info";
+import { formatError } from "./utils/formatError";
+
+const program = new Command("localleap")
+    .description("run diffusion language models (LLaDA, Dream) with LocalLeap parallel decoding")
+    .version(packageVersion())
+    .addCommand(generateCommand())
+    .addCommand(infoCommand());
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+    process.stderr.write(`${formatError(error)}\n`);
+    process.exitCode = 1;
+});

@@ -1,0 +1,10 @@
+import type { GenerateResult } from "../../types";
+
+/** The line printed after the text: steps, per-block steps, finish reason and timings. */
+export function formatStats(result: GenerateResult): string {
+    const t = result.timings;
+    return (
+        `steps: ${result.steps} (per block: ${result.stepsPerBlock.join(" ")}), finish: ${result.finishReason}, ` +
+        `${t.totalMs.toFixed(1)} ms total, ${t.msPerStep.toFixed(2)} ms/step, ${t.tokensPerSecond.toFixed(1)} tokens/s`
+    );
+}

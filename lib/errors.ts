@@ -1,0 +1,257 @@
+/**
+ * Every error localleap throws or rejects with is a {@link LocalleapError}: `code` is stable
+ * (match on it, not on the message) and `hint` says what to do about it.
+ */
+
+/** The stable codes of {@link LocalleapError}. */
+export type LocalleapErrorCode =
+    | "INVALID_OPTIONS"
+    | "INVALID_INPUT"
+    | "PROMPT_TOO_LONG"
+    | "MODEL_NOT_FOUND"
+    | "MODEL_CORRUPT"
+    | "MODEL_METADATA_INVALID"
+    | "MODEL_METHOD_MISSING"
+    | "MODEL_PROBE_FAILED"
+    | "TOKENIZER_INVALID"
+    | "TOKENIZER_MISSING"
+    | "NATIVE_BINDING_UNAVAILABLE"
+    | "CUDA_UNAVAILABLE"
+    | "OUT_OF_MEMORY"
+    | "ABORTED"
+    | "MODEL_DISPOSED"
+    | "INTERNAL";
+
+/** Base class of every localleap error. */
+export class LocalleapError extends Error {
+    /** Stable machine-readable code. */
+    readonly code: LocalleapErrorCode;
+    /** What to do about it, when there is something to do. */
+    readonly hint?: string;
+
+    constructor(code: LocalleapErrorCode, message: string, options: { hint?: string; cause?: unknown } = {}) {
+        super(message, options.cause === undefined ? undefined : { cause: options.cause });
+        this.name = new.target.name;
+        this.code = code;
+        if (options.hint !== undefined) this.hint = options.hint;
+    }
+}
+
+/** One rejected option: which field, what was given and what is allowed. */
+export interface OptionIssue {
+    /** Option name (dotted for nested fields); "" for the options object itself. */
+    field: string;
+    /** The value given, formatted for humans. */
+    given: string;
+    /** What the field accepts. */
+    allowed: string;
+    /** The full sentence for this field. */
+    message: string;
+}
+
+/** Options object failed validation; `issues` lists every bad field. */
+export class InvalidOptionsError extends LocalleapError {
+    /** One entry per bad field. */
+    readonly issues: OptionIssue[];
+
+    constructor(what: string, issues: OptionIssue[]) {
+        const lines = issues.map((issue) => `  - ${issue.message}`).join("\n");
+        super("INVALID_OPTIONS", `invalid ${what}:\n${lines}`, {
+            hint: "fix the options listed above; each line says what is allowed",
+        });
+        this.issues = issues;
+    }
+}
+
+/** The prompt (text, token ids or chat messages) cannot be used. */
+export class InvalidInputError extends LocalleapError {
+    constructor(message: string, hint?: string) {
+        super("INVALID_INPUT", message, hint === undefined ? {} : { hint });
+    }
+}
+
+/** prompt + genLength exceeds the model's maxLength. */
+export class PromptTooLongError extends LocalleapError {
+    /** Prompt tokens, when known. */
+    readonly promptTokens?: number;
+    /** genLength asked for, when known. */
+    readonly genLength?: number;
+    /** The model's limit on prompt + genLength, when known. */
+    readonly maxLength?: number;
+    /** Tokens over the limit, when known. */
+    readonly excess?: number;
+
+    constructor(details: { promptTokens: number; genLength: number; maxLength: number; blockLength: number } | { message: string }) {
+        if ("message" in details) {
+            super("PROMPT_TOO_LONG", details.message, {
+                hint: "shorten the prompt or lower genLength so that prompt + genLength fits the model's maxLength",
+            });
+            return;
+        }
+        const { promptTokens, genLength, maxLength, blockLength } = details;
+        const excess = promptTokens + genLength - maxLength;
+        const room = maxLength - promptTokens;
+        const fittingGen = room >= blockLength ? room - (room % blockLength) : 0;
+        const alternatives = [`cut the prompt by at least ${excess} token${excess === 1 ? "" : "s"}`];
+        if (fittingGen > 0) alternatives.push(`lower genLength to ${fittingGen} or less (a multiple of blockLength ${blockLength})`);
+        super(
+            "PROMPT_TOO_LONG",
+            `prompt (${promptTokens} tokens) + genLength (${genLength}) = ${promptTokens + genLength} tokens, ` +
+                `over this model's maxLength of ${maxLength} by ${excess}`,
+            { hint: alternatives.join(", or ") },
+        );
+        this.promptTokens = promptTokens;
+        this.genLength = genLength;
+        this.maxLength = maxLength;
+        this.excess = excess;
+    }
+}
+
+/** Base class of the errors that stop a model from loading. */
+export class ModelLoadError extends LocalleapError {}
+
+/** No readable model file at the path. */
+export class ModelNotFoundError extends ModelLoadError {
+    constructor(message: string, hint?: string) {
+        super("MODEL_NOT_FOUND", message, {
+            hint: hint ?? "check modelPath (or --model); a localleap model is a TorchScript model.pt written by tools/export.py",
+        });
+    }
+}
+
+/** The file is not a TorchScript archive, or is truncated. */
+export class ModelCorruptError extends ModelLoadError {
+    constructor(message: string, cause?: unknown) {
+        super("MODEL_CORRUPT", message, {
+            hint: "the file is not a complete TorchScript archive: download or export it again (tools/export.py, tools/export_hf.py)",
+            cause,
+        });
+    }
+}
+
+/** localleap.json is missing, not JSON, or a field is wrong; `field` names it. */
+export class ModelMetadataError extends ModelLoadError {
+    /** The metadata field at fault ("localleap.json" when the whole file is). */
+    readonly field: string;
+
+    constructor(field: string, message: string, hint?: string) {
+        super("MODEL_METADATA_INVALID", message, {
+            hint: hint ?? "re-export the model with tools/export.py or tools/export_hf.py (docs/model-format.md lists the fields)",
+        });
+        this.field = field;
+    }
+}
+
+/** A TorchScript method the engine needs (forward, logits_at, logits_at_padded) is missing. */
+export class ModelMethodMissingError extends ModelLoadError {
+    constructor(message: string) {
+        super("MODEL_METHOD_MISSING", message, {
+            hint: "re-export the model with this version's tools/export.py or tools/export_hf.py",
+        });
+    }
+}
+
+/** The probe forward at load failed or returned logits of the wrong shape. */
+export class ModelProbeError extends ModelLoadError {
+    constructor(message: string, cause?: unknown) {
+        super("MODEL_PROBE_FAILED", message, {
+            hint: "the network does not match its metadata (vocabSize, dtype, attention); re-export it, or use a libtorch >= 2.0 build for sdpa models",
+            cause,
+        });
+    }
+}
+
+/** The tokenizer files are missing or cannot be read. */
+export class TokenizerError extends LocalleapError {
+    constructor(code: "TOKENIZER_INVALID" | "TOKENIZER_MISSING", message: string, options: { hint?: string; cause?: unknown } = {}) {
+        super(code, message, {
+            hint: options.hint ?? "pass tokenizerPath: a folder with tokenizer.json and tokenizer_config.json, or a tokenizer.json path",
+            cause: options.cause,
+        });
+    }
+}
+
+/** One native binary that was considered, and what happened to it. */
+export interface BindingAttempt {
+    /** Path of the .node file. */
+    path: string;
+    /** Where the candidate came from. */
+    origin: "env" | "prebuild" | "source";
+    /** The libtorch lib folder preloaded for this attempt; null for the loader's own search path. */
+    libtorchDir: string | null;
+    /** Whether it loaded, failed to load, or was not tried. */
+    outcome: "loaded" | "failed" | "skipped";
+    /** Why it failed or was skipped; "" when it loaded. */
+    reason: string;
+}
+
+/** A libtorch installation found on this machine. */
+export interface LibtorchLocation {
+    /** Folder holding libtorch.so / libc10.so. */
+    libDir: string;
+    /** How it was found. */
+    source: "LOCALLEAP_LIBTORCH" | "python" | "LD_LIBRARY_PATH" | "system";
+    /** Version such as "2.11.0+cu130", "" when unknown. */
+    version: string;
+    /** CUDA version such as "13.0", "" for a CPU build or when unknown. */
+    cudaVersion: string;
+    /** Whether libtorch_cuda.so is there. */
+    hasCuda: boolean;
+    /** The libc10 / libtorch library files in libDir. */
+    libraries: string[];
+}
+
+/** No native binary could be loaded: says what was tried, which libtorch was found and the fix. */
+export class NativeBindingError extends LocalleapError {
+    /** Every binary considered, in order. */
+    readonly attempts: BindingAttempt[];
+    /** Every libtorch found on this machine. */
+    readonly libtorch: LibtorchLocation[];
+    /** Places searched that had no libtorch, and why. */
+    readonly notes: string[];
+
+    constructor(message: string, details: { attempts: BindingAttempt[]; libtorch: LibtorchLocation[]; notes: string[]; hint: string }) {
+        super("NATIVE_BINDING_UNAVAILABLE", message, { hint: details.hint });
+        this.attempts = details.attempts;
+        this.libtorch = details.libtorch;
+        this.notes = details.notes;
+    }
+}
+
+/** device 'cuda' was asked for but cannot be used. */
+export class CudaUnavailableError extends LocalleapError {
+    constructor(message: string, hint: string) {
+        super("CUDA_UNAVAILABLE", message, { hint });
+    }
+}
+
+/** The device ran out of memory. */
+export class OutOfMemoryError extends LocalleapError {
+    constructor(message: string, hint: string, cause?: unknown) {
+        super("OUT_OF_MEMORY", message, { hint, cause });
+    }
+}
+
+/** The call was aborted through its AbortSignal. */
+export class AbortError extends LocalleapError {
+    constructor(message = "the operation was aborted") {
+        super("ABORTED", message);
+    }
+}
+
+/** The model was disposed; load it again to use it. */
+export class ModelDisposedError extends LocalleapError {
+    constructor(message = "this model was disposed") {
+        super("MODEL_DISPOSED", message, { hint: "call loadModel() again to get a new model" });
+    }
+}
+
+/** A failure inside localleap that is not the caller's doing: a bug, please report it. */
+export class InternalError extends LocalleapError {
+    constructor(message: string, cause?: unknown) {
+        super("INTERNAL", message, {
+            hint: "this looks like a bug in localleap; please report it with this message and `localleap info` output",
+            cause,
+        });
+    }
+}

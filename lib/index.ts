@@ -1,0 +1,56 @@
+/**
+ * localleap: run diffusion language models (LLaDA, Dream) from Node.js with LocalLeap parallel
+ * decoding. Start with {@link loadModel}, then {@link Model.generate}.
+ */
+export { loadModel } from "./loadModel";
+export { Model, type ModelInfo, type ModelBuildInfo } from "./model";
+export {
+    type GenerateOptions,
+    type LoadModelOptions,
+    type ResolvedGenerateOptions,
+    parseGenerateOptions,
+    parseLoadModelOptions,
+    STRATEGIES,
+    MAX_GEN_LENGTH,
+    MAX_SEED,
+    MAX_THREADS,
+} from "./options";
+export type {
+    ChatMessage,
+    ChatRole,
+    Device,
+    DeviceOption,
+    FinishReason,
+    GenerateInput,
+    GenerateResult,
+    GenerateTimings,
+    LoadProgress,
+    Strategy,
+} from "./types";
+export { type ModelMetadata, parseModelMetadata } from "./metadata";
+export { TextTokenizer } from "./tokenizer/TextTokenizer";
+export { getBuildInfo, type BuildInfo } from "./bindings/getAddon";
+export { defaultModelPath } from "./utils/defaultModelPath";
+export {
+    AbortError,
+    type BindingAttempt,
+    CudaUnavailableError,
+    InternalError,
+    InvalidInputError,
+    InvalidOptionsError,
+    type LibtorchLocation,
+    LocalleapError,
+    type LocalleapErrorCode,
+    ModelCorruptError,
+    ModelDisposedError,
+    ModelLoadError,
+    ModelMetadataError,
+    ModelMethodMissingError,
+    ModelNotFoundError,
+    ModelProbeError,
+    NativeBindingError,
+    type OptionIssue,
+    OutOfMemoryError,
+    PromptTooLongError,
+    TokenizerError,
+} from "./errors";

@@ -1,0 +1,171 @@
+import { stat } from "node:fs/promises";
+import path from "node:path";
+import type { AddonAbortToken, AddonLoadResult } from "./bindings/AddonTypes";
+import { getAddon, type LoadedAddon } from "./bindings/getAddon";
+import { mapAddonError } from "./bindings/utils/mapAddonError";
+import { AbortError, ModelMethodMissingError, ModelNotFoundError, TokenizerError } from "./errors";
+import { parseModelMetadata, type ModelMetadata } from "./metadata";
+import { Model } from "./model";
+import { type LoadModelOptions, parseLoadModelOptions } from "./options";
+import type { PromptContext } from "./prompt/encodePrompt";
+import { compileChatTemplate } from "./tokenizer/renderChatTemplate";
+import { TextTokenizer } from "./tokenizer/TextTokenizer";
+import type { Device } from "./types";
+import { defaultModelPath } from "./utils/defaultModelPath";
+import { resolveDevice } from "./utils/resolveDevice";
+
+/** TorchScript methods the engine calls (docs/model-format.md "Methods"). */
+const REQUIRED_METHODS = ["forward", "logits_at", "logits_at_padded"];
+
+/**
+ * Loads a localleap model (a TorchScript model.pt) on a native worker thread: validates the
+ * options and the archive's metadata, runs a probe forward and builds the tokenizer.
+ * Rejects with a {@link LocalleapError}: InvalidOptionsError, ModelNotFoundError,
+ * ModelCorruptError, ModelMetadataError, ModelMethodMissingError, ModelProbeError,
+ * TokenizerError, NativeBindingError, CudaUnavailableError, OutOfMemoryError or AbortError.
+ */
+export async function loadModel(options: LoadModelOptions = {}): Promise<Model> {
+    const o = parseLoadModelOptions(options);
+    const modelPath = await resolveModelPath(o.modelPath);
+    const checkAborted = () => {
+        if (o.signal?.aborted) throw new AbortError("loading was aborted");
+    };
+    checkAborted();
+    // A bad tokenizerPath fails before the (slow) model read.
+    const tokenizerOverride = o.tokenizerPath === undefined ? null : await TextTokenizer.fromPath(o.tokenizerPath);
+    const loaded = await getAddon({ device: o.device });
+    const device = resolveDevice(o.device, loaded);
+    checkAborted();
+
+    let abort: AddonAbortToken | undefined;
+    const onAbort = () => abort?.abort();
+    if (o.signal !== undefined) {
+        abort = new loaded.addon.AbortToken();
+        o.signal.addEventListener("abort", onAbort, { once: true });
+    }
+    let result: AddonLoadResult;
+    try {
+        result = await loaded.addon.loadModel({
+            path: modelPath,
+            device,
+            threads: o.threads,
+            ...(abort !== undefined && { abort }),
+            ...(o.onProgress !== undefined && { onProgress: o.onProgress }),
+        });
+    } catch (error) {
+        throw mapAddonError(error, "load");
+    } finally {
+        o.signal?.removeEventListener("abort", onAbort);
+    }
+
+    try {
+        checkAborted();
+        return await buildModel(result, { modelPath, device, threads: o.threads, loaded, tokenizerOverride });
+    } catch (error) {
+        // Whatever went wrong after the read, the native model must not leak.
+        await result.model.dispose().catch(() => undefined);
+        throw mapAddonError(error, "configure");
+    }
+}
+
+async function buildModel(
+    result: AddonLoadResult,
+    ctx: { modelPath: string; device: Device; threads: number; loaded: LoadedAddon; tokenizerOverride: TextTokenizer | null },
+): Promise<Model> {
+    const missing = REQUIRED_METHODS.filter((method) => !result.methods.includes(method));
+    if (missing.length > 0) {
+        throw new ModelMethodMissingError(`${ctx.modelPath} lacks the TorchScript method${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`);
+    }
+    const metadata = parseModelMetadata(result.metadataJson, ctx.modelPath);
+    const tokenizer =
+        ctx.tokenizerOverride ??
+        (result.tokenizerJson.trim() === "" ? null : TextTokenizer.fromJson(result.tokenizerJson, result.tokenizerConfigJson, `${ctx.modelPath} (embedded)`));
+    const prompt = promptContext(metadata, tokenizer, ctx.tokenizerOverride !== null);
+
+    let native;
+    try {
+        native = await result.model.configure({
+            vocabSize: metadata.vocabSize,
+            maskId: metadata.maskId,
+            eosId: metadata.eosId,
+            endIds: metadata.endIds,
+            padId: metadata.padId,
+            logitsShifted: metadata.logitsShifted,
+            maxLength: metadata.maxLength,
+        });
+    } catch (error) {
+        throw mapAddonError(error, "configure");
+    }
+    const build = ctx.loaded.buildInfo;
+    return new Model({
+        addon: ctx.loaded.addon,
+        native: result.model,
+        prompt,
+        info: {
+            path: ctx.modelPath,
+            metadata,
+            device: native.device,
+            dtype: native.dtype,
+            threads: ctx.threads,
+            fileBytes: result.fileBytes,
+            parameterBytes: native.parameterBytes,
+            tokenizerSource: tokenizer?.source ?? null,
+            hasChatTemplate: prompt.chatTemplate !== null,
+            build: {
+                variant: build.variant,
+                variantName: ctx.loaded.variantName,
+                torchVersion: build.torchVersion,
+                cudaVersion: build.cudaVersion,
+                binaryPath: ctx.loaded.binaryPath,
+                cudaDeviceName: build.cudaDeviceName,
+            },
+        },
+    });
+}
+
+/**
+ * The chat template is tokenizerPath's when it has one (the user chose those files), else the
+ * metadata's, else the embedded tokenizer_config.json's.
+ */
+function promptContext(metadata: ModelMetadata, tokenizer: TextTokenizer | null, overridden: boolean): PromptContext {
+    const templateSource = (overridden ? tokenizer?.chatTemplate : null) ?? metadata.chatTemplate ?? tokenizer?.chatTemplate ?? null;
+    let bosId: number | null = null;
+    if (tokenizer !== null && metadata.addBos && metadata.bosToken !== null) {
+        bosId = tokenizer.tokenToId(metadata.bosToken) ?? null;
+        if (bosId === null) {
+            throw new TokenizerError("TOKENIZER_INVALID", `the model's bosToken ${JSON.stringify(metadata.bosToken)} is not in the tokenizer (${tokenizer.source})`, {
+                hint: "use the tokenizer the model was exported with (omit tokenizerPath to use the embedded one)",
+            });
+        }
+    }
+    return {
+        tokenizer,
+        chatTemplate: tokenizer !== null && templateSource !== null ? compileChatTemplate(templateSource, tokenizer.source) : null,
+        bosToken: tokenizer?.bosToken ?? metadata.bosToken,
+        eosToken: tokenizer?.eosToken ?? tokenizer?.idToToken(metadata.eosId) ?? null,
+        bosId,
+        vocabSize: metadata.vocabSize,
+        maskId: metadata.maskId,
+    };
+}
+
+/** The archive to read: the given path (a file, or a folder holding model.pt) or the default model. */
+async function resolveModelPath(given: string | undefined): Promise<string> {
+    const modelPath = path.resolve(given ?? defaultModelPath());
+    const info = await stat(modelPath).catch(() => null);
+    if (info === null) {
+        if (given === undefined) {
+            throw new ModelNotFoundError(
+                `no modelPath given and the default model ${modelPath} does not exist`,
+                "run `npm run setup` in the localleap package to create the reference model, or pass modelPath (--model)",
+            );
+        }
+        throw new ModelNotFoundError(`no model file at ${modelPath}`);
+    }
+    if (info.isDirectory()) {
+        const inside = path.join(modelPath, "model.pt");
+        if ((await stat(inside).catch(() => null))?.isFile()) return inside;
+        throw new ModelNotFoundError(`${modelPath} is a folder without a model.pt`);
+    }
+    return modelPath;
+}

@@ -1,0 +1,139 @@
+import { z } from "zod";
+import { ModelMetadataError } from "./errors";
+import { formatValue } from "./utils/formatValue";
+import { valueAt } from "./utils/valueAt";
+
+/** The archive's `localleap.json`, as docs/model-format.md lists it. */
+export interface ModelMetadata {
+    /** Marks the archive as a localleap model. */
+    format: "localleap";
+    /** Bumped on incompatible change; this version reads 1. */
+    formatVersion: 1;
+    /** Human-readable model name. */
+    name: string;
+    /** Family of the network and of its tokenizer conventions. */
+    architecture: "llada" | "dream";
+    /** V, the logits' last dimension. */
+    vocabSize: number;
+    /** The mask token m. */
+    maskId: number;
+    /** End-of-text; fills the canvas after an early stop. */
+    eosId: number;
+    /** Tokens that end the text (EOS, end-of-turn). */
+    endIds: number[];
+    /** Left padding in batches. */
+    padId: number;
+    /** True when position i is predicted by the output at i - 1 (Dream). */
+    logitsShifted: boolean;
+    /** Longest canvas (prompt + generation) the model accepts. */
+    maxLength: number;
+    /** dtype of the weights and logits. */
+    dtype: "float32" | "bfloat16" | "float16";
+    /** Attention core; sdpa needs libtorch >= 2.0. */
+    attention: "manual" | "sdpa";
+    /** The network's sizes (tools/localleap/model.py ModelConfig). */
+    config: Record<string, unknown>;
+    /** Jinja chat template, null when the model has none. */
+    chatTemplate: string | null;
+    /** Prepend bosToken to plain-string prompts. */
+    addBos: boolean;
+    /** The beginning-of-text token's text. */
+    bosToken: string | null;
+    /** Tool, torch version and date of the export. */
+    exporter: Record<string, unknown>;
+}
+
+const METADATA_FORMAT_VERSION = 1;
+
+const id = () => z.number().int().min(0);
+
+const metadataSchema = z.looseObject({
+    format: z.literal("localleap"),
+    formatVersion: z.literal(METADATA_FORMAT_VERSION),
+    name: z.string(),
+    architecture: z.enum(["llada", "dream"]),
+    vocabSize: z.number().int().min(1),
+    maskId: id(),
+    eosId: id(),
+    endIds: z.array(id()).min(1),
+    padId: id(),
+    logitsShifted: z.boolean(),
+    maxLength: z.number().int().min(1),
+    dtype: z.enum(["float32", "bfloat16", "float16"]),
+    attention: z.enum(["manual", "sdpa"]),
+    config: z.record(z.string(), z.unknown()),
+    chatTemplate: z.string().nullable(),
+    addBos: z.boolean(),
+    bosToken: z.string().nullable(),
+    exporter: z.record(z.string(), z.unknown()),
+});
+
+const EXPECTED: Record<keyof ModelMetadata, string> = {
+    format: '"localleap"',
+    formatVersion: `${METADATA_FORMAT_VERSION} (the version this localleap reads)`,
+    name: "a string",
+    architecture: '"llada" or "dream"',
+    vocabSize: "an integer > 0",
+    maskId: "an integer in [0, vocabSize)",
+    eosId: "an integer in [0, vocabSize)",
+    endIds: "a non-empty array of integers in [0, vocabSize) containing eosId and not maskId",
+    padId: "an integer in [0, vocabSize)",
+    logitsShifted: "true or false",
+    maxLength: "an integer > 0",
+    dtype: '"float32", "bfloat16" or "float16"',
+    attention: '"manual" or "sdpa"',
+    config: "an object",
+    chatTemplate: "a string or null",
+    addBos: "true or false",
+    bosToken: "a string, or null when addBos is false",
+    exporter: "an object",
+};
+
+/**
+ * Parses and checks `localleap.json` (its raw text); throws {@link ModelMetadataError} naming
+ * the first bad field. `source` names the archive in messages.
+ */
+export function parseModelMetadata(json: string, source: string): ModelMetadata {
+    if (json.trim() === "") {
+        throw new ModelMetadataError("localleap.json", `${source} has no localleap.json: it is a TorchScript archive but not a localleap model`);
+    }
+    let raw: unknown;
+    try {
+        raw = JSON.parse(json);
+    } catch (error) {
+        throw new ModelMetadataError("localleap.json", `localleap.json in ${source} is not valid JSON (${(error as Error).message})`);
+    }
+    const parsed = metadataSchema.safeParse(raw);
+    if (!parsed.success) {
+        const first = parsed.error.issues[0];
+        const path = first?.path ?? [];
+        const field = path.length > 0 ? path.map(String).join(".") : "localleap.json";
+        const top = path[0] as keyof ModelMetadata | undefined;
+        const given = formatValue(valueAt(raw, path));
+        const expected = top !== undefined && top in EXPECTED ? EXPECTED[top] : first?.message ?? "an object";
+        const missing = top !== undefined && path.length === 1 && typeof raw === "object" && raw !== null && !(top in raw);
+        const what = missing ? "is missing" : `is ${given}`;
+        const versionHint =
+            top === "formatVersion"
+                ? "this model was written for another localleap version: re-export it with this version's tools, or use a matching localleap"
+                : undefined;
+        throw new ModelMetadataError(field, `localleap.json in ${source}: ${field} ${what}; expected ${expected}`, versionHint);
+    }
+    const m = parsed.data as ModelMetadata & Record<string, unknown>;
+    const inVocab = (field: "maskId" | "eosId" | "padId") => {
+        if (m[field] >= m.vocabSize) fail(field, `${field} is ${m[field]}, outside [0, vocabSize = ${m.vocabSize})`);
+    };
+    const fail = (field: string, what: string): never => {
+        throw new ModelMetadataError(field, `localleap.json in ${source}: ${what}`);
+    };
+    inVocab("maskId");
+    inVocab("eosId");
+    inVocab("padId");
+    m.endIds.forEach((endId, i) => {
+        if (endId >= m.vocabSize) fail(`endIds.${i}`, `endIds[${i}] is ${endId}, outside [0, vocabSize = ${m.vocabSize})`);
+    });
+    if (!m.endIds.includes(m.eosId)) fail("endIds", `endIds ${JSON.stringify(m.endIds)} does not contain eosId ${m.eosId}`);
+    if (m.endIds.includes(m.maskId)) fail("endIds", `endIds ${JSON.stringify(m.endIds)} contains the mask id ${m.maskId}`);
+    if (m.addBos && (m.bosToken === null || m.bosToken === "")) fail("bosToken", "addBos is true but bosToken is null or empty");
+    return m;
+}

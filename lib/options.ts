@@ -1,0 +1,257 @@
+import { z } from "zod";
+import { InvalidOptionsError, type OptionIssue } from "./errors";
+import { formatZodIssues } from "./schemas/formatZodIssues";
+import type { DeviceOption, LoadProgress, Strategy } from "./types";
+import { formatValue } from "./utils/formatValue";
+
+/** Largest genLength / blockLength / radius accepted; the model's maxLength is checked later. */
+export const MAX_GEN_LENGTH = 65536;
+/** Largest `threads` accepted. */
+export const MAX_THREADS = 1024;
+/** Largest seed: 2^53 - 1, the largest integer a JS number holds exactly. */
+export const MAX_SEED = Number.MAX_SAFE_INTEGER;
+
+/** The strategies, in the order docs list them. */
+export const STRATEGIES: readonly Strategy[] = ["low-confidence", "random", "threshold", "localleap"];
+
+/** Options of {@link loadModel}. */
+export interface LoadModelOptions {
+    /** Path of a localleap model.pt (or a folder holding one); default: the package's reference model. */
+    modelPath?: string;
+    /** Tokenizer to use instead of the one embedded in the model: a folder with tokenizer.json (+ tokenizer_config.json) or a tokenizer.json path. */
+    tokenizerPath?: string;
+    /** 'auto' (default) uses CUDA when the loaded binary has it and a GPU is visible. */
+    device?: DeviceOption;
+    /** Intra-op threads of the model's worker (1..1024); 0 or unset keeps libtorch's default. */
+    threads?: number;
+    /** Aborts loading (rejects with AbortError). */
+    signal?: AbortSignal;
+    /** Called while the archive is read. */
+    onProgress?: (progress: LoadProgress) => void;
+}
+
+/**
+ * Options of {@link Model.generate}. Options that belong to one strategy are rejected with the
+ * others (e.g. `steps` with 'localleap'), rather than silently ignored, so that a run never
+ * looks configured when it is not.
+ */
+export interface GenerateOptions {
+    /** Tokens to generate: 1..65536, a multiple of blockLength. Default 128. */
+    genLength?: number;
+    /** Block length: divides genLength. Default 32, or genLength when genLength < 32. */
+    blockLength?: number;
+    /** Commit rule. Default 'localleap'. */
+    strategy?: Strategy;
+    /**
+     * Total steps, for 'low-confidence' and 'random' only: a multiple of genLength / blockLength,
+     * at most genLength. Default genLength (one token per step). Rejected with 'threshold' and
+     * 'localleap', which run each block until it has no mask left.
+     */
+    steps?: number;
+    /** Confidence threshold θ in [0, 1] for 'threshold' only. Default 0.9. */
+    threshold?: number;
+    /** Anchor threshold κ in [0, 1] for 'localleap' only. Default 0.9. */
+    anchorThreshold?: number;
+    /** Relaxed threshold τ in [0, anchorThreshold] for 'localleap' only. Default min(0.75, anchorThreshold). */
+    relaxedThreshold?: number;
+    /** Neighbourhood radius W (integer >= 0) around anchors for 'localleap' only. Default 4. */
+    radius?: number;
+    /** Sampling temperature (finite, >= 0); 0 (default) is greedy. */
+    temperature?: number;
+    /** Seed, an integer in [0, 2^53 - 1]. Default 0, or a fresh one when temperature > 0 (reported in the result). */
+    seed?: number;
+    /** Stop after the first block that holds an end token. Default false. */
+    stopAtEos?: boolean;
+    /** Replay steps as CUDA graphs on CUDA (falls back to eager, with a reason in the result). Default true; ignored on CPU. */
+    cudaGraph?: boolean;
+    /** Aborts generation before its next step (rejects with AbortError). */
+    signal?: AbortSignal;
+}
+
+/** GenerateOptions with every default filled in. */
+export interface ResolvedGenerateOptions {
+    genLength: number;
+    blockLength: number;
+    strategy: Strategy;
+    steps: number;
+    threshold: number;
+    anchorThreshold: number;
+    relaxedThreshold: number;
+    radius: number;
+    temperature: number;
+    seed: number;
+    stopAtEos: boolean;
+    cudaGraph: boolean;
+    signal?: AbortSignal;
+}
+
+/** LoadModelOptions with defaults filled in (modelPath is resolved by loadModel). */
+export interface ResolvedLoadModelOptions {
+    modelPath?: string;
+    tokenizerPath?: string;
+    device: DeviceOption;
+    threads: number;
+    signal?: AbortSignal;
+    onProgress?: (progress: LoadProgress) => void;
+}
+
+const LOAD_ALLOWED: Record<keyof LoadModelOptions, string> = {
+    modelPath: "a non-empty path string",
+    tokenizerPath: "a non-empty path string",
+    device: '"cpu", "cuda" or "auto"',
+    threads: `an integer from 0 to ${MAX_THREADS} (0 keeps libtorch's default)`,
+    signal: "an AbortSignal",
+    onProgress: "a function",
+};
+
+const GENERATE_ALLOWED: Record<keyof GenerateOptions, string> = {
+    genLength: `an integer from 1 to ${MAX_GEN_LENGTH}`,
+    blockLength: `an integer from 1 to ${MAX_GEN_LENGTH} that divides genLength`,
+    strategy: STRATEGIES.map((s) => `"${s}"`).join(", "),
+    steps: "an integer from genLength / blockLength to genLength, a multiple of genLength / blockLength",
+    threshold: "a number from 0 to 1",
+    anchorThreshold: "a number from 0 to 1",
+    relaxedThreshold: "a number from 0 to 1, at most anchorThreshold",
+    radius: `an integer from 0 to ${MAX_GEN_LENGTH}`,
+    temperature: "a finite number >= 0 (0 is greedy)",
+    seed: "an integer from 0 to 2^53 - 1",
+    stopAtEos: "true or false",
+    cudaGraph: "true or false",
+    signal: "an AbortSignal",
+};
+
+const isFunction = (value: unknown): value is (...args: never[]) => unknown => typeof value === "function";
+
+const loadModelSchema = z.strictObject({
+    modelPath: z.string().min(1).optional(),
+    tokenizerPath: z.string().min(1).optional(),
+    device: z.enum(["cpu", "cuda", "auto"]).default("auto"),
+    threads: z.number().int().min(0).max(MAX_THREADS).default(0),
+    signal: z.instanceof(AbortSignal).optional(),
+    onProgress: z.custom<(progress: LoadProgress) => void>(isFunction).optional(),
+});
+
+const unit = () => z.number().min(0).max(1);
+
+const generateSchema = z.strictObject({
+    genLength: z.number().int().min(1).max(MAX_GEN_LENGTH).default(128),
+    blockLength: z.number().int().min(1).max(MAX_GEN_LENGTH).optional(),
+    strategy: z.enum(["low-confidence", "random", "threshold", "localleap"]).default("localleap"),
+    steps: z.number().int().min(1).max(MAX_GEN_LENGTH).optional(),
+    threshold: unit().optional(),
+    anchorThreshold: unit().optional(),
+    relaxedThreshold: unit().optional(),
+    radius: z.number().int().min(0).max(MAX_GEN_LENGTH).optional(),
+    temperature: z.number().min(0).default(0),
+    seed: z.number().int().min(0).max(MAX_SEED).optional(),
+    stopAtEos: z.boolean().default(false),
+    cudaGraph: z.boolean().default(true),
+    signal: z.instanceof(AbortSignal).optional(),
+});
+
+// The hand-written interfaces above carry the docs; these lines keep them in step with the schemas.
+type Exact<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const loadTypesMatch: Exact<Required<LoadModelOptions>, Required<z.input<typeof loadModelSchema>>> = true;
+const generateTypesMatch: Exact<Required<GenerateOptions>, Required<z.input<typeof generateSchema>>> = true;
+void loadTypesMatch;
+void generateTypesMatch;
+
+/** Validates loadModel options; throws {@link InvalidOptionsError} listing every bad field. */
+export function parseLoadModelOptions(options: unknown): ResolvedLoadModelOptions {
+    const parsed = loadModelSchema.safeParse(options ?? {});
+    if (!parsed.success) throw new InvalidOptionsError("loadModel options", formatZodIssues(parsed.error.issues, options, LOAD_ALLOWED));
+    const { signal, onProgress, modelPath, tokenizerPath, ...rest } = parsed.data;
+    return {
+        ...rest,
+        ...(modelPath !== undefined && { modelPath }),
+        ...(tokenizerPath !== undefined && { tokenizerPath }),
+        ...(signal !== undefined && { signal }),
+        ...(onProgress !== undefined && { onProgress }),
+    };
+}
+
+/**
+ * Validates generate options and fills in defaults; throws {@link InvalidOptionsError} listing
+ * every bad field. `randomSeed` supplies the seed when temperature > 0 and none is given.
+ */
+export function parseGenerateOptions(options: unknown, randomSeed: () => number = defaultRandomSeed): ResolvedGenerateOptions {
+    const parsed = generateSchema.safeParse(options ?? {});
+    if (!parsed.success) throw new InvalidOptionsError("generate options", formatZodIssues(parsed.error.issues, options, GENERATE_ALLOWED));
+    const o = parsed.data;
+    const issues: OptionIssue[] = [];
+    const issue = (field: keyof GenerateOptions, allowed: string, message: string) =>
+        issues.push({ field, given: formatValue(o[field]), allowed, message });
+
+    const blockLength = o.blockLength ?? Math.min(32, o.genLength);
+    if (o.genLength % blockLength !== 0) {
+        const field = o.blockLength === undefined ? "genLength" : "blockLength";
+        issue(
+            field,
+            "genLength a multiple of blockLength",
+            `genLength (${o.genLength}) is not a multiple of blockLength (${blockLength}${o.blockLength === undefined ? ", the default" : ""}); ` +
+                `use a blockLength that divides ${o.genLength} (e.g. ${divisorsNear(o.genLength, 32).join(", ")}) or a genLength that is a multiple of ${blockLength}`,
+        );
+    }
+
+    const usesSteps = o.strategy === "low-confidence" || o.strategy === "random";
+    const numBlocks = Math.max(1, Math.floor(o.genLength / blockLength));
+    if (o.steps !== undefined && !usesSteps) {
+        issue("steps", "only with strategy low-confidence or random",
+            `steps applies only to strategy "low-confidence" or "random"; "${o.strategy}" runs each block until it has no mask left, so drop steps or change strategy`);
+    } else if (o.steps !== undefined && issues.length === 0 && (o.steps % numBlocks !== 0 || o.steps > o.genLength)) {
+        issue("steps", GENERATE_ALLOWED.steps,
+            `steps: got ${o.steps}; allowed: a multiple of genLength / blockLength = ${numBlocks} from ${numBlocks} to ${o.genLength} (the number of blocks must divide the steps)`);
+    }
+    const exclusive: [keyof GenerateOptions, Strategy][] = [
+        ["threshold", "threshold"],
+        ["anchorThreshold", "localleap"],
+        ["relaxedThreshold", "localleap"],
+        ["radius", "localleap"],
+    ];
+    for (const [field, owner] of exclusive) {
+        if (o[field] !== undefined && o.strategy !== owner) {
+            issue(field, `only with strategy "${owner}"`, `${field} applies only to strategy "${owner}", not "${o.strategy}"; drop it or set strategy: "${owner}"`);
+        }
+    }
+    const anchorThreshold = o.anchorThreshold ?? 0.9;
+    const relaxedThreshold = o.relaxedThreshold ?? Math.min(0.75, anchorThreshold);
+    if (relaxedThreshold > anchorThreshold) {
+        issue("relaxedThreshold", GENERATE_ALLOWED.relaxedThreshold,
+            `relaxedThreshold (${relaxedThreshold}) must be at most anchorThreshold (${anchorThreshold}): τ relaxes κ near anchors`);
+    }
+    if (issues.length > 0) throw new InvalidOptionsError("generate options", issues);
+
+    const seed = o.seed ?? (o.temperature > 0 ? randomSeed() : 0);
+    return {
+        genLength: o.genLength,
+        blockLength,
+        strategy: o.strategy,
+        steps: usesSteps ? (o.steps ?? o.genLength) : o.genLength,
+        threshold: o.threshold ?? 0.9,
+        anchorThreshold,
+        relaxedThreshold,
+        radius: o.radius ?? 4,
+        temperature: o.temperature,
+        seed,
+        stopAtEos: o.stopAtEos,
+        cudaGraph: o.cudaGraph,
+        ...(o.signal !== undefined && { signal: o.signal }),
+    };
+}
+
+function defaultRandomSeed(): number {
+    // 53 random bits from two 32-bit draws keep every seed representable exactly.
+    const high = Math.floor(Math.random() * 2 ** 21);
+    const low = Math.floor(Math.random() * 2 ** 32);
+    return high * 2 ** 32 + low;
+}
+
+/** Up to four divisors of n closest to `near`, ascending. */
+function divisorsNear(n: number, near: number): number[] {
+    const divisors: number[] = [];
+    for (let d = 1; d <= n; d++) if (n % d === 0) divisors.push(d);
+    return divisors
+        .sort((a, b) => Math.abs(a - near) - Math.abs(b - near) || a - b)
+        .slice(0, 4)
+        .sort((a, b) => a - b);
+}

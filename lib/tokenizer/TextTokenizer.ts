@@ -1,0 +1,126 @@
+import { readFile, stat } from "node:fs/promises";
+import path from "node:path";
+import { Tokenizer } from "@huggingface/tokenizers";
+import { TokenizerError } from "../errors";
+
+/** The parts of tokenizer_config.json localleap reads; other keys are passed to the tokenizer as they are. */
+interface TokenizerConfig {
+    chat_template?: unknown;
+    bos_token?: unknown;
+    eos_token?: unknown;
+    [key: string]: unknown;
+}
+
+/**
+ * A Hugging Face tokenizer (tokenizer.json + tokenizer_config.json) through
+ * @huggingface/tokenizers: encode, decode, special-token lookup and the config's chat template.
+ */
+export class TextTokenizer {
+    /** Where the files came from, for messages. */
+    readonly source: string;
+    private readonly tokenizer: Tokenizer;
+    private readonly config: TokenizerConfig;
+
+    private constructor(tokenizer: Tokenizer, config: TokenizerConfig, source: string) {
+        this.tokenizer = tokenizer;
+        this.config = config;
+        this.source = source;
+    }
+
+    /** From the texts of tokenizer.json and tokenizer_config.json ("" when there is no config). */
+    static fromJson(tokenizerJson: string, tokenizerConfigJson: string, source: string): TextTokenizer {
+        const tokenizer = parseJsonObject(tokenizerJson, `tokenizer.json (${source})`);
+        const config = tokenizerConfigJson.trim() === "" ? {} : parseJsonObject(tokenizerConfigJson, `tokenizer_config.json (${source})`);
+        try {
+            return new TextTokenizer(new Tokenizer(tokenizer, config), config, source);
+        } catch (error) {
+            throw new TokenizerError("TOKENIZER_INVALID", `tokenizer.json (${source}) is not a tokenizer this library can build: ${(error as Error).message}`, {
+                cause: error,
+            });
+        }
+    }
+
+    /** From a folder holding tokenizer.json (and optionally tokenizer_config.json), or a tokenizer.json path. */
+    static async fromPath(tokenizerPath: string): Promise<TextTokenizer> {
+        const resolved = path.resolve(tokenizerPath);
+        const info = await stat(resolved).catch(() => null);
+        if (info === null) {
+            throw new TokenizerError("TOKENIZER_MISSING", `tokenizerPath ${resolved} does not exist`);
+        }
+        const jsonPath = info.isDirectory() ? path.join(resolved, "tokenizer.json") : resolved;
+        const configPath = path.join(path.dirname(jsonPath), "tokenizer_config.json");
+        const json = await readFile(jsonPath, "utf8").catch((error: NodeJS.ErrnoException) => {
+            throw new TokenizerError("TOKENIZER_MISSING", `cannot read ${jsonPath} (${error.code ?? error.message})`, { cause: error });
+        });
+        // The config is optional: a bare tokenizer.json still encodes and decodes.
+        const configJson = await readFile(configPath, "utf8").catch(() => "");
+        return TextTokenizer.fromJson(json, configJson, jsonPath);
+    }
+
+    /** Token ids of `text`; `addSpecial` lets the tokenizer's post-processor add its special tokens. */
+    encode(text: string, addSpecial = false): number[] {
+        return this.tokenizer.encode(text, { add_special_tokens: addSpecial }).ids;
+    }
+
+    /**
+     * Text of `ids`, special tokens skipped. Ids the tokenizer does not know (a model's vocab is
+     * often padded past the tokenizer's) are dropped; the library throws on an empty list.
+     */
+    decode(ids: readonly number[]): string {
+        const known = ids.filter((id) => this.tokenizer.id_to_token(id) !== undefined);
+        return known.length === 0 ? "" : this.tokenizer.decode(known, { skip_special_tokens: true });
+    }
+
+    /** Id of a token's text (special tokens included), undefined when it is not in the vocabulary. */
+    tokenToId(token: string): number | undefined {
+        return this.tokenizer.token_to_id(token);
+    }
+
+    /** Text of a token id, undefined when it is not in the vocabulary. */
+    idToToken(id: number): string | undefined {
+        return this.tokenizer.id_to_token(id);
+    }
+
+    /** tokenizer_config.json's chat_template (the "default" one when it is a list), null when absent. */
+    get chatTemplate(): string | null {
+        const template = this.config.chat_template;
+        if (typeof template === "string") return template;
+        if (Array.isArray(template)) {
+            const named = template.find((t: { name?: unknown }) => t?.name === "default") ?? template[0];
+            return typeof named?.template === "string" ? named.template : null;
+        }
+        return null;
+    }
+
+    /** tokenizer_config.json's bos_token text, null when absent. */
+    get bosToken(): string | null {
+        return tokenText(this.config.bos_token);
+    }
+
+    /** tokenizer_config.json's eos_token text, null when absent. */
+    get eosToken(): string | null {
+        return tokenText(this.config.eos_token);
+    }
+}
+
+/** Special tokens appear either as text or as an AddedToken object with `content`. */
+function tokenText(value: unknown): string | null {
+    if (typeof value === "string") return value;
+    if (value !== null && typeof value === "object" && typeof (value as { content?: unknown }).content === "string") {
+        return (value as { content: string }).content;
+    }
+    return null;
+}
+
+function parseJsonObject(text: string, what: string): Record<string, unknown> {
+    let value: unknown;
+    try {
+        value = JSON.parse(text);
+    } catch (error) {
+        throw new TokenizerError("TOKENIZER_INVALID", `${what} is not valid JSON (${(error as Error).message})`, { cause: error });
+    }
+    if (value === null || typeof value !== "object" || Array.isArray(value)) {
+        throw new TokenizerError("TOKENIZER_INVALID", `${what} is not a JSON object`);
+    }
+    return value as Record<string, unknown>;
+}

@@ -1,0 +1,55 @@
+import { Template } from "@huggingface/jinja";
+import { InvalidInputError, TokenizerError } from "../errors";
+import type { ChatMessage } from "../types";
+
+/** Thrown by the template's raise_exception(): the messages, not the template, are at fault. */
+class TemplateRaised extends Error {}
+
+/**
+ * @huggingface/jinja's own raise_exception throws a plain Error, indistinguishable from a broken
+ * template, and cannot be overridden; calls are renamed to ours, which marks the error.
+ */
+const RAISE = "localleap_raise_exception";
+
+/** Parses a chat template once; a broken template is a tokenizer problem, reported at load. */
+export function compileChatTemplate(source: string, origin: string): Template {
+    try {
+        return new Template(source.replace(/\braise_exception\s*\(/g, `${RAISE}(`));
+    } catch (error) {
+        throw new TokenizerError("TOKENIZER_INVALID", `the chat template from ${origin} cannot be parsed: ${(error as Error).message}`, {
+            hint: "fix chat_template in tokenizer_config.json (or chatTemplate in localleap.json), or pass a string prompt instead of messages",
+            cause: error,
+        });
+    }
+}
+
+/**
+ * Renders chat messages the way Hugging Face's apply_chat_template does for generation:
+ * `messages`, `add_generation_prompt: true`, `bos_token`, `eos_token` and `raise_exception`.
+ */
+export function renderChatTemplate(
+    template: Template,
+    messages: readonly ChatMessage[],
+    tokens: { bosToken: string | null; eosToken: string | null },
+): string {
+    try {
+        return template.render({
+            messages: messages.map(({ role, content }) => ({ role, content })),
+            add_generation_prompt: true,
+            bos_token: tokens.bosToken ?? "",
+            eos_token: tokens.eosToken ?? "",
+            [RAISE]: (message: unknown) => {
+                throw new TemplateRaised(String(message));
+            },
+        });
+    } catch (error) {
+        if (error instanceof TemplateRaised) {
+            throw new InvalidInputError(`the model's chat template rejected these messages: ${error.message}`,
+                "follow the template's rules (e.g. alternate user and assistant turns), or pass a string prompt");
+        }
+        throw new TokenizerError("TOKENIZER_INVALID", `the chat template failed to render: ${(error as Error).message}`, {
+            hint: "fix the chat template, or pass a string prompt instead of messages",
+            cause: error,
+        });
+    }
+}

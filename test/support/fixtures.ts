@@ -1,0 +1,25 @@
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
+import path from "node:path";
+
+/** Paths of the models the native tests use; created by tools/setup.sh or on first use. */
+export const ROOT = path.join(__dirname, "..", "..");
+export const FIXTURE_DIR = path.join(ROOT, "test", "fixtures", "generated");
+export const LLADA_FIXTURE = path.join(FIXTURE_DIR, "llada.pt");
+export const DREAM_FIXTURE = path.join(FIXTURE_DIR, "dream.pt");
+
+/** Debian's python3 with torch (the python3 first on PATH may have none). */
+export function torchPython(): string {
+    if (process.env.LOCALLEAP_PYTHON) return process.env.LOCALLEAP_PYTHON;
+    return existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+}
+
+/** Exports the random-weight fixture models with the export tool when they are missing. */
+export function ensureFixtures(): void {
+    mkdirSync(FIXTURE_DIR, { recursive: true });
+    for (const [arch, file] of [["llada", LLADA_FIXTURE], ["dream", DREAM_FIXTURE]] as const) {
+        if (existsSync(file)) continue;
+        execFileSync(torchPython(), [path.join(ROOT, "tools", "make_fixture.py"), "--architecture", arch,
+            "--out-dir", path.join(FIXTURE_DIR, arch), "--model", file, "--attention", "manual"], { stdio: "inherit" });
+    }
+}

@@ -1,0 +1,83 @@
+import { describe, expect, test } from "@jest/globals";
+import { ModelLoadError, ModelMetadataError } from "../../lib/errors";
+import { parseModelMetadata } from "../../lib/metadata";
+import { validMetadata } from "./helpers/metadata";
+
+function metadataError(json: string): ModelMetadataError {
+    try {
+        parseModelMetadata(json, "test.pt");
+    } catch (error) {
+        expect(error).toBeInstanceOf(ModelMetadataError);
+        expect(error).toBeInstanceOf(ModelLoadError);
+        expect((error as ModelMetadataError).code).toBe("MODEL_METADATA_INVALID");
+        return error as ModelMetadataError;
+    }
+    throw new Error("expected a ModelMetadataError, nothing was thrown");
+}
+
+const withField = (overrides: Record<string, unknown>) => JSON.stringify(validMetadata(overrides));
+
+describe("localleap.json", () => {
+    test("a valid file parses, extra fields are kept", () => {
+        const metadata = parseModelMetadata(withField({ future: 1 }), "test.pt");
+        expect(metadata.vocabSize).toBe(320);
+        expect(metadata.endIds).toEqual([301, 303]);
+        expect((metadata as unknown as Record<string, unknown>).future).toBe(1);
+        expect(parseModelMetadata(withField({ chatTemplate: null, addBos: false, bosToken: null }), "t").chatTemplate).toBeNull();
+    });
+
+    test("missing or unreadable file is named as localleap.json", () => {
+        expect(metadataError("").field).toBe("localleap.json");
+        expect(metadataError("").message).toContain("has no localleap.json");
+        const notJson = metadataError("{nope");
+        expect(notJson.field).toBe("localleap.json");
+        expect(notJson.message).toContain("not valid JSON");
+        expect(metadataError("[1]").field).toBe("localleap.json");
+    });
+
+    const broken: [field: string, overrides: Record<string, unknown>, says: RegExp][] = [
+        ["format", { format: "other" }, /format is "other"; expected "localleap"/],
+        ["formatVersion", { formatVersion: 2 }, /formatVersion is 2; expected 1/],
+        ["name", { name: 3 }, /name is 3/],
+        ["architecture", { architecture: "gpt" }, /"llada" or "dream"/],
+        ["vocabSize", { vocabSize: 0 }, /vocabSize is 0; expected an integer > 0/],
+        ["vocabSize", { vocabSize: 1.5 }, /integer > 0/],
+        ["maskId", { maskId: -1 }, /maskId is -1/],
+        ["maskId", { maskId: 320 }, /maskId is 320, outside \[0, vocabSize = 320\)/],
+        ["eosId", { eosId: 999 }, /eosId is 999, outside/],
+        ["padId", { padId: 320 }, /padId is 320, outside/],
+        ["endIds", { endIds: [] }, /non-empty array/],
+        ["endIds", { endIds: "301" }, /non-empty array/],
+        ["endIds.1", { endIds: [301, 500] }, /endIds\[1\] is 500, outside/],
+        ["endIds", { endIds: [303] }, /does not contain eosId 301/],
+        ["endIds", { endIds: [301, 302] }, /contains the mask id 302/],
+        ["logitsShifted", { logitsShifted: "no" }, /true or false/],
+        ["maxLength", { maxLength: 0 }, /maxLength is 0/],
+        ["dtype", { dtype: "int8" }, /"float32", "bfloat16" or "float16"/],
+        ["attention", { attention: "flash" }, /"manual" or "sdpa"/],
+        ["config", { config: null }, /config is null; expected an object/],
+        ["chatTemplate", { chatTemplate: 5 }, /a string or null/],
+        ["addBos", { addBos: 1 }, /true or false/],
+        ["bosToken", { addBos: true, bosToken: null }, /addBos is true but bosToken is null/],
+        ["exporter", { exporter: "me" }, /exporter is "me"; expected an object/],
+    ];
+    test.each(broken)("%s is named when broken (%p)", (field, overrides, says) => {
+        const error = metadataError(withField(overrides));
+        expect(error.field).toBe(field);
+        expect(error.message).toMatch(says);
+        expect(error.message).toContain("test.pt");
+        expect(error.hint).toBeTruthy();
+    });
+
+    test("a missing field is reported as missing", () => {
+        const metadata = validMetadata();
+        delete metadata.maxLength;
+        const error = metadataError(JSON.stringify(metadata));
+        expect(error.field).toBe("maxLength");
+        expect(error.message).toContain("maxLength is missing");
+    });
+
+    test("a newer formatVersion says to re-export or upgrade", () => {
+        expect(metadataError(withField({ formatVersion: 2 })).hint).toMatch(/re-export/);
+    });
+});

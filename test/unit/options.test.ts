@@ -1,0 +1,208 @@
+import { describe, expect, test } from "@jest/globals";
+import { InvalidOptionsError, LocalleapError } from "../../lib/errors";
+import { MAX_SEED, parseGenerateOptions, parseLoadModelOptions } from "../../lib/options";
+
+/** The InvalidOptionsError thrown by fn; fails the test when fn does not throw one. */
+function optionsError(fn: () => unknown): InvalidOptionsError {
+    try {
+        fn();
+    } catch (error) {
+        expect(error).toBeInstanceOf(InvalidOptionsError);
+        expect(error).toBeInstanceOf(LocalleapError);
+        expect((error as InvalidOptionsError).code).toBe("INVALID_OPTIONS");
+        return error as InvalidOptionsError;
+    }
+    throw new Error("expected an InvalidOptionsError, nothing was thrown");
+}
+
+describe("generate options: defaults", () => {
+    test("empty options resolve to the documented defaults", () => {
+        expect(parseGenerateOptions({})).toEqual({
+            genLength: 128,
+            blockLength: 32,
+            strategy: "localleap",
+            steps: 128,
+            threshold: 0.9,
+            anchorThreshold: 0.9,
+            relaxedThreshold: 0.75,
+            radius: 4,
+            temperature: 0,
+            seed: 0,
+            stopAtEos: false,
+            cudaGraph: true,
+        });
+        expect(parseGenerateOptions(undefined).genLength).toBe(128);
+    });
+
+    test("steps defaults to genLength for low-confidence", () => {
+        const o = parseGenerateOptions({ strategy: "low-confidence", genLength: 64 });
+        expect(o.steps).toBe(64);
+        expect(o.blockLength).toBe(32);
+    });
+
+    test("blockLength defaults to genLength when genLength < 32", () => {
+        expect(parseGenerateOptions({ genLength: 8 }).blockLength).toBe(8);
+    });
+
+    test("relaxedThreshold defaults to min(0.75, anchorThreshold)", () => {
+        expect(parseGenerateOptions({ anchorThreshold: 0.6 }).relaxedThreshold).toBe(0.6);
+        expect(parseGenerateOptions({ anchorThreshold: 0.95 }).relaxedThreshold).toBe(0.75);
+    });
+
+    test("temperature > 0 without a seed draws a seed in [0, 2^53)", () => {
+        expect(parseGenerateOptions({ temperature: 0.7 }, () => 12345).seed).toBe(12345);
+        const seed = parseGenerateOptions({ temperature: 0.7 }).seed;
+        expect(Number.isSafeInteger(seed)).toBe(true);
+        expect(seed).toBeGreaterThanOrEqual(0);
+        expect(parseGenerateOptions({ temperature: 0.7, seed: 9 }, () => 1).seed).toBe(9);
+        expect(parseGenerateOptions({ temperature: 0 }, () => 1).seed).toBe(0);
+    });
+
+    test("an AbortSignal is accepted and kept", () => {
+        const signal = new AbortController().signal;
+        expect(parseGenerateOptions({ signal }).signal).toBe(signal);
+    });
+});
+
+describe("generate options: each field rejects bad values and says what is allowed", () => {
+    const cases: [field: string, value: unknown, allowed: RegExp, extra?: Record<string, unknown>][] = [
+        ["genLength", 0, /integer from 1 to 65536/],
+        ["genLength", 12.5, /integer from 1 to 65536/],
+        ["genLength", 70000, /integer from 1 to 65536/],
+        ["genLength", "128", /integer from 1 to 65536/],
+        ["genLength", Number.NaN, /integer from 1 to 65536/],
+        ["blockLength", 0, /integer from 1 to 65536 that divides genLength/],
+        ["blockLength", -4, /divides genLength/],
+        ["strategy", "fast", /"low-confidence", "random", "threshold", "localleap"/],
+        ["strategy", 3, /"localleap"/],
+        ["steps", 0, /multiple of genLength \/ blockLength/, { strategy: "low-confidence" }],
+        ["steps", 1.5, /multiple of genLength \/ blockLength/, { strategy: "random" }],
+        ["threshold", 1.5, /number from 0 to 1/, { strategy: "threshold" }],
+        ["threshold", -0.1, /number from 0 to 1/, { strategy: "threshold" }],
+        ["anchorThreshold", 2, /number from 0 to 1/],
+        ["relaxedThreshold", "high", /at most anchorThreshold/],
+        ["radius", -1, /integer from 0 to 65536/],
+        ["radius", 2.5, /integer from 0 to 65536/],
+        ["temperature", -1, /finite number >= 0/],
+        ["temperature", Number.POSITIVE_INFINITY, /finite number >= 0/],
+        ["seed", -1, /integer from 0 to 2\^53 - 1/],
+        ["seed", MAX_SEED + 1, /integer from 0 to 2\^53 - 1/],
+        ["seed", 0.5, /integer from 0 to 2\^53 - 1/],
+        ["stopAtEos", "yes", /true or false/],
+        ["cudaGraph", 1, /true or false/],
+        ["signal", {}, /AbortSignal/],
+    ];
+    test.each(cases)("%s = %p", (field, value, allowed, extra = {}) => {
+        const error = optionsError(() => parseGenerateOptions({ ...extra, [field]: value }));
+        const issue = error.issues.find((i) => i.field === field);
+        expect(issue).toBeDefined();
+        expect(issue?.allowed).toMatch(allowed);
+        expect(error.message).toContain(field);
+        expect(error.message).toMatch(allowed);
+        expect(error.hint).toBeTruthy();
+    });
+
+    test("the message shows the value given", () => {
+        const error = optionsError(() => parseGenerateOptions({ genLength: "abc" }));
+        expect(error.message).toContain('genLength: got "abc"');
+        expect(optionsError(() => parseGenerateOptions({ temperature: Number.NaN })).message).toContain("got NaN");
+    });
+
+    test("every bad field is listed, not just the first", () => {
+        const error = optionsError(() => parseGenerateOptions({ genLength: 0, strategy: "x", seed: -2 }));
+        expect(error.issues.map((i) => i.field).sort()).toEqual(["genLength", "seed", "strategy"]);
+    });
+
+    test("unknown keys are rejected by name, with a suggestion", () => {
+        const error = optionsError(() => parseGenerateOptions({ gen_length: 64, wibble: 1 }));
+        expect(error.issues.map((i) => i.field).sort()).toEqual(["gen_length", "wibble"]);
+        expect(error.message).toContain('unknown option "gen_length" (did you mean genLength?)');
+        expect(error.message).toContain('unknown option "wibble";');
+        expect(error.message).toContain("anchorThreshold");
+    });
+
+    test("options that are not an object are rejected", () => {
+        expect(optionsError(() => parseGenerateOptions(42)).message).toContain("options: got 42");
+        expect(optionsError(() => parseGenerateOptions([1])).issues[0]?.field).toBe("");
+    });
+});
+
+describe("generate options: cross-field rules", () => {
+    test("genLength must be a multiple of blockLength, with divisors suggested", () => {
+        const error = optionsError(() => parseGenerateOptions({ genLength: 48, blockLength: 32 }));
+        expect(error.issues[0]?.field).toBe("blockLength");
+        expect(error.message).toContain("genLength (48) is not a multiple of blockLength (32)");
+        expect(error.message).toMatch(/e\.g\. .*\b24\b/);
+        const defaulted = optionsError(() => parseGenerateOptions({ genLength: 40 }));
+        expect(defaulted.issues[0]?.field).toBe("genLength");
+        expect(defaulted.message).toContain("32, the default");
+    });
+
+    test("steps must be a multiple of the number of blocks, from numBlocks to genLength", () => {
+        expect(parseGenerateOptions({ strategy: "low-confidence", genLength: 128, blockLength: 32, steps: 64 }).steps).toBe(64);
+        expect(parseGenerateOptions({ strategy: "random", genLength: 128, blockLength: 32, steps: 4 }).steps).toBe(4);
+        for (const steps of [2, 6, 130, 132]) {
+            const error = optionsError(() => parseGenerateOptions({ strategy: "low-confidence", genLength: 128, blockLength: 32, steps }));
+            expect(error.issues[0]?.field).toBe("steps");
+            expect(error.message).toContain("multiple of genLength / blockLength = 4 from 4 to 128");
+        }
+    });
+
+    test.each(["threshold", "localleap"] as const)("steps is rejected with strategy %s", (strategy) => {
+        const error = optionsError(() => parseGenerateOptions({ strategy, steps: 128 }));
+        expect(error.issues[0]?.field).toBe("steps");
+        expect(error.message).toContain('steps applies only to strategy "low-confidence" or "random"');
+    });
+
+    test("strategy-specific thresholds are rejected with other strategies", () => {
+        expect(optionsError(() => parseGenerateOptions({ threshold: 0.8 })).message).toContain('threshold applies only to strategy "threshold"');
+        for (const [field, value] of [["anchorThreshold", 0.5], ["relaxedThreshold", 0.5], ["radius", 2]] as const) {
+            const error = optionsError(() => parseGenerateOptions({ strategy: "threshold", [field]: value }));
+            expect(error.issues[0]?.field).toBe(field);
+            expect(error.message).toContain(`${field} applies only to strategy "localleap"`);
+        }
+        expect(parseGenerateOptions({ strategy: "threshold", threshold: 0.8 }).threshold).toBe(0.8);
+        expect(parseGenerateOptions({ anchorThreshold: 0.8, relaxedThreshold: 0.7, radius: 2 })).toMatchObject({
+            anchorThreshold: 0.8,
+            relaxedThreshold: 0.7,
+            radius: 2,
+        });
+    });
+
+    test("relaxedThreshold above anchorThreshold is rejected", () => {
+        const error = optionsError(() => parseGenerateOptions({ anchorThreshold: 0.8, relaxedThreshold: 0.85 }));
+        expect(error.issues[0]?.field).toBe("relaxedThreshold");
+        expect(error.message).toContain("relaxedThreshold (0.85) must be at most anchorThreshold (0.8)");
+        expect(parseGenerateOptions({ anchorThreshold: 0.8, relaxedThreshold: 0.8 }).relaxedThreshold).toBe(0.8);
+    });
+});
+
+describe("loadModel options", () => {
+    test("defaults", () => {
+        expect(parseLoadModelOptions(undefined)).toEqual({ device: "auto", threads: 0 });
+        expect(parseLoadModelOptions({ modelPath: "m.pt", device: "cpu", threads: 4 })).toEqual({ modelPath: "m.pt", device: "cpu", threads: 4 });
+    });
+
+    const cases: [string, unknown, RegExp][] = [
+        ["modelPath", "", /non-empty path/],
+        ["modelPath", 5, /non-empty path/],
+        ["tokenizerPath", null, /non-empty path/],
+        ["device", "gpu", /"cpu", "cuda" or "auto"/],
+        ["threads", -1, /integer from 0 to 1024/],
+        ["threads", 2000, /integer from 0 to 1024/],
+        ["threads", 1.5, /integer from 0 to 1024/],
+        ["signal", "stop", /AbortSignal/],
+        ["onProgress", 3, /a function/],
+    ];
+    test.each(cases)("%s = %p is rejected", (field, value, allowed) => {
+        const error = optionsError(() => parseLoadModelOptions({ [field]: value }));
+        expect(error.issues[0]?.field).toBe(field);
+        expect(error.message).toMatch(allowed);
+    });
+
+    test("unknown keys are rejected", () => {
+        const error = optionsError(() => parseLoadModelOptions({ model: "x.pt" }));
+        expect(error.message).toContain('unknown option "model"');
+        expect(error.message).toContain("modelPath");
+    });
+});

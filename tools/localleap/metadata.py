@@ -1,0 +1,227 @@
+"""config.json of a neutral-weights folder -> ModelConfig fields + localleap.json metadata.
+
+config.json is flat: the ModelConfig fields (tools/localleap/model.py) and the metadata fields of
+docs/model-format.md, each in snake_case or camelCase (a nested "model" or "config" object may
+hold the ModelConfig fields instead). localleap.json is always written in camelCase.
+"""
+import datetime
+import json
+import os
+import re
+from typing import Dict, Optional, Tuple
+
+from .model import ModelConfig
+
+FORMAT_VERSION = 1
+META_FIELDS = ("name", "architecture", "mask_id", "eos_id", "end_ids", "pad_id", "logits_shifted",
+               "chat_template", "add_bos", "bos_token")
+MODEL_FIELDS = tuple(ModelConfig.__dataclass_fields__)
+# Keys a config.json may carry that the export decides itself (dtype, attention) or ignores.
+IGNORED_FIELDS = ("format", "format_version", "dtype", "torch_dtype", "attention", "exporter", "training")
+ARCHITECTURES = ("llada", "dream")
+MAX_END_IDS = 8  # native/kernels/rule_types.h kMaxEndIds
+
+
+def snake(key: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", key).lower()
+
+
+def camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+def read_json(path: str, what: str) -> Dict:
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            value = json.load(f)
+    except FileNotFoundError:
+        raise ValueError(f"{what} not found: {path}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path}: expected a JSON object")
+    return value
+
+
+def _normalise(d: Dict, where: str) -> Dict:
+    out: Dict = {}
+    for key, value in d.items():
+        k = snake(key)
+        if k in out and out[k] != value:
+            raise ValueError(f"{where}: {key!r} conflicts with another spelling of {k!r}")
+        out[k] = value
+    return out
+
+
+def split_config(raw: Dict, where: str = "config.json") -> Tuple[Dict, Dict]:
+    """(ModelConfig fields, metadata fields), both snake_case; unknown keys are an error."""
+    flat = _normalise({k: v for k, v in raw.items() if not k.startswith("_")}, where)
+    nested = [k for k in ("model", "config") if isinstance(flat.get(k), dict)]
+    if len(nested) > 1:
+        raise ValueError(f"{where}: give the model sizes in one of \"model\" or \"config\", not both")
+    model = _normalise(flat.pop(nested[0]), where) if nested else {}
+    for k in MODEL_FIELDS:
+        if k in flat:
+            if k in model and model[k] != flat[k]:
+                raise ValueError(f"{where}: {k} is given twice with different values")
+            model[k] = flat.pop(k)
+    meta = {k: flat.pop(k) for k in META_FIELDS if k in flat}
+    if "max_length" in model:
+        meta["max_length"] = model["max_length"]
+    unknown = sorted(k for k in flat if k not in IGNORED_FIELDS)
+    unknown_model = sorted(k for k in model if k not in MODEL_FIELDS)
+    if unknown or unknown_model:
+        raise ValueError(f"{where}: unknown keys: {', '.join(unknown + unknown_model)}")
+    return model, meta
+
+
+def model_config(model_fields: Dict, where: str = "config.json") -> ModelConfig:
+    for k in ("vocab_size", "hidden_size", "num_layers", "num_heads", "intermediate_size"):
+        if k not in model_fields:
+            raise ValueError(f"{where}: {k} is missing")
+    for k, v in model_fields.items():
+        t = ModelConfig.__dataclass_fields__[k].type
+        want = getattr(t, "__name__", str(t))
+        ok = {"int": type(v) is int, "float": type(v) in (int, float), "bool": type(v) is bool}
+        if want in ok and not ok[want]:
+            raise ValueError(f"{where}: {k} must be {want}, got {v!r}")
+    try:
+        return ModelConfig(**model_fields)
+    except ValueError as e:
+        raise ValueError(f"{where}: {e}") from None
+
+
+def _token_text(v) -> Optional[str]:
+    # HF tokenizer_config.json stores special tokens as strings or {"content": ...} objects.
+    if isinstance(v, dict):
+        v = v.get("content")
+    return v if isinstance(v, str) else None
+
+
+def _template_text(v) -> Optional[str]:
+    # chat_template may be a list of {"name", "template"}: take the default one.
+    if isinstance(v, list):
+        named = {e.get("name"): e.get("template") for e in v if isinstance(e, dict)}
+        v = named.get("default", next(iter(named.values()), None))
+    return v if isinstance(v, str) else None
+
+
+def build_metadata(meta: Dict, cfg: ModelConfig, dtype: str, attention: str, default_name: str,
+                   tokenizer_config: Optional[Dict] = None, tokenizer: Optional[Dict] = None) -> Dict:
+    """The localleap.json object (camelCase), validated; raises ValueError naming the field."""
+    tc = tokenizer_config or {}
+    for k in ("architecture", "mask_id", "eos_id"):
+        if k not in meta:
+            raise ValueError(f"config.json: {k} ({camel(k)}) is missing")
+    eos = meta["eos_id"]
+    arch = meta["architecture"]
+    md = {
+        "format": "localleap",
+        "formatVersion": FORMAT_VERSION,
+        "name": meta.get("name", default_name),
+        "architecture": arch,
+        "vocabSize": cfg.vocab_size,
+        "maskId": meta["mask_id"],
+        "eosId": eos,
+        "endIds": meta.get("end_ids", [eos]),
+        "padId": meta.get("pad_id", eos),  # never attended to, so EOS is as good as any
+        "logitsShifted": meta.get("logits_shifted", arch == "dream"),
+        "maxLength": cfg.max_length,
+        "dtype": dtype,
+        "attention": attention,
+        "config": cfg.to_dict(),
+        "chatTemplate": meta["chat_template"] if "chat_template" in meta else _template_text(tc.get("chat_template")),
+        "addBos": meta["add_bos"] if "add_bos" in meta else bool(tc.get("add_bos_token", False)),
+        "bosToken": meta["bos_token"] if "bos_token" in meta else _token_text(tc.get("bos_token")),
+        "exporter": {"tool": "tools/export.py", "torch": _torch_version(),
+                     "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")},
+    }
+    validate_metadata(md, tokenizer)
+    return md
+
+
+def _torch_version() -> str:
+    import torch
+    return str(torch.__version__)
+
+
+def validate_metadata(md: Dict, tokenizer: Optional[Dict] = None) -> None:
+    def fail(field: str, msg: str):
+        raise ValueError(f"metadata {field}: {msg}")
+
+    def is_int(v) -> bool:
+        return type(v) is int
+
+    if md.get("architecture") not in ARCHITECTURES:
+        fail("architecture", f"must be one of {', '.join(ARCHITECTURES)}, got {md.get('architecture')!r}")
+    if not isinstance(md.get("name"), str) or not md["name"]:
+        fail("name", "must be a non-empty string")
+    v = md.get("vocabSize")
+    if not is_int(v) or v <= 0:
+        fail("vocabSize", f"must be a positive integer, got {v!r}")
+    for k in ("maskId", "eosId", "padId"):
+        if not is_int(md.get(k)) or not 0 <= md[k] < v:
+            fail(k, f"must be an integer in [0, {v}), got {md.get(k)!r}")
+    ends = md.get("endIds")
+    if not isinstance(ends, list) or not ends or len(ends) > MAX_END_IDS:
+        fail("endIds", f"must be a list of 1 to {MAX_END_IDS} token ids (the engine's limit), got {ends!r}")
+    for e in ends:
+        if not is_int(e) or not 0 <= e < v:
+            fail("endIds", f"{e!r} is not an integer in [0, {v})")
+    if md["eosId"] not in ends:
+        fail("endIds", f"must contain eosId {md['eosId']}, got {ends}")
+    if md["maskId"] in ends:
+        fail("endIds", f"must not contain maskId {md['maskId']}")
+    if not is_int(md.get("maxLength")) or md["maxLength"] <= 0:
+        fail("maxLength", f"must be a positive integer, got {md.get('maxLength')!r}")
+    for k in ("logitsShifted", "addBos"):
+        if type(md.get(k)) is not bool:
+            fail(k, f"must be true or false, got {md.get(k)!r}")
+    for k in ("chatTemplate", "bosToken"):
+        if md.get(k) is not None and not isinstance(md[k], str):
+            fail(k, f"must be a string or null, got {md[k]!r}")
+    if md["addBos"] and not md.get("bosToken"):
+        fail("addBos", "is true but bosToken is not set")
+    if md.get("dtype") not in ("float32", "bfloat16", "float16"):
+        fail("dtype", f"must be float32, bfloat16 or float16, got {md.get('dtype')!r}")
+    if md.get("attention") not in ("manual", "sdpa"):
+        fail("attention", f"must be manual or sdpa, got {md.get('attention')!r}")
+    if tokenizer is not None:
+        _check_tokenizer(md, tokenizer)
+
+
+def tokenizer_tokens(tok: Dict) -> Dict[str, int]:
+    """{token text: id} of a Hugging Face tokenizer.json (model vocab plus added tokens)."""
+    vocab = tok.get("model", {}).get("vocab", {})
+    out = dict(vocab) if isinstance(vocab, dict) else {}
+    if isinstance(vocab, list):  # Unigram: [[piece, score], ...]
+        out = {p[0]: i for i, p in enumerate(vocab) if isinstance(p, list) and p}
+    for t in tok.get("added_tokens", []) or []:
+        if isinstance(t, dict) and isinstance(t.get("content"), str) and type(t.get("id")) is int:
+            out[t["content"]] = t["id"]
+    return out
+
+
+def _check_tokenizer(md: Dict, tok: Dict) -> None:
+    ids = tokenizer_tokens(tok)
+    if ids:
+        top = max(ids.values())
+        if top >= md["vocabSize"]:
+            raise ValueError(f"tokenizer.json: token id {top} is outside the model's vocabSize {md['vocabSize']}")
+    if md.get("bosToken") and ids and md["bosToken"] not in ids:
+        raise ValueError(f"metadata bosToken: {md['bosToken']!r} is not a token of tokenizer.json")
+
+
+def tokenizer_files(folder: str, required: bool) -> Dict[str, str]:
+    """{file name: text} of tokenizer.json / tokenizer_config.json found in folder (checked to be JSON)."""
+    out: Dict[str, str] = {}
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            read_json(path, name)
+            with open(path, "r", encoding="utf-8") as f:
+                out[name] = f.read()
+    if required and "tokenizer.json" not in out:
+        raise ValueError(f"{folder}: no tokenizer.json")
+    return out

@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Reference decoder (docs/decoding.md): JSON list of cases in, JSON list of results out.
+
+A case: {"model": "path/model.pt", "prompts": [[ids...], ...], "genLength": 64,
+"blockLength": 32, "strategy": "localleap", "steps": 64, "threshold": 0.9,
+"anchorThreshold": 0.9, "relaxedThreshold": 0.75, "radius": 4, "temperature": 0,
+"seeds": [0, ...] (or "seed": 0 for every row), "stopAtEos": false}.
+A result: {"rows": [{"tokens": [genLength ids], "steps", "stepsPerBlock", "finishReason"}],
+"batchSteps"}. steps defaults to genLength; it only matters for low-confidence and random.
+"""
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+CASE_KEYS = {"model": None, "prompts": None, "genLength": None, "blockLength": 32, "strategy": "low-confidence",
+             "steps": None, "threshold": 0.9, "anchorThreshold": 0.9, "relaxedThreshold": 0.75, "radius": 4,
+             "temperature": 0.0, "seeds": None, "seed": 0, "stopAtEos": False}
+
+
+def run_case(case: dict, models: dict, device: str) -> dict:
+    from localleap.reference_decoder import ReferenceModel, decode
+    if not isinstance(case, dict):
+        raise ValueError("a case must be a JSON object")
+    unknown = sorted(set(case) - set(CASE_KEYS))
+    if unknown:
+        raise ValueError(f"unknown keys: {', '.join(unknown)}")
+    for k in ("model", "prompts", "genLength"):
+        if k not in case:
+            raise ValueError(f"{k} is missing")
+    c = dict(CASE_KEYS, **case)
+    if c["model"] not in models:
+        models[c["model"]] = ReferenceModel(c["model"], device)
+    seeds = c["seeds"] if c["seeds"] is not None else [c["seed"]] * len(c["prompts"])
+    return decode(models[c["model"]], c["prompts"], c["genLength"], c["blockLength"], c["strategy"], c["steps"],
+                  c["threshold"], c["anchorThreshold"], c["relaxedThreshold"], c["radius"], c["temperature"],
+                  seeds, c["stopAtEos"])
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cases", metavar="FILE", help="JSON list of cases (default: stdin)")
+    ap.add_argument("--out", metavar="FILE", help="write the results here (default: stdout)")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    args = ap.parse_args(argv)
+    try:
+        text = open(args.cases, encoding="utf-8").read() if args.cases else sys.stdin.read()
+        try:
+            cases = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"cases are not valid JSON ({e})") from None
+        if isinstance(cases, dict):
+            cases = [cases]
+        models: dict = {}
+        results = []
+        for i, case in enumerate(cases):
+            try:
+                results.append(run_case(case, models, args.device))
+            except (ValueError, KeyError, TypeError) as e:
+                raise ValueError(f"case {i}: {e}") from None
+        out = json.dumps(results)
+        if args.out:
+            with open(args.out, "w", encoding="utf-8") as f:
+                f.write(out + "\n")
+        else:
+            print(out)
+    except (ValueError, OSError) as e:
+        print(f"reference_decode: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
