@@ -213,7 +213,7 @@ __device__ void decideRow(int b, int blockLength, int64_t* canvas, const RulePar
   }
   __syncthreads();
   for (int i = threadIdx.x; i < blockLength; i += blockDim.x) {
-    if (rule::isEndToken(p, canvasRow[p.blockStart + i])) sEnd = 1;
+    if (rule::isEndToken(p, canvasRow[p.blockStart + i])) atomicExch(&sEnd, 1);
   }
   __syncthreads();
   if (threadIdx.x == 0) {

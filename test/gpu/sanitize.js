@@ -1,0 +1,34 @@
+// A short CUDA workload for compute-sanitizer (memcheck, racecheck): the fused kernel on random
+// cases of every strategy and dtype, and a few decode steps eager and graph-replayed.
+"use strict";
+const path = require("node:path");
+const root = path.join(__dirname, "..", "..");
+const { getAddon } = require(path.join(root, "dist", "lib", "bindings", "getAddon.js"));
+const { Prng } = require(path.join(root, "dist", "test", "support", "prng.js"));
+const { randomRuleCase, STRATEGIES } = require(path.join(root, "dist", "test", "support", "ruleCases.js"));
+
+async function main() {
+    const { addon } = await getAddon({ device: "cuda" });
+    const rng = new Prng(3);
+    for (const dtype of ["float32", "bfloat16", "float16"]) {
+        for (const strategy of STRATEGIES) {
+            for (const [batch, blockLength, vocabSize] of [[2, 8, 301], [3, 32, 8193], [1, 64, 20000]]) {
+                addon.applyRule(randomRuleCase(rng, { batch, blockLength, vocabSize, dtype, strategy, temperature: strategy === "random" ? 0.7 : 0 }), "cuda");
+            }
+        }
+    }
+    const model = process.argv[2];
+    if (model) {
+        const loaded = await addon.loadModel({ path: model, device: "cuda", threads: 0 });
+        const m = JSON.parse(loaded.metadataJson);
+        await loaded.model.configure({ vocabSize: m.vocabSize, maskId: m.maskId, eosId: m.eosId, endIds: m.endIds, padId: m.padId, logitsShifted: m.logitsShifted, maxLength: m.maxLength });
+        for (const cudaGraph of [false, true]) {
+            await loaded.model.generate({ prompts: [Int32Array.from([1, 2, 3]), Int32Array.from([4, 5])], genLength: 16, blockLength: 8, strategy: "localleap", steps: 16,
+                threshold: 0.9, anchorThreshold: 0.9, relaxedThreshold: 0.75, radius: 4, temperature: 0, seeds: [1, 2], stopAtEos: false, cudaGraph });
+        }
+        await loaded.model.dispose();
+    }
+    console.log("sanitizer workload done");
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });

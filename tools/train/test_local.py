@@ -1,0 +1,384 @@
+"""CPU checks of the reference-model pipeline (torch 1.13 or 2.x; no `tokenizers` needed).
+
+  /usr/bin/python3 tools/train/test_local.py
+
+1. data: problems verified (every equation recomputed, operands local, final answer line), held-out
+   seeds disjoint from training seeds, no held-out question among the training questions.
+2. training: train.py --smoke with a char-level stand-in tokenizer built here, then the export
+   (bf16 shards < 15 MiB, index, config.json) is read back.
+3. evaluation: evaluate.py on the smoke model (every decoding config, a few problems).
+4. decoder: the batched decoder against a literal one-row-at-a-time implementation of
+   docs/decoding.md on a synthetic model with varied confidences and ties, every strategy, with and
+   without stopAtEos; and, when tools/localleap/reference_decoder.py exists, a note on it.
+Ends with 'N passed, N failed'.
+"""
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import traceback
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import torch  # noqa: E402
+
+import common  # noqa: E402
+import problems  # noqa: E402
+from decoder import DecodeConfig, Tokens, confidence_and_token, generate  # noqa: E402
+
+RESULTS = []
+
+
+def check(name):
+    def deco(fn):
+        def run(*a, **k):
+            try:
+                fn(*a, **k)
+                RESULTS.append((name, True))
+                print(f"PASS {name}", flush=True)
+            except Exception:  # noqa: BLE001
+                RESULTS.append((name, False))
+                print(f"FAIL {name}\n{traceback.format_exc()}", flush=True)
+        return run
+    return deco
+
+
+class CharTokenizer:
+    """Stand-in for the BPE tokenizer in tests: special tokens 0..5, then one id per character."""
+
+    def __init__(self, texts):
+        chars = sorted(set("".join(texts)) | set("0123456789 \n#"))
+        self.specials = list(common.SPECIAL_TOKENS)
+        self.itos = self.specials + chars
+        self.stoi = {s: i for i, s in enumerate(self.itos)}
+        self.vocab_size = len(self.itos)
+        self.re = re.compile("(" + "|".join(re.escape(s) for s in self.specials) + ")")
+
+    def encode(self, text):
+        out = []
+        for part in self.re.split(text):
+            if part in self.specials:
+                out.append(self.stoi[part])
+            else:
+                out.extend(self.stoi.get(ch, self.stoi[" "]) for ch in part)
+        return out
+
+    def encode_batch(self, texts):
+        return [self.encode(t) for t in texts]
+
+    def decode(self, ids):
+        return "".join(self.itos[i] for i in ids)
+
+    def token_id(self, s):
+        return self.stoi[s]
+
+
+@check("problems: 20000 generated problems verify (arithmetic, operand locality, answer line)")
+def test_problems():
+    bad = 0
+    fams = set()
+    for i in range(20000):
+        p = problems.problem(f"train:{i}")
+        fams.add(p["family"])
+        e = problems.verify(p)
+        bad += bool(e)
+        assert 2 <= p["n_ops"] <= 4, p
+    assert bad == 0, bad
+    assert fams == set(problems.FAMILIES), fams
+    # the checker catches a wrong equation
+    p = problems.problem("train:1")
+    q = dict(p)
+    q["solution"] = re.sub(r"= (\d+)", lambda m: "= " + str(int(m.group(1)) + 1), p["solution"], count=1)
+    assert problems.verify(q), "verify missed a wrong result"
+    assert problems.extract_answer("x\n#### 42") == 42
+    assert problems.extract_answer("So the answer is 7.") == 7
+    assert problems.extract_answer("no answer here 5") is None
+
+
+@check("data stage: held-out seeds disjoint, no held-out question in train, corpus deterministic")
+def test_data(work):
+    import make_data
+    make_data.main(["--work", work, "--n-train", "30000", "--n-heldout", "1000", "--corpus-mb", "2", "--workers", "2"])
+    train = common.read_jsonl(os.path.join(work, "train.jsonl"))
+    held = common.read_jsonl(os.path.join(work, "heldout.jsonl"))
+    assert len(held) == 1000
+    assert all(p["id"].startswith("train:") for p in train) and all(p["id"].startswith("heldout:") for p in held)
+    assert not ({p["question"] for p in train} & {p["question"] for p in held})
+    assert len({p["question"] for p in held}) >= 990, "held-out questions should be (nearly) all distinct"
+    for p in held:
+        full = problems.problem(p["id"])
+        assert full["solution"] == p["solution"] and not problems.verify(full)
+    import corpus
+    d1 = corpus.collect(max_bytes=1 << 20, exclude=[common.REPO])
+    d2 = corpus.collect(max_bytes=1 << 20, exclude=[common.REPO])
+    assert [x["path"] for x in d1] == [x["path"] for x in d2] and len(d1) > 5
+    assert not any(common.REPO in x["path"] for x in d1)
+    stats = json.load(open(os.path.join(work, "data_stats.json")))
+    print("  data stats:", {k: stats[k] for k in ("n_train", "n_heldout", "train_n_ops", "corpus_files", "corpus_bytes")})
+
+
+def smoke_tokenizer(work):
+    texts = [p["question"] + p["solution"] for p in common.read_jsonl(os.path.join(work, "train.jsonl"), 3000)]
+    texts += [p["question"] + p["solution"] for p in common.read_jsonl(os.path.join(work, "heldout.jsonl"))]
+    texts += [d["text"] for d in common.read_jsonl(os.path.join(work, "corpus.jsonl"))]
+    return CharTokenizer(texts)
+
+
+SMOKE_LAYOUT = ["--prompt-len", "400", "--gen-short", "256", "--gen-long", "384", "--max-answer", "250"]
+
+
+@check("train.py --smoke (char-level stand-in tokenizer) and the export read back")
+def test_smoke_train(work, out, tok):
+    import train
+    summary = train.main(["--work", work, "--out", out, "--smoke", "--max-problems", "2000", "--max-steps", "6",
+                          "--minutes", "5"] + SMOKE_LAYOUT, tokenizer=tok)
+    assert summary["steps"] == 6, summary
+    files = sorted(os.listdir(out))
+    print("  exported:", files)
+    idx = json.load(open(os.path.join(out, "model.safetensors.index.json")))
+    assert set(idx["weight_map"].values()) <= set(files)
+    for fn in files:
+        if fn.endswith(".safetensors"):
+            assert os.path.getsize(os.path.join(out, fn)) < 15 << 20
+            assert re.fullmatch(r"model-\d{5}-of-\d{5}\.safetensors", fn), fn
+    conf = json.load(open(os.path.join(out, "config.json")))
+    for k in ("vocab_size", "hidden_size", "num_layers", "num_heads", "intermediate_size", "architecture",
+              "mask_id", "eos_id", "end_ids", "pad_id", "logits_shifted", "max_length", "name", "tie_embeddings"):
+        assert k in conf, k
+    assert conf["mask_id"] == tok.token_id(common.MASK) and conf["end_ids"] == [tok.token_id(common.EOS), tok.token_id(common.EOT)]
+    assert conf["logits_shifted"] is False and conf["architecture"] == "llada"
+    sd = common.load_sharded(out)
+    assert all(v.dtype == torch.bfloat16 for v in sd.values())
+    mm = common.import_model()
+    cfg = mm.ModelConfig.from_dict({k: v for k, v in conf.items() if k in mm.ModelConfig.__dataclass_fields__})
+    assert {k: list(v.shape) for k, v in sd.items()} == mm.parameter_shapes(cfg)
+    rows = [json.loads(x) for x in open(os.path.join(out, "training_log.jsonl"))]
+    assert rows[0]["type"] == "config" and rows[-1]["type"] == "summary"
+    assert all(np.isfinite(r["loss"]) for r in rows if r["type"] == "train")
+
+
+@check("train.py loss: LLaDA normalisation on a hand-made batch")
+def test_loss():
+    import train
+    mm = common.import_model()
+    cfg = mm.ModelConfig(vocab_size=11, hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32)
+    torch.manual_seed(0)
+    model = mm.DiffusionLM(cfg, use_sdpa=False)
+    ids = torch.randint(0, 10, (2, 6))
+    left_pad = torch.tensor([1, 0])
+    maskable = torch.tensor([[0, 0, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1]], dtype=torch.bool)
+    denom = torch.tensor([4.0, 6.0])
+    t = torch.tensor([0.5, 0.25])
+    r = torch.tensor([[0.1, 0.1, 0.1, 0.9, 0.2, 0.9], [0.1, 0.9, 0.9, 0.9, 0.9, 0.2]])
+    is_prob = torch.tensor([True, False])
+    loss, lp, lc = train.masked_diffusion_loss(model, ids, left_pad, maskable, denom, t, r, is_prob, mask_id=10, eps=1e-3)
+    p = (1 - 1e-3) * t + 1e-3
+    masked = maskable & (r < p[:, None])
+    assert masked.tolist() == [[False, False, True, False, True, False], [True, False, False, False, False, True]]
+    noisy = torch.where(masked, torch.full_like(ids, 10), ids)
+    logits = model.lm_head(model.norm(model.hidden(noisy, left_pad)))
+    lsm = torch.log_softmax(logits.float(), -1)
+    want = 0.0
+    for b in range(2):
+        s = sum(-lsm[b, i, ids[b, i]] / p[b] for i in range(6) if masked[b, i])
+        want = want + s / denom[b]
+    want = want / 2
+    assert torch.allclose(loss, want, rtol=1e-5), (loss, want)
+    assert torch.allclose(lp + lc, loss * 2, rtol=1e-5)
+
+
+@check("evaluate.py on the smoke model (all configs, 12 problems)")
+def test_eval(work, out, tok, evout):
+    import evaluate
+    res = evaluate.main(["--model", out, "--work", work, "--out", evout, "--n", "12", "--device", "cpu",
+                         "--prompt-len", "400", "--batch-size", "5"], tokenizer=tok)
+    names = [c["name"] for c in res["configs"]]
+    assert names == evaluate.DEFAULT_ORDER, names
+    for c in res["configs"]:
+        assert c["n"] == 12
+        G, Lb = c["gen_length"], c["block_length"]
+        if c["strategy"] == "low-confidence":
+            assert c["mean_steps"] == G, c["mean_steps"]  # one token per step
+        else:
+            assert G // Lb <= c["mean_steps"] <= G
+    assert res["first_step_block0"]["all"]["n"] == 12 * 32
+    assert res["first_step_span"]["all"]["n"] == 12 * 256
+    assert os.path.exists(os.path.join(evout, "eval.md"))
+
+
+# ------------------------------------------------------------------------------------------------
+# The decoder against a literal one-row implementation of docs/decoding.md
+
+class FakeModel:
+    """Logits that depend on the row's real tokens (relative positions, so left padding changes
+    nothing), with confidences spread over (0, 1], frequent exact ties and end tokens."""
+
+    def __init__(self, V=13, seed=0):
+        g = torch.Generator().manual_seed(seed)
+        self.V = V
+        self.base = torch.randn(64, V, generator=g)
+        self.scale = torch.rand(64, generator=g) * 6
+        self.mix = torch.randn(V, V, generator=g)
+
+    def logits_at_padded(self, ids, positions, left_pad):
+        out = []
+        for b in range(ids.shape[0]):
+            lp = int(left_pad[b])
+            row = ids[b, lp:]
+            counts = torch.bincount(row, minlength=self.V).float()
+            rows = []
+            for p in positions.tolist():
+                r = p - lp
+                z = self.base[r % 64] * self.scale[r % 64] + 0.3 * (self.mix @ counts) / (1 + counts.sum())
+                if r % 7 == 3:  # exact ties between positions: the same logits
+                    z = self.base[0] * 4
+                if r % 11 == 5:  # a tie inside a row of logits: two equal maxima
+                    z = z.clone()
+                    z[2] = z.max()
+                    z[5] = z[2]
+                rows.append(z)
+            out.append(torch.stack(rows))
+        return torch.stack(out)
+
+
+def literal_decode(model, prompt, cfg: DecodeConfig, toks: Tokens):
+    """docs/decoding.md, written out for one row with Python loops."""
+    P, G, Lb = len(prompt), cfg.gen_length, cfg.block_length
+    canvas = list(prompt) + [toks.mask_id] * G
+    nb = G // Lb
+    s = (cfg.steps or G) // nb
+    steps = 0
+    spb = [0] * nb
+    f32 = np.float32
+    for k in range(nb):
+        lo = P + k * Lb
+        j = 0
+        n0 = None
+        while True:
+            masked = [canvas[lo + i] == toks.mask_id for i in range(Lb)]
+            if not any(masked):
+                break
+            ids = torch.tensor([canvas])
+            z_all = model.logits_at_padded(ids, torch.arange(lo, lo + Lb), torch.tensor([0]))[0].float().numpy()
+            t, c = [], []
+            for i in range(Lb):
+                z = np.where(np.isnan(z_all[i]), -np.inf, z_all[i]).astype(np.float32)
+                M = z.max()
+                ti = int(np.nonzero(z == M)[0][0])
+                d = (z - M).astype(np.float32)
+                e = np.exp(d).astype(np.float32)
+                q = [0 if dv < -31 else int(np.trunc(np.float32(ev) * np.float32(2 ** 44))) for dv, ev in zip(d, e)]
+                S = sum(q)
+                t.append(ti)
+                c.append(f32(float(q[ti]) / float(S)))
+            if n0 is None:
+                n0 = sum(masked)
+            if cfg.strategy == "low-confidence":
+                kk = n0 // s + (1 if j < n0 % s else 0)
+            else:
+                kk = 1
+            A = [a for a in range(Lb) if masked[a] and c[a] >= f32(cfg.kappa)]
+            commit = []
+            for i in range(Lb):
+                if not masked[i]:
+                    commit.append(False)
+                    continue
+                rank = sum(1 for jj in range(Lb) if jj != i and masked[jj] and (c[jj] > c[i] or (c[jj] == c[i] and jj < i)))
+                if cfg.strategy == "low-confidence":
+                    thr = None
+                elif cfg.strategy == "threshold":
+                    thr = f32(cfg.threshold)
+                else:
+                    thr = f32(cfg.tau) if (A and any(abs(i - a) <= cfg.window for a in A)) else f32(cfg.kappa)
+                commit.append(rank < kk or (thr is not None and c[i] >= thr))
+            for i in range(Lb):
+                if commit[i]:
+                    canvas[lo + i] = t[i]
+            steps += 1
+            spb[k] += 1
+            j += 1
+        if cfg.stop_at_eos and any(x in toks.end_ids for x in canvas[lo:lo + Lb]):
+            for q in range(lo + Lb, P + G):
+                canvas[q] = toks.eos_id
+            break
+    return canvas[P:], steps, spb
+
+
+@check("decoder: batched decoder == literal docs/decoding.md decoder (all strategies, ties, stopAtEos)")
+def test_decoder():
+    toks = Tokens(mask_id=12, eos_id=0, end_ids=[0, 4], pad_id=0)
+    prompts = [[1, 7, 3, 9, 2], [1, 2], [1, 5, 5, 6, 8, 9, 10, 3], [1, 11, 3]]
+    n_checked = 0
+    for seed in range(3):
+        model = FakeModel(seed=seed)
+        configs = [DecodeConfig("low-confidence", 64, 16, steps=64), DecodeConfig("low-confidence", 64, 16, steps=12),
+                   DecodeConfig("threshold", 64, 16, threshold=0.5), DecodeConfig("threshold", 64, 16),
+                   DecodeConfig("localleap", 64, 16, kappa=0.6, tau=0.3, window=2),
+                   DecodeConfig("localleap", 64, 16, kappa=0.9, tau=0.75, window=4),
+                   DecodeConfig("localleap", 64, 16, kappa=0.5, tau=0.2, window=3, stop_at_eos=True),
+                   DecodeConfig("low-confidence", 64, 16, steps=16, stop_at_eos=True)]
+        for cfg in configs:
+            res = generate(model, prompts, cfg, toks, torch.device("cpu"))
+            for b, p in enumerate(prompts):
+                span, steps, spb = literal_decode(model, p, cfg, toks)
+                assert res["span"][b].tolist() == span, (cfg, b, res["span"][b].tolist(), span)
+                assert res["steps"][b] == steps and res["steps_per_block"][b] == spb, (cfg, b, res["steps"][b], steps)
+                n_checked += 1
+    # confidence of an exact tie inside the logits goes to the lower index; NaN counts as -inf
+    z = torch.tensor([[1.0, 3.0, 3.0, float("nan")]])
+    t, c = confidence_and_token(z)
+    assert t.item() == 1 and abs(c.item() - float(np.exp(0) / (np.exp(-2) + 2))) < 1e-6
+    print(f"  {n_checked} row decodes identical")
+
+
+@check("decoder: batched smoke-model decode == one row at a time (left padding)")
+def test_padding(out, tok):
+    import evaluate
+    model, cfg, conf = evaluate.load_model(out, torch.device("cpu"), torch.float32)
+    toks = Tokens(conf["mask_id"], conf["eos_id"], conf["end_ids"], conf["pad_id"])
+    held = common.read_jsonl(os.path.join(WORK, "heldout.jsonl"), 4)
+    prompts = [tok.encode(common.chat_prompt(p["question"])) for p in held]
+    dc = DecodeConfig("localleap", 64, 32, kappa=0.02, tau=0.01)
+    res = generate(model, prompts, dc, toks, torch.device("cpu"))
+    same = 0
+    for b, p in enumerate(prompts):
+        r1 = generate(model, [p], dc, toks, torch.device("cpu"))
+        same += r1["span"][0].tolist() == res["span"][b].tolist()
+    assert same >= 3, same  # float32 batched vs single matmuls may differ in the last bit
+    print(f"  {same}/4 rows identical batched vs alone")
+
+
+def main():
+    global WORK
+    tmp = tempfile.mkdtemp(prefix="refmodel-test-")
+    WORK = os.path.join(tmp, "work")
+    out = os.path.join(tmp, "model")
+    evout = os.path.join(tmp, "eval")
+    try:
+        test_problems()
+        test_data(WORK)
+        tok = smoke_tokenizer(WORK)
+        test_loss()
+        test_smoke_train(WORK, out, tok)
+        test_eval(WORK, out, tok, evout)
+        test_decoder()
+        test_padding(out, tok)
+    finally:
+        if os.environ.get("KEEP_TMP"):
+            print("kept", tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    passed = sum(ok for _, ok in RESULTS)
+    print(f"{passed} passed, {len(RESULTS) - passed} failed")
+    return 0 if passed == len(RESULTS) else 1
+
+
+WORK = None
+
+if __name__ == "__main__":
+    sys.exit(main())
