@@ -24,6 +24,7 @@ variant="$(python3 -c 'import torch; v = torch.__version__.split("+")[0].split("
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   stage "build prebuilds/linux-x64/localleap-$variant (prebuildify + cmake-js)"
+  chmod +x tools/prebuild/cmake-js-as-node-gyp.js  # the exec bit may not survive a copy
   rm -rf build prebuilds/linux-x64/localleap-cuda*
   node node_modules/prebuildify/bin.js --napi --tag-libc --strip --name "localleap-$variant" \
     --node-gyp "$PWD/tools/prebuild/cmake-js-as-node-gyp.js" || { echo "BUILD FAILED"; exit 1; }
