@@ -12,7 +12,10 @@ async function main(): Promise<void> {
     const loaded = await addon.loadModel({ path: modelPath, device: "cuda", threads: 0 });
     const m = JSON.parse(loaded.metadataJson);
     const info = await loaded.model.configure({ vocabSize: m.vocabSize, maskId: m.maskId, eosId: m.eosId, endIds: m.endIds, padId: m.padId, logitsShifted: m.logitsShifted, maxLength: m.maxLength });
-    const prompt = Int32Array.from({ length: promptLength }, (_, i) => (i * 7919) % Math.min(m.vocabSize, 1000));
+    // Any ordinary tokens: never the mask or an end token.
+    const special = new Set<number>([m.maskId, ...m.endIds]);
+    const ordinary = Array.from({ length: Math.min(m.vocabSize, 1000) }, (_, i) => i).filter((id) => !special.has(id));
+    const prompt = Int32Array.from({ length: promptLength }, (_, i) => ordinary[(i * 7919) % ordinary.length] as number);
     const results: Record<string, number | string> = { model: m.name, dtype: info.dtype, promptLength, genLength, blockLength, batch, device: buildInfo.cudaDeviceName };
     for (const cudaGraph of [false, true]) {
         const fwd = await loaded.model.benchForward({ batch, promptLength, genLength, blockLength, iterations: 100, cudaGraph });

@@ -44,7 +44,7 @@ class CudaBackend : public StepBackend {
   void start(const DecodeShape& shape, const at::Tensor& canvas, const at::Tensor& leftPad, const RuleParams& params,
              const std::vector<uint64_t>& seeds, bool cudaGraph) override {
     c10::cuda::CUDAStreamGuard guard(stream_);
-    buffers_ = &buffersFor(shape);
+    buffers_ = &buffersFor(shape, params.temperature > 0.0f);
     useGraph_ = cudaGraph;
     stepIndex_ = 0;
     params_ = params;
@@ -113,10 +113,11 @@ class CudaBackend : public StepBackend {
   }
 
  private:
-  using Key = std::tuple<int, int, int, int, bool>;
+  // A captured graph bakes in the kernel variant (greedy or sampling) as well as the shape.
+  using Key = std::tuple<int, int, int, int, bool, bool>;
 
-  ShapeBuffers& buffersFor(const DecodeShape& s) {
-    Key key{s.batch, s.canvasLength, s.genStart, s.blockLength, s.padded};
+  ShapeBuffers& buffersFor(const DecodeShape& s, bool sampling) {
+    Key key{s.batch, s.canvasLength, s.genStart, s.blockLength, s.padded, sampling};
     auto it = cache_.find(key);
     if (it != cache_.end()) return *it->second;
     if (cache_.size() >= kMaxCachedShapes) {
@@ -140,7 +141,7 @@ class CudaBackend : public StepBackend {
 
   void eagerStep(ShapeBuffers& b) {
     at::Tensor logits = forward(b);
-    checkCuda(launchCommitStep(b.launch(logits), stream_), "launching the commit kernel");
+    checkCuda(launchCommitStep(b.launch(logits, params_.temperature > 0.0f), stream_), "launching the commit kernel");
   }
 
   void captureAndReplay(ShapeBuffers& b) {
@@ -154,7 +155,7 @@ class CudaBackend : public StepBackend {
 #endif
       try {
         at::Tensor logits = forward(b);
-        checkCuda(launchCommitStep(b.launch(logits), stream_), "launching the commit kernel");
+        checkCuda(launchCommitStep(b.launch(logits, params_.temperature > 0.0f), stream_), "launching the commit kernel");
         b.graphLogits = logits;
         graph->capture_end();
       } catch (...) {

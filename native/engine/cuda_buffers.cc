@@ -62,8 +62,9 @@ StepState ShapeBuffers::stepState() const {
                    committed.device()};
 }
 
-CommitLaunch ShapeBuffers::launch(const at::Tensor& logits) const {
+CommitLaunch ShapeBuffers::launch(const at::Tensor& logits, bool sampling) const {
   CommitLaunch l{};
+  l.sampling = sampling;
   l.logits = logits.data_ptr();
   switch (logits.scalar_type()) {
     case at::kBFloat16: l.type = LogitsType::kBFloat16; break;

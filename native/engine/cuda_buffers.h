@@ -47,7 +47,7 @@ struct ShapeBuffers {
   uint64_t lastUse = 0;
 
   StepState stepState() const;
-  CommitLaunch launch(const at::Tensor& logits) const;
+  CommitLaunch launch(const at::Tensor& logits, bool sampling) const;
 };
 
 }  // namespace localleap

@@ -56,7 +56,7 @@ RuleCaseResult runRuleCaseCuda(const RuleCase& c) {
   b.conf.fill_(-7.0f);
   std::fill(b.committed.host(), b.committed.host() + (size_t)c.batch * c.blockLength, -7);
   cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
-  check(launchCommitStep(b.launch(logits), stream), "launching the commit kernel");
+  check(launchCommitStep(b.launch(logits, c.params.temperature > 0.0f), stream), "launching the commit kernel");
   check(cudaStreamSynchronize(stream), "running the commit kernel");
 
   const size_t cells = (size_t)c.batch * c.blockLength;
@@ -107,7 +107,7 @@ KernelBench benchKernelCuda(int batch, int blockLength, int vocab, LogitsDType d
   for (int it = -10; it < iterations; ++it) {  // the first 10 warm up
     b.canvas.fill_((int64_t)vocab);              // re-mask: every launch does the full work
     cudaEventRecord(start, stream);
-    check(launchCommitStep(b.launch(inputs[(it + 10) % sets]), stream), "launching the commit kernel");
+    check(launchCommitStep(b.launch(inputs[(it + 10) % sets], false), stream), "launching the commit kernel");
     cudaEventRecord(stop, stream);
     check(cudaEventSynchronize(stop), "running the commit kernel");
     float ms = 0;

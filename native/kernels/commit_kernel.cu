@@ -38,8 +38,18 @@ __device__ __forceinline__ float toFloat(float v) { return v; }
 __device__ __forceinline__ float toFloat(__nv_bfloat16 v) { return __bfloat162float(v); }
 __device__ __forceinline__ float toFloat(__half v) { return __half2float(v); }
 
-// Index of the k-th value a thread holds. Vector layout: 16-byte pieces interleaved across the
-// CTA; scalar layout: one element per thread per stride.
+// This thread's share of one chunk, kept as the raw 16-byte loads (bf16: 16 registers) and
+// converted to float in each pass: fewer registers, so more CTAs per SM hide the load latency.
+template <typename T>
+struct HeldChunk {
+  static constexpr int n = Elems16<T>::n;
+  static constexpr int pieces = kPerThread / n;
+  uint4 raw[pieces];
+  __device__ __forceinline__ T& at(int k) { return reinterpret_cast<T*>(raw)[k]; }
+};
+
+// Vector layout (a full, 16-byte aligned chunk): piece j of thread t covers logits
+// begin + (j * kThreads + t) * n .. + n - 1. Scalar layout: logit begin + k * kThreads + t.
 template <typename T>
 __device__ __forceinline__ int heldIndex(bool vectorLayout, int begin, int k) {
   constexpr int n = Elems16<T>::n;
@@ -47,25 +57,18 @@ __device__ __forceinline__ int heldIndex(bool vectorLayout, int begin, int k) {
                       : begin + k * kThreads + (int)threadIdx.x;
 }
 
-// Loads this thread's share of the chunk [begin, end) as sanitised floats (-inf past the end).
 template <typename T>
-__device__ __forceinline__ void loadChunk(const T* row, int begin, int end, bool vectorLayout,
-                                          float (&z)[kPerThread]) {
-  constexpr int n = Elems16<T>::n;
+__device__ __forceinline__ void loadChunk(const T* row, int begin, int end, bool vectorLayout, HeldChunk<T>& held) {
   if (vectorLayout) {
 #pragma unroll
-    for (int piece = 0; piece < kPerThread / n; ++piece) {
-      const T* src = row + begin + (piece * kThreads + threadIdx.x) * n;
-      uint4 raw = __ldcs(reinterpret_cast<const uint4*>(src));  // streamed: read once
-      const T* vals = reinterpret_cast<const T*>(&raw);
-#pragma unroll
-      for (int e = 0; e < n; ++e) z[piece * n + e] = rule::sanitizeLogit(toFloat(vals[e]));
+    for (int j = 0; j < HeldChunk<T>::pieces; ++j) {
+      held.raw[j] = __ldcs(reinterpret_cast<const uint4*>(row + begin + (j * kThreads + threadIdx.x) * HeldChunk<T>::n));
     }
   } else {
 #pragma unroll
     for (int k = 0; k < kPerThread; ++k) {
-      int v = begin + k * kThreads + (int)threadIdx.x;
-      z[k] = v < end ? rule::sanitizeLogit(toFloat(row[v])) : -INFINITY;
+      const int v = begin + k * kThreads + (int)threadIdx.x;
+      held.at(k) = v < end ? row[v] : T(-INFINITY);
     }
   }
 }
@@ -102,10 +105,10 @@ __device__ __forceinline__ long long warpSum(long long v) {
   return v;
 }
 
-// Reduces one chunk of one position; the result is valid in thread 0.
-template <typename T>
-__device__ ChunkResult reduceChunk(const T* row, int begin, int end, const RuleParams& p,
-                                   uint64_t gumbelBase) {
+// Reduces one chunk of one position; the result is valid in thread 0. kSampling selects the
+// Gumbel score (a hash and two logs per logit) at compile time, so greedy decoding pays nothing.
+template <typename T, bool kSampling>
+__device__ ChunkResult reduceChunk(const T* row, int begin, int end, const RuleParams& p, uint64_t gumbelBase) {
   __shared__ Best sBest[kWarps];
   __shared__ float sMax[kWarps];
   __shared__ long long sSum[kWarps];
@@ -114,20 +117,21 @@ __device__ ChunkResult reduceChunk(const T* row, int begin, int end, const RuleP
   const bool vectorLayout =
       end - begin == rule::kVocabChunk && (reinterpret_cast<uintptr_t>(row + begin) & 15u) == 0;
 
-  float z[kPerThread];
-  loadChunk<T>(row, begin, end, vectorLayout, z);
+  HeldChunk<T> held;
+  loadChunk<T>(row, begin, end, vectorLayout, held);
 
-  const bool sampling = p.temperature > 0.0f;
+  // Pass 1: max, and the best token (ties to the lower index).
+  const int maskId = p.maskId;
   float localMax = -INFINITY;
   Best best{-INFINITY, INT32_MAX, -INFINITY};
 #pragma unroll
   for (int k = 0; k < kPerThread; ++k) {
     const int v = heldIndex<T>(vectorLayout, begin, k);
-    if (v >= end) continue;
-    localMax = fmaxf(localMax, z[k]);
-    if (v == p.maskId) continue;  // never chosen; still in the max and the sum
-    const float score = sampling ? rule::gumbelScore(z[k], p.invTemperature, gumbelBase, v) : z[k];
-    keepBetter(best, Best{score, v, z[k]});
+    const float z = rule::sanitizeLogit(toFloat(held.at(k)));  // -inf past the end
+    localMax = fmaxf(localMax, z);
+    if (v >= end || v == maskId) continue;  // the mask is never chosen, but counts in max and sum
+    const float score = kSampling ? rule::gumbelScore(z, p.invTemperature, gumbelBase, v) : z;
+    keepBetter(best, Best{score, v, z});
   }
   localMax = warpMax(localMax);
   best = warpBest(best);
@@ -137,12 +141,14 @@ __device__ ChunkResult reduceChunk(const T* row, int begin, int end, const RuleP
   }
   __syncthreads();
   float chunkMax = sMax[0];
+#pragma unroll
   for (int w = 1; w < kWarps; ++w) chunkMax = fmaxf(chunkMax, sMax[w]);
 
+  // Pass 2: the exact fixed-point sum relative to the chunk's max.
   long long localSum = 0;
 #pragma unroll
   for (int k = 0; k < kPerThread; ++k) {
-    if (heldIndex<T>(vectorLayout, begin, k) < end) localSum += rule::fixedExp(z[k] - chunkMax);
+    localSum += rule::fixedExp(rule::sanitizeLogit(toFloat(held.at(k))) - chunkMax);  // -inf -> 0
   }
   localSum = warpSum(localSum);
   if (lane == 0) sSum[warp] = localSum;
@@ -229,8 +235,9 @@ __device__ void decideRow(int b, int blockLength, int64_t* canvas, const RulePar
   }
 }
 
-template <typename T>
-__global__ void __launch_bounds__(kThreads)
+// Greedy: <= 64 registers so that 4 CTAs share an SM; sampling needs more for its hashing.
+template <typename T, bool kSampling>
+__global__ void __launch_bounds__(kThreads, kSampling ? 2 : 4)
     commitStepKernel(const T* __restrict__ logits, int blockLength, int vocab, int chunks,
                      int64_t* canvas, const RuleParams* __restrict__ params, StepState st,
                      ChunkResult* chunkScratch, uint32_t* positionArrivals) {
@@ -245,13 +252,13 @@ __global__ void __launch_bounds__(kThreads)
   // 1. Reduce this chunk (all threads take part; thread 0 holds the result).
   if (masked) {
     uint64_t base = 0;
-    if (p.temperature > 0.0f) {
+    if (kSampling) {
       uint64_t genPos = (uint64_t)(p.blockStart + i - p.genStart);
       base = rule::gumbelBase(rule::positionStream(st.seeds[b], (uint64_t)st.steps[b], genPos));
     }
     const int begin = chunk * rule::kVocabChunk;
     const int end = min(begin + rule::kVocabChunk, vocab);
-    ChunkResult r = reduceChunk<T>(logits + (int64_t)q * vocab, begin, end, p, base);
+    ChunkResult r = reduceChunk<T, kSampling>(logits + (int64_t)q * vocab, begin, end, p, base);
     if (threadIdx.x == 0) chunkScratch[(int64_t)q * chunks + chunk] = r;
   }
 
@@ -295,12 +302,12 @@ __global__ void __launch_bounds__(kThreads)
   decideRow(b, blockLength, canvas, p, st);
 }
 
-template <typename T>
+template <typename T, bool kSampling>
 cudaError_t launchTyped(const CommitLaunch& l, cudaStream_t stream) {
   const int chunks = commitChunkCount(l.vocab);
   const long long grid = (long long)l.batch * l.blockLength * chunks;
   const size_t shared = (size_t)l.blockLength * (sizeof(uint64_t) + sizeof(float) + sizeof(int32_t) + 1);
-  commitStepKernel<T><<<(unsigned)grid, kThreads, shared, stream>>>(
+  commitStepKernel<T, kSampling><<<(unsigned)grid, kThreads, shared, stream>>>(
       static_cast<const T*>(l.logits), l.blockLength, l.vocab, chunks, l.canvas, l.params, l.state,
       l.chunks, l.positionArrivals);
   return cudaGetLastError();
@@ -317,11 +324,11 @@ cudaError_t launchCommitStep(const CommitLaunch& l, cudaStream_t stream) {
   }
   switch (l.type) {
     case LogitsType::kFloat32:
-      return launchTyped<float>(l, stream);
+      return l.sampling ? launchTyped<float, true>(l, stream) : launchTyped<float, false>(l, stream);
     case LogitsType::kBFloat16:
-      return launchTyped<__nv_bfloat16>(l, stream);
+      return l.sampling ? launchTyped<__nv_bfloat16, true>(l, stream) : launchTyped<__nv_bfloat16, false>(l, stream);
     case LogitsType::kFloat16:
-      return launchTyped<__half>(l, stream);
+      return l.sampling ? launchTyped<__half, true>(l, stream) : launchTyped<__half, false>(l, stream);
   }
   return cudaErrorInvalidValue;
 }

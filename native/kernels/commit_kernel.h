@@ -16,6 +16,7 @@ enum class LogitsType { kFloat32, kBFloat16, kFloat16 };
 struct CommitLaunch {
   const void* logits;            // [batch, blockLength, vocab], contiguous
   LogitsType type;
+  bool sampling;                 // temperature > 0: must match params->temperature
   int batch;
   int blockLength;
   int vocab;

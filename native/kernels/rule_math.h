@@ -87,11 +87,15 @@ LL_HD float expMantissa(float d, int* n) {
 }
 
 // trunc(exp(d) * 2^44) for d = z - M <= 0; 0 below the cutoff or for NaN.
+// p is in [0.70, 1.42], so p * 2^24 is an integer below 2^25 (its ulp is at least 2^-24) and
+// trunc(p * 2^(n+44)) is that integer shifted by n + 20: one 32-bit conversion per logit.
 LL_HD int64_t fixedExp(float d) {
   if (!(d >= kExpCutoff)) return 0;
   int n;
   float p = expMantissa(d, &n);
-  return (int64_t)(p * pow2f(n + kFixedShift));  // exact scaling: 2^(n+44) is a normal float
+  const int64_t m = (int32_t)(p * 16777216.0f);
+  const int shift = n + (kFixedShift - 24);
+  return shift >= 0 ? (m << shift) : (m >> -shift);
 }
 
 // exp(d) in float for d <= 0; 0 below the cutoff or for NaN.

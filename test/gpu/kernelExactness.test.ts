@@ -43,8 +43,8 @@ test("fused kernel is deterministic across repeated launches", async () => {
     const { addon } = await getAddon({ device: "cuda" });
     const rng = new Prng(7);
     for (const strategy of STRATEGIES) {
-        const ruleCase = randomRuleCase(rng, { batch: 8, blockLength: 32, vocabSize: 126464, dtype: "bfloat16", strategy, temperature: 0.5 });
+        const ruleCase = randomRuleCase(rng, { batch: 4, blockLength: 32, vocabSize: 50000, dtype: "bfloat16", strategy, temperature: 0.5 });
         const first = addon.applyRule(ruleCase, "cuda");
-        for (let i = 0; i < 5; i++) assert.equal(compareRuleResults(first, addon.applyRule(ruleCase, "cuda")), "");
+        for (let i = 0; i < 3; i++) assert.equal(compareRuleResults(first, addon.applyRule(ruleCase, "cuda")), "");
     }
 });

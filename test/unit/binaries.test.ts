@@ -31,7 +31,13 @@ describe("parseBinaryName", () => {
         expect(parseBinaryName("localleap-cuda12.8-torch2.7.1.napi.musl.x64.node")?.tags).toEqual(["musl", "x64"]);
     });
 
-    test.each(["localleap.node", "other-cpu-torch1.13.napi.node", "localleap-cpu-torch1.13.node", "localleap-rocm6-torch2.5.napi.node", "localleap-cpu-torch.napi.node"])(
+    test("prebuildify 6 names (--napi --name, no napi tag) parse", () => {
+        expect(parseBinaryName("localleap-cuda13.0-torch2.11.glibc.node")).toMatchObject({
+            variant: "cuda", cudaVersion: "13.0", torchVersion: "2.11", tags: ["glibc"],
+        });
+    });
+
+    test.each(["localleap.node", "other-cpu-torch1.13.napi.node", "localleap-rocm6-torch2.5.napi.node", "localleap-cpu-torch.napi.node"])(
         "%s is not a candidate",
         (name) => expect(parseBinaryName(name)).toBeNull(),
     );

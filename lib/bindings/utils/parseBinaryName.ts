@@ -8,15 +8,16 @@ export interface ParsedBinaryName {
     cudaVersion: string;
     /** libtorch major.minor it links against, e.g. "2.11". */
     torchVersion: string;
-    /** prebuildify tags after "napi", e.g. ["glibc"]. */
+    /** prebuildify tags after the variant (and "napi", when present), e.g. ["glibc"]. */
     tags: string[];
 }
 
-const BINARY_NAME = /^localleap-(cpu|cuda(\d+(?:\.\d+)*))-torch(\d+(?:\.\d+)*)\.napi((?:\.[A-Za-z0-9_+-]+)*)\.node$/;
+const BINARY_NAME = /^localleap-(cpu|cuda(\d+(?:\.\d+)*))-torch(\d+(?:\.\d+)*)(?:\.napi)?((?:\.[A-Za-z0-9_+-]+)*)\.node$/;
 
 /**
- * Parses `localleap-<variant>.napi.<tags...>.node` (variant `cpu-torch1.13`,
- * `cuda13.0-torch2.11`); null for any other name, which is then not a candidate.
+ * Parses `localleap-<variant>[.napi].<tags...>.node` (variant `cpu-torch1.13`,
+ * `cuda13.0-torch2.11`; prebuildify 6 with --napi and --name writes no "napi" tag); null for any
+ * other name, which is then not a candidate.
  */
 export function parseBinaryName(fileName: string): ParsedBinaryName | null {
     const match = BINARY_NAME.exec(fileName);

@@ -57,6 +57,10 @@ export class FakeAddonModel implements AddonModel {
         };
     }
 
+    async benchForward(): Promise<{ medianMs: number; minMs: number; cudaGraph: boolean }> {
+        return { medianMs: 1, minMs: 1, cudaGraph: false };
+    }
+
     async dispose(): Promise<void> {
         this.disposeCalls++;
         this.disposed = true;
