@@ -37,7 +37,12 @@ python3 tools/make_fixture.py --architecture llada --out-dir test/fixtures/gener
   --model test/fixtures/generated/llada.pt --attention manual | tail -3
 
 stage "GPU test suite"
-LOCALLEAP_TEST_MODEL=test/fixtures/generated/llada.pt node test/gpu/run.js || status=1
+if [ "${SUITE:-all}" = kernel ]; then
+  # Kernel iteration: only the exactness tests (the decode tests do not depend on the kernel's speed).
+  node --test dist/test/gpu/kernelExactness.test.js || status=1
+else
+  LOCALLEAP_TEST_MODEL=test/fixtures/generated/llada.pt node test/gpu/run.js || status=1
+fi
 
 stage "compute-sanitizer memcheck"
 compute-sanitizer --tool memcheck --error-exitcode 9 node test/gpu/sanitize.js test/fixtures/generated/llada.pt 2>&1 | tail -5 || status=1
@@ -47,6 +52,10 @@ compute-sanitizer --tool racecheck --error-exitcode 9 node test/gpu/sanitize.js 
 stage "kernel benchmark: fused kernel vs eager PyTorch decision"
 node dist/bench/kernelBench.js "$OUT/kernel.json" && python3 bench/eager_decision.py "$OUT/eager.json" \
   && python3 bench/compare_kernel.py "$OUT/kernel.json" "$OUT/eager.json" | tee "$OUT/kernel-table.md"
+if [ -n "${KERNEL_AB:-}" ]; then
+  stage "kernel A/B: LOCALLEAP_KERNEL_MIN_CTAS=2"
+  LOCALLEAP_KERNEL_MIN_CTAS=2 node dist/bench/kernelBench.js "$OUT/kernel-2ctas.json"
+fi
 
 stage "step overhead: engine step vs bare forward (fixture model)"
 node dist/bench/stepOverhead.js test/fixtures/generated/llada.pt "$OUT/step-fixture.json" 128 256 32 1

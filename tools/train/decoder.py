@@ -4,10 +4,11 @@ Same rules as tools/localleap/reference_decoder.py, written for a batch on one d
 - canvas = left-padded prompt + G masks; blocks of Lb finished left to right; only masked
   positions of the current block are committed; committed tokens are never re-masked; the model is
   asked for the logits of the current block only (`logits_at_padded`, unshifted: LLaDA layout).
-- per position (greedy): logits upcast to float32, NaN -> -inf, t = lowest index of the maximum;
-  confidence c = float32(q(e_t) / S) with e_v = exp(z_v - M), q(e) = trunc(e * 2^44) as int64 (0 when
-  z_v - M < -31), S = the exact int64 sum of q (torch.exp stands in for det_exp: the same value to
-  the last bit or so).
+- per position (greedy): logits upcast to float32, NaN -> -inf, t = lowest index of the highest
+  logit among the tokens other than the mask id; confidence c = float32(q(z_t - M) / S) with
+  q(d) = trunc(exp(d) * 2^44) as int64 (0 when d < -31), S the exact int64 sum of q (chunks of 8192
+  tokens), M the maximum over every token (torch.exp stands in for det_exp: the same value to the
+  last bit or so).
 - rank_i = number of masked j != i with c_j > c_i, or c_j = c_i and j < i (ties to the lower position);
   commit_i = masked_i and (rank_i < k or c_i >= thr_i), float32 `>=` comparisons:
   low-confidence: k from the steps schedule (n div s, plus 1 for the first n mod s steps), thr = +inf;
@@ -60,19 +61,41 @@ class Tokens:
     pad_id: int
 
 
-def confidence_and_token(logits: torch.Tensor):
-    """(token, confidence) for logits [..., V], by the rule of docs/decoding.md (greedy)."""
+def confidence_and_token(logits: torch.Tensor, mask_id: int = -1, chunk: int = 8192):
+    """(token, confidence) for logits [..., V], by the rule of docs/decoding.md (greedy): NaN -> -inf;
+    M = max over every token; t = lowest index of the highest logit among the tokens other than the
+    mask id; per chunk of 8192 tokens S_c = sum of q(z - M_c), q(d) = trunc(exp(d) 2^44) as int64
+    (0 when d < -31); S = sum_c trunc(S_c exp(M_c - M)) (0 when M_c - M < -31);
+    c = float32(q(z_t - M) / S), 0 when S = 0. torch.exp stands in for det_exp."""
     z = logits.float()
     z = torch.where(torch.isnan(z), torch.full_like(z, float("-inf")), z)
-    t = z.argmax(-1)
-    M = z.gather(-1, t.unsqueeze(-1))
-    d = z - M
-    e = torch.exp(d)
-    q = torch.trunc(e * float(2 ** 44)).to(torch.int64)
-    q = torch.where(d < -31.0, torch.zeros_like(q), q)
-    S = q.sum(-1)
-    qt = q.gather(-1, t.unsqueeze(-1)).squeeze(-1)
-    c = (qt.double() / S.double()).float()
+    V = z.shape[-1]
+    M = z.max(-1, keepdim=True).values
+    if 0 <= mask_id < V:
+        zc = z.clone()
+        zc[..., mask_id] = float("-inf")
+        t = zc.argmax(-1)
+    else:
+        t = z.argmax(-1)
+
+    def q(d):
+        v = torch.trunc(torch.exp(d) * float(2 ** 44)).to(torch.int64)
+        return torch.where(d < -31.0, torch.zeros_like(v), v)
+
+    if V <= chunk:
+        S = q(z - M).sum(-1)
+    else:
+        S = torch.zeros(z.shape[:-1], dtype=torch.int64, device=z.device)
+        for lo in range(0, V, chunk):
+            zz = z[..., lo:lo + chunk]
+            Mc = zz.max(-1, keepdim=True).values
+            Sc = q(zz - Mc).sum(-1)
+            dm = (Mc - M).squeeze(-1)
+            part = torch.trunc(Sc.double() * torch.exp(dm).double()).to(torch.int64)
+            S = S + torch.where(dm < -31.0, torch.zeros_like(part), part)
+    qt = q(z.gather(-1, t.unsqueeze(-1)) - M).squeeze(-1)
+    c = (qt.double() / S.double().clamp(min=1.0)).float()
+    c = torch.where(S == 0, torch.zeros_like(c), c)
     return t, c
 
 
@@ -141,7 +164,7 @@ def generate(model, prompts: Sequence[Sequence[int]], cfg: DecodeConfig, toks: T
             ids = canvas if all_rows else canvas.index_select(0, rows)
             lp = left_pad if all_rows else left_pad.index_select(0, rows)
             logits = model.logits_at_padded(ids, pos, lp)
-            tok, c = confidence_and_token(logits)
+            tok, c = confidence_and_token(logits, toks.mask_id)
             m = masked.index_select(0, rows)
             j = spb[rows, k]
             if cfg.strategy == "low-confidence":
@@ -197,5 +220,5 @@ def span_confidence(model, prompts: Sequence[Sequence[int]], gen_length: int, to
     canvas[:, P:] = toks.mask_id
     pos = torch.arange(P, P + gen_length, device=device)
     logits = model.logits_at_padded(canvas.to(device), pos, left_pad.to(device))
-    tok, c = confidence_and_token(logits)
+    tok, c = confidence_and_token(logits, toks.mask_id)
     return tok.cpu(), c.cpu()

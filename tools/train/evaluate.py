@@ -187,7 +187,8 @@ def main(argv=None, tokenizer=None, model=None):
     ap.add_argument("--budget-s", type=float, default=0.0, help="skip the remaining configs past this many seconds")
     ap.add_argument("--device", default=None)
     ap.add_argument("--dtype", choices=["bfloat16", "float32"], default=None)
-    ap.add_argument("--prompt-len", type=int, default=128, help="drop problems with longer prompts")
+    ap.add_argument("--prompt-len", type=int, default=None,
+                    help="drop problems with longer prompts (default: the model's max_length minus the longest gen length)")
     a = ap.parse_args(argv)
     t0 = time.time()
     device = torch.device(a.device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -201,12 +202,21 @@ def main(argv=None, tokenizer=None, model=None):
         with open(os.path.join(a.model, "config.json")) as f:
             conf = json.load(f)
     toks = Tokens(conf["mask_id"], conf["eos_id"], list(conf["end_ids"]), conf["pad_id"])
+    names = [x for x in a.configs.split(",") if x]
+    for name in names:
+        if name not in ALL_CONFIGS:
+            raise SystemExit(f"unknown config {name}; known: {', '.join(ALL_CONFIGS)}")
+    max_prompt = a.prompt_len
+    if max_prompt is None:
+        max_prompt = int(conf.get("max_length", 4096)) - max(ALL_CONFIGS[x].gen_length for x in names)
     held = read_jsonl(os.path.join(a.work, "heldout.jsonl"))
     prompts_all = tokenizer.encode_batch([chat_prompt(p["question"]) for p in held])
-    keep = [i for i, p in enumerate(prompts_all) if len(p) <= a.prompt_len][: a.n]
+    keep = [i for i, p in enumerate(prompts_all) if len(p) <= max_prompt][: a.n]
     held = [held[i] for i in keep]
     prompts = [prompts_all[i] for i in keep]
-    log(f"evaluating {len(held)} held-out problems on {device} ({dtype}); configs {a.configs}")
+    log(f"evaluating {len(held)} held-out problems (prompts <= {max_prompt} tokens) on {device} ({dtype}); configs {a.configs}")
+    if not held:
+        raise SystemExit("no held-out problem fits")
     result = {"model": conf.get("name", a.model), "n": len(held), "device": str(device) + (
         f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
               "dtype": str(dtype).replace("torch.", ""), "torch": torch.__version__, "configs": []}
@@ -221,7 +231,7 @@ def main(argv=None, tokenizer=None, model=None):
     ends = np.isin(t, np.array(toks.end_ids))
     result["first_step_span"] = {"all": conf_stats(c), "content": conf_stats(c[~ends]), "end_tokens": conf_stats(c[ends])}
     first_done = False
-    for name in [x for x in a.configs.split(",") if x]:
+    for name in names:
         cfg = ALL_CONFIGS[name]
         if a.budget_s and time.time() - t0 > a.budget_s:
             result["configs"].append({"name": name, "skipped": "time budget"})

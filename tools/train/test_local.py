@@ -192,22 +192,23 @@ def test_loss():
     assert torch.allclose(lp + lc, loss * 2, rtol=1e-5)
 
 
-@check("evaluate.py on the smoke model (all configs, 12 problems)")
+@check("evaluate.py on the smoke model (the gen-length-128 configs, 4 problems)")
 def test_eval(work, out, tok, evout):
     import evaluate
-    res = evaluate.main(["--model", out, "--work", work, "--out", evout, "--n", "12", "--device", "cpu",
-                         "--prompt-len", "400", "--batch-size", "5"], tokenizer=tok)
+    configs = ["lc-128", "localleap-128", "localleap-128-stop", "threshold-128"]  # the CPU here is slow
+    res = evaluate.main(["--model", out, "--work", work, "--out", evout, "--n", "4", "--device", "cpu",
+                         "--prompt-len", "400", "--batch-size", "3", "--configs", ",".join(configs)], tokenizer=tok)
     names = [c["name"] for c in res["configs"]]
-    assert names == evaluate.DEFAULT_ORDER, names
+    assert names == configs, names
     for c in res["configs"]:
-        assert c["n"] == 12
+        assert c["n"] == 4
         G, Lb = c["gen_length"], c["block_length"]
         if c["strategy"] == "low-confidence":
             assert c["mean_steps"] == G, c["mean_steps"]  # one token per step
         else:
             assert G // Lb <= c["mean_steps"] <= G
-    assert res["first_step_block0"]["all"]["n"] == 12 * 32
-    assert res["first_step_span"]["all"]["n"] == 12 * 256
+    assert res["first_step_block0"]["all"]["n"] == 4 * 32
+    assert res["first_step_span"]["all"]["n"] == 4 * 256
     assert os.path.exists(os.path.join(evout, "eval.md"))
 
 
@@ -241,6 +242,9 @@ class FakeModel:
                     z = z.clone()
                     z[2] = z.max()
                     z[5] = z[2]
+                if r % 13 == 6:  # the mask id has the highest logit: never chosen, still in the sum
+                    z = z.clone()
+                    z[self.V - 1] = z.max() + 0.7
                 rows.append(z)
             out.append(torch.stack(rows))
         return torch.stack(out)
@@ -269,13 +273,15 @@ def literal_decode(model, prompt, cfg: DecodeConfig, toks: Tokens):
             for i in range(Lb):
                 z = np.where(np.isnan(z_all[i]), -np.inf, z_all[i]).astype(np.float32)
                 M = z.max()
-                ti = int(np.nonzero(z == M)[0][0])
+                zm = z.copy()
+                zm[toks.mask_id] = -np.inf
+                ti = int(np.nonzero(zm == zm.max())[0][0])
                 d = (z - M).astype(np.float32)
                 e = np.exp(d).astype(np.float32)
                 q = [0 if dv < -31 else int(np.trunc(np.float32(ev) * np.float32(2 ** 44))) for dv, ev in zip(d, e)]
                 S = sum(q)
                 t.append(ti)
-                c.append(f32(float(q[ti]) / float(S)))
+                c.append(f32(float(q[ti]) / float(S)) if S else f32(0))
             if n0 is None:
                 n0 = sum(masked)
             if cfg.strategy == "low-confidence":
@@ -329,11 +335,80 @@ def test_decoder():
                 assert res["span"][b].tolist() == span, (cfg, b, res["span"][b].tolist(), span)
                 assert res["steps"][b] == steps and res["steps_per_block"][b] == spb, (cfg, b, res["steps"][b], steps)
                 n_checked += 1
-    # confidence of an exact tie inside the logits goes to the lower index; NaN counts as -inf
+    # an exact tie inside the logits goes to the lower index; NaN counts as -inf; the mask id is
+    # never chosen but counts in the sum
     z = torch.tensor([[1.0, 3.0, 3.0, float("nan")]])
     t, c = confidence_and_token(z)
     assert t.item() == 1 and abs(c.item() - float(np.exp(0) / (np.exp(-2) + 2))) < 1e-6
+    t, c = confidence_and_token(torch.tensor([[1.0, 2.0, 5.0]]), mask_id=2)
+    assert t.item() == 1 and abs(c.item() - float(np.exp(-3) / (np.exp(-4) + np.exp(-3) + 1))) < 1e-6
+    # chunked sums (V > chunk) agree with the one-chunk sum
+    zz = torch.randn(3, 5, 50) * 4
+    t1, c1 = confidence_and_token(zz, 7)
+    t2, c2 = confidence_and_token(zz, 7, chunk=16)
+    assert torch.equal(t1, t2) and torch.allclose(c1, c2, rtol=1e-6)
     print(f"  {n_checked} row decodes identical")
+
+
+class RefAdapter:
+    """tools/localleap/reference_decoder's model interface over FakeModel."""
+
+    def __init__(self, fake, toks):
+        self.fake = fake
+        self.vocab, self.mask_id, self.eos_id = fake.V, toks.mask_id, toks.eos_id
+        self.end_ids, self.pad_id = list(toks.end_ids), toks.pad_id
+        self.shifted, self.max_length = False, 4096
+
+    def logits(self, canvas, positions, left_pad):
+        z = self.fake.logits_at_padded(torch.from_numpy(np.asarray(canvas)), torch.from_numpy(np.asarray(positions)),
+                                       torch.from_numpy(np.asarray(left_pad)))
+        return z.float().numpy()
+
+
+@check("decoder: batched decoder == tools/localleap/reference_decoder.py (when present)")
+def test_against_reference():
+    try:
+        if common.TOOLS not in sys.path:
+            sys.path.insert(0, common.TOOLS)
+        from localleap import reference_decoder as rd  # type: ignore
+    except Exception as e:  # noqa: BLE001
+        print(f"  skipped: tools/localleap/reference_decoder.py not importable ({e!r})")
+        return
+    toks = Tokens(mask_id=12, eos_id=0, end_ids=[0, 4], pad_id=0)
+    prompts = [[1, 7, 3, 9, 2], [1, 2], [1, 5, 5, 6, 8, 9, 10, 3], [1, 11, 3]]
+    n = 0
+    for seed in range(3):
+        fake = FakeModel(seed=seed)
+        ref = RefAdapter(fake, toks)
+        for cfg in [DecodeConfig("low-confidence", 64, 16, steps=64), DecodeConfig("low-confidence", 64, 16, steps=8),
+                    DecodeConfig("threshold", 64, 16, threshold=0.5),
+                    DecodeConfig("localleap", 64, 16, kappa=0.6, tau=0.3, window=2),
+                    DecodeConfig("localleap", 64, 16, kappa=0.5, tau=0.2, window=3, stop_at_eos=True)]:
+            mine = generate(fake, prompts, cfg, toks, torch.device("cpu"))
+            theirs = rd.decode(ref, prompts, cfg.gen_length, cfg.block_length, cfg.strategy, steps=cfg.steps,
+                               threshold=cfg.threshold, anchor_threshold=cfg.kappa, relaxed_threshold=cfg.tau,
+                               radius=cfg.window, stop_at_eos=cfg.stop_at_eos)
+            for b in range(len(prompts)):
+                row = theirs["rows"][b]
+                assert mine["span"][b].tolist() == row["tokens"], (cfg, b)
+                assert mine["steps"][b] == row["steps"] and mine["steps_per_block"][b] == row["stepsPerBlock"], (cfg, b)
+                assert mine["finish"][b] == row["finishReason"], (cfg, b)
+                n += 1
+    print(f"  {n} row decodes identical to the reference decoder")
+
+
+@check("export loads through tools/localleap/weights.py (when present)")
+def test_repo_loader(out):
+    try:
+        if common.TOOLS not in sys.path:
+            sys.path.insert(0, common.TOOLS)
+        from localleap import weights  # type: ignore
+    except Exception as e:  # noqa: BLE001
+        print(f"  skipped: tools/localleap/weights.py not importable ({e!r})")
+        return
+    model, cfg, meta = weights.load_model(out, dtype="bfloat16")
+    assert meta["mask_id"] == json.load(open(os.path.join(out, "config.json")))["mask_id"]
+    assert model.inv_freq.dtype == torch.float32
 
 
 @check("decoder: batched smoke-model decode == one row at a time (left padding)")
@@ -353,6 +428,121 @@ def test_padding(out, tok):
     print(f"  {same}/4 rows identical batched vs alone")
 
 
+FAKE_TOKENIZERS = r"""
+# A char-level stand-in for the Hugging Face `tokenizers` package, for the CPU pipeline test only.
+import json, re
+__version__ = "test-stand-in"
+
+class _Enc:
+    def __init__(self, ids):
+        self.ids = ids
+
+class Tokenizer:
+    def __init__(self, model=None):
+        self.itos, self.specials = [], []
+        self.pre_tokenizer = self.decoder = None
+
+    @classmethod
+    def from_file(cls, path):
+        t = cls()
+        d = json.load(open(path))
+        t._set(d["itos"], d["specials"])
+        return t
+
+    def _set(self, itos, specials):
+        self.itos, self.specials = itos, specials
+        self.stoi = {s: i for i, s in enumerate(itos)}
+        self.re = re.compile("(" + "|".join(re.escape(s) for s in specials) + ")")
+
+    def train_from_iterator(self, it, trainer=None, length=None):
+        chars = set("0123456789")
+        for text in it:
+            chars.update(text)
+        self._set(list(trainer.special_tokens) + sorted(chars), list(trainer.special_tokens))
+
+    def save(self, path):
+        json.dump({"itos": self.itos, "specials": self.specials}, open(path, "w"))
+
+    def get_vocab_size(self, with_added_tokens=True):
+        return len(self.itos)
+
+    def token_to_id(self, s):
+        return self.stoi.get(s)
+
+    def encode(self, text, add_special_tokens=True):
+        ids = []
+        for part in self.re.split(text):
+            if part in self.specials:
+                ids.append(self.stoi[part])
+            else:
+                ids.extend(self.stoi.get(c, self.stoi[" "]) for c in part)
+        return _Enc(ids)
+
+    def encode_batch(self, texts, add_special_tokens=True):
+        return [self.encode(t) for t in texts]
+
+    def decode(self, ids, skip_special_tokens=True):
+        return "".join(self.itos[i] for i in ids)
+
+class _Any:
+    def __init__(self, *a, **k):
+        self.__dict__.update(k)
+
+class models:
+    BPE = _Any
+
+class decoders:
+    ByteLevel = _Any
+
+class trainers:
+    BpeTrainer = _Any
+
+class pre_tokenizers:
+    Sequence = _Any
+    Digits = _Any
+
+    class ByteLevel(_Any):
+        @staticmethod
+        def alphabet():
+            return []
+"""
+
+
+@check("run_all.py end to end on CPU (stand-in `tokenizers`, smoke training, one eval config)")
+def test_pipeline(tmp):
+    import subprocess
+    import tarfile
+    fake = os.path.join(tmp, "fakemods", "tokenizers")
+    os.makedirs(fake)
+    with open(os.path.join(fake, "__init__.py"), "w") as f:
+        f.write(FAKE_TOKENIZERS)
+    out = os.path.join(tmp, "OUT")
+    env = dict(os.environ, PYTHONPATH=os.path.join(tmp, "fakemods"), PYTHONUNBUFFERED="1")
+    cmd = [sys.executable, os.path.join(HERE, "run_all.py"), out, "--work", os.path.join(tmp, "pwork"),
+           "--n-train", "3000", "--n-heldout", "40", "--corpus-mb", "1", "--eval-n", "3",
+           "--eval-configs", "localleap-128-stop", "--train-minutes", "3", "--no-repo-copy",
+           "--", "--smoke", "--max-steps", "3", "--max-answer", "250"] + SMOKE_LAYOUT[:6]
+    p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    tail = "\n".join(p.stdout.splitlines()[-25:])
+    assert p.returncode == 0, tail
+    files = sorted(os.path.relpath(os.path.join(r, f), out) for r, _, fs in os.walk(out) for f in fs)
+    print("  OUTDIR:", files)
+    assert len(files) <= 8 and "report.tar.gz" in files, files
+    for f in ("config.json", "model.safetensors.index.json", "tokenizer.json", "tokenizer_config.json", "training_log.jsonl"):
+        assert os.path.join("reference", f) in files, f
+    with tarfile.open(os.path.join(out, "report.tar.gz")) as tar:
+        names = tar.getnames()
+    for f in ("eval.json", "eval.md", "train_summary.json", "data_stats.json", "train.log", "eval.log"):
+        assert f"report/{f}" in names, (f, names)
+    # a failing stage fails the run, loudly, and still packs the logs
+    bad = subprocess.run([sys.executable, os.path.join(HERE, "run_all.py"), os.path.join(tmp, "OUT2"), "--work",
+                          os.path.join(tmp, "pwork"), "--stages", "train", "--train-minutes", "2", "--",
+                          "--no-such-option"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         universal_newlines=True)
+    assert bad.returncode != 0 and "FAILED" in bad.stdout, bad.stdout[-2000:]
+    assert os.path.exists(os.path.join(tmp, "OUT2", "report.tar.gz"))
+
+
 def main():
     global WORK
     tmp = tempfile.mkdtemp(prefix="refmodel-test-")
@@ -367,7 +557,11 @@ def main():
         test_smoke_train(WORK, out, tok)
         test_eval(WORK, out, tok, evout)
         test_decoder()
+        test_against_reference()
+        test_repo_loader(out)
         test_padding(out, tok)
+        if not os.environ.get("SKIP_PIPELINE"):
+            test_pipeline(tmp)
     finally:
         if os.environ.get("KEEP_TMP"):
             print("kept", tmp)

@@ -33,7 +33,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (EOT, MODEL_NAME, BOS, HFTokenizer, answer_text, chat_prompt, import_model, log,  # noqa: E402
+from common import (CHAT_TEMPLATE, EOT, MODEL_NAME, BOS, HFTokenizer, answer_text, chat_prompt, import_model, log,  # noqa: E402
                     read_jsonl, save_sharded, load_sharded, special_ids)
 
 import torch  # noqa: E402
@@ -75,9 +75,12 @@ def parse_args(argv=None):
     ap.add_argument("--weight-decay", type=float, default=0.1)
     ap.add_argument("--clip", type=float, default=1.0)
     ap.add_argument("--eps", type=float, default=1e-3)
-    ap.add_argument("--compile", choices=["auto", "on", "off"], default="auto")
+    ap.add_argument("--compile", choices=["auto", "regional", "full", "off"], default="auto",
+                    help="auto: regional on CUDA (each transformer block compiled once and reused), "
+                         "full: the whole loss function, off: eager")
     ap.add_argument("--log-every", type=int, default=25)
     ap.add_argument("--val-every-s", type=float, default=45.0)
+    ap.add_argument("--val-n", type=int, default=384)
     ap.add_argument("--export-reserve-s", type=float, default=12.0)
     a = ap.parse_args(argv)
     if a.smoke:
@@ -88,6 +91,7 @@ def parse_args(argv=None):
         a.warmup_steps = min(a.warmup_steps, 2)
         a.log_every = 1
         a.val_every_s = 0.0
+        a.val_n = 16
         a.export_reserve_s = 0.0
         a.compile = "off" if a.compile == "auto" else a.compile
     return a
@@ -256,14 +260,16 @@ def make_optimizer(model, a, device):
     return torch.optim.AdamW(groups, **kw), "default"
 
 
-@torch.no_grad()
-def validation(model, data: Data, a, device, amp, n=256):
-    """Masked-diffusion loss and masked-token accuracy on held-out problems, fixed masks, G=gen-short."""
+def validation(model, data: Data, a, device, amp, rows):
+    """Masked-diffusion loss and masked-token accuracy on held-out problems, fixed masks, layout of
+    the short training rows (gen-short, prompt right-aligned). Runs with autograd on, in the training
+    shape and mode, so compiled blocks are reused instead of compiled again for inference."""
     h = data.held
-    n = min(n, h["n"])
-    if n == 0:
+    if h["n"] == 0:
         return {}
-    src = {k: (torch.from_numpy(v[:n]).to(device) if isinstance(v, np.ndarray) else v) for k, v in h.items()}
+    n = rows
+    sel = np.arange(n) % min(h["n"], a.val_n)
+    src = {k: (torch.from_numpy(v[sel]).to(device) if isinstance(v, np.ndarray) else v) for k, v in h.items()}
     g = torch.Generator(device="cpu").manual_seed(0)
     idx = torch.arange(n, device=device)
     ids, left_pad, maskable, denom = data.problem_rows(idx, a.gen_short, torch.zeros(n, dtype=torch.long, device=device), src)
@@ -272,18 +278,16 @@ def validation(model, data: Data, a, device, amp, n=256):
     p = ((1 - a.eps) * t + a.eps)[:, None]
     masked = maskable & (r < p)
     noisy = torch.where(masked, torch.full_like(ids, data.mask), ids)
-    was = model.training
-    model.eval()
     with amp():
-        logits = model.lm_head(model.norm(model.hidden(noisy, left_pad))).float()
-    model.train(was)
-    ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids.reshape(-1), reduction="none").view(ids.shape)
-    loss = ((ce * masked.float() / p).sum(1) / denom).mean().item()
-    pred = logits.argmax(-1)
-    content = masked & (ids != data.eos)
-    acc = ((pred == ids) & content).sum().item() / max(1, content.sum().item())
-    eosm = masked & (ids == data.eos)
-    acc_eos = ((pred == ids) & eosm).sum().item() / max(1, eosm.sum().item())
+        logits = model.lm_head(model.norm(model.hidden(noisy, left_pad))).float().detach()
+    with torch.no_grad():
+        ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids.reshape(-1), reduction="none").view(ids.shape)
+        loss = ((ce * masked.float() / p).sum(1) / denom).mean().item()
+        pred = logits.argmax(-1)
+        content = masked & (ids != data.eos)
+        acc = ((pred == ids) & content).sum().item() / max(1, content.sum().item())
+        eosm = masked & (ids == data.eos)
+        acc_eos = ((pred == ids) & eosm).sum().item() / max(1, eosm.sum().item())
     return {"val_loss": loss, "val_acc_content": acc, "val_acc_eos": acc_eos}
 
 
@@ -351,7 +355,8 @@ def export(model, cfg, data: Data, a, tok_dir, out, log_path, extra):
     conf = dict(cfg.to_dict())
     conf.update({"name": MODEL_NAME, "architecture": "llada", "mask_id": data.mask, "eos_id": data.eos,
                  "end_ids": [data.eos, data.eot], "pad_id": data.pad, "logits_shifted": False,
-                 "dtype": "bfloat16", "bos_token": BOS, "add_bos": False})
+                 "dtype": "bfloat16", "bos_token": BOS, "add_bos": False, "chat_template": CHAT_TEMPLATE,
+                 "training": {k: extra.get(k) for k in ("steps", "tokens", "train_loop_s", "stage_s", "device", "torch")}})
     with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(conf, f, indent=1)
     if tok_dir and os.path.abspath(tok_dir) != os.path.abspath(out):
@@ -414,7 +419,14 @@ def main(argv=None, tokenizer=None):
 
     step_loss = loss_fn
     compiled = False
-    want_compile = a.compile == "on" or (a.compile == "auto" and device.type == "cuda" and hasattr(torch, "compile"))
+    mode = a.compile
+    if mode == "auto":
+        mode = "regional" if device.type == "cuda" and hasattr(torch, "compile") else "off"
+    if mode == "regional" and not hasattr(torch.nn.Module, "compile"):
+        mode = "full" if hasattr(torch, "compile") else "off"
+    if mode == "full" and not hasattr(torch, "compile"):
+        mode = "off"
+    want_compile = mode != "off"
     gen = torch.Generator(device=device)
     gen.manual_seed(a.seed)
     shapes = [("short", a.gen_short, a.batch_tokens // (a.prompt_len + a.gen_short)),
@@ -436,17 +448,26 @@ def main(argv=None, tokenizer=None):
     t_c = time.time()
     if want_compile:
         try:
-            step_loss = torch.compile(loss_fn, dynamic=False)
+            import torch._dynamo as dynamo  # (a plain `import torch._dynamo` would make torch local here)
+            dynamo.config.cache_size_limit = max(64, dynamo.config.cache_size_limit)
+            if mode == "regional":
+                for layer in model.layers:
+                    layer.compile(dynamic=False)
+            else:
+                step_loss = torch.compile(loss_fn, dynamic=False)
             warm(step_loss)
             compiled = True
         except Exception as e:  # noqa: BLE001
-            log(f"warning: torch.compile failed, training eagerly: {type(e).__name__}: {str(e)[:400]}")
+            log(f"warning: torch.compile ({mode}) failed, training eagerly: {type(e).__name__}: {str(e)[:400]}")
+            for layer in model.layers:
+                if getattr(layer, "_compiled_call_impl", None) is not None:
+                    layer._compiled_call_impl = None
             step_loss = loss_fn
             opt.zero_grad(set_to_none=True)
     if not compiled:
         warm(step_loss)
     compile_s = time.time() - t_c
-    log(f"warm-up ({'compiled' if compiled else 'eager'}) {compile_s:.1f}s; optimizer AdamW ({opt_kind}); "
+    log(f"warm-up ({mode + ' compile' if compiled else 'eager'}) {compile_s:.1f}s; optimizer AdamW ({opt_kind}); "
         f"rows/step short {shapes[0][2]}, long {shapes[1][2]}; budget left {deadline - time.time():.0f}s")
 
     log_path = os.path.join(logdir, "training_log.jsonl")
@@ -460,7 +481,8 @@ def main(argv=None, tokenizer=None):
            "data": {"train_problems": data.train["n"], "heldout_problems": data.held["n"],
                     "train_dropped": data.train["dropped"], "corpus_tokens": data.n_corpus_tokens,
                     "train_stats": data.train["stats"], "heldout_stats": data.held["stats"]},
-           "torch": torch.__version__, "device": str(device), "compiled": compiled, "compile_s": compile_s})
+           "torch": torch.__version__, "device": str(device), "compiled": compiled, "compile_mode": mode,
+           "compile_s": compile_s})
 
     t_sched0 = time.time()
     t_end = deadline - a.export_reserve_s
@@ -521,13 +543,13 @@ def main(argv=None, tokenizer=None):
                     f"{t_end - time.time():.0f}s left")
         if a.val_every_s and time.time() - last_val > a.val_every_s:
             last_val = time.time()
-            vrec = validation(model, data, a, device, amp)
+            vrec = validation(model, data, a, device, amp, shapes[0][2])
             vrec.update({"type": "val", "step": step, "time": round(time.time() - t_begin, 2)})
             write(vrec)
             log(f"held-out: loss {vrec.get('val_loss', float('nan')):.4f}, masked content-token accuracy "
                 f"{vrec.get('val_acc_content', 0):.3f}, EOS {vrec.get('val_acc_eos', 0):.3f}")
     train_s = time.time() - t_sched0
-    vrec = validation(model, data, a, device, amp)
+    vrec = validation(model, data, a, device, amp, shapes[0][2])
     vrec.update({"type": "val", "step": step, "time": round(time.time() - t_begin, 2)})
     write(vrec)
     summary = {"type": "summary", "steps": step, "tokens": tokens, "train_loop_s": round(train_s, 1),
