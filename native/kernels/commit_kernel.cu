@@ -10,7 +10,6 @@
 // same code the CPU rule runs, so the results are bit-identical.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
-#include <stdlib.h>
 
 #include "commit_kernel.h"
 #include "rule_decide.h"
@@ -106,60 +105,34 @@ __device__ __forceinline__ long long warpSum(long long v) {
   return v;
 }
 
-// One work item: a vocabulary chunk of one block position.
-struct Item {
-  int q;       // position: b * blockLength + i
-  int chunk;
-  int b;
-  int i;
-  int begin;   // first logit of the chunk
-  int end;
-  bool masked;  // only masked positions are reduced
-  bool vectorLayout;
-};
-
-// Reads what the item is and, for a masked position, issues the loads of its chunk. Called one
-// item ahead, so the loads are in flight while the previous item is reduced.
-template <typename T>
-__device__ __forceinline__ Item prepareItem(int item, int chunks, int blockLength, int vocab, const T* logits,
-                                            const int64_t* canvas, const RuleParams& p, HeldChunk<T>& held) {
-  Item it;
-  it.q = item / chunks;
-  it.chunk = item - it.q * chunks;
-  it.b = it.q / blockLength;
-  it.i = it.q - it.b * blockLength;
-  it.begin = it.chunk * rule::kVocabChunk;
-  it.end = min(it.begin + rule::kVocabChunk, vocab);
-  it.masked = canvas[(int64_t)it.b * p.canvasLength + p.blockStart + it.i] == p.maskId;
-  const T* row = logits + (int64_t)it.q * vocab;
-  it.vectorLayout = it.end - it.begin == rule::kVocabChunk && (reinterpret_cast<uintptr_t>(row + it.begin) & 15u) == 0;
-  if (it.masked) loadChunk<T>(row, it.begin, it.end, it.vectorLayout, held);
-  return it;
-}
-
-// Reduces the held chunk; the result is valid in thread 0. kSampling selects the Gumbel score (a
-// hash and two logs per logit) at compile time, so greedy decoding pays nothing for it.
+// Reduces one chunk of one position; the result is valid in thread 0. kSampling selects the
+// Gumbel score (a hash and two logs per logit) at compile time, so greedy decoding pays nothing.
 template <typename T, bool kSampling>
-__device__ ChunkResult reduceChunk(HeldChunk<T>& held, const Item& it, const RuleParams& p, uint64_t gumbelBase,
+__device__ ChunkResult reduceChunk(const T* row, int begin, int end, const RuleParams& p, uint64_t gumbelBase,
                                    const float* expTable) {
   __shared__ Best sBest[kWarps];
   __shared__ float sMax[kWarps];
   __shared__ long long sSum[kWarps];
   const int lane = threadIdx.x & 31;
   const int warp = threadIdx.x >> 5;
+  const bool vectorLayout =
+      end - begin == rule::kVocabChunk && (reinterpret_cast<uintptr_t>(row + begin) & 15u) == 0;
+
+  HeldChunk<T> held;
+  loadChunk<T>(row, begin, end, vectorLayout, held);
 
   // Pass 1: the max (fmaxf ignores NaN) and the best token. Indices rise with k, so taking the
   // first valid logit and then only strictly better ones keeps the lowest index among equals,
-  // as rule::betterCandidate does.
+  // as rule::betterCandidate does on the CPU.
   const int maskId = p.maskId;
   float localMax = -INFINITY;
   Best best{-INFINITY, INT32_MAX, -INFINITY};
 #pragma unroll
   for (int k = 0; k < kPerThread; ++k) {
-    const int v = heldIndex<T>(it.vectorLayout, it.begin, k);
+    const int v = heldIndex<T>(vectorLayout, begin, k);
     const float raw = toFloat(held.at(k));  // -inf past the end
     localMax = fmaxf(localMax, raw);
-    if (v >= it.end || v == maskId) continue;  // the mask is never chosen, but counts in max and sum
+    if (v >= end || v == maskId) continue;  // the mask is never chosen, but counts in max and sum
     const float z = rule::sanitizeLogit(raw);
     const float score = kSampling ? rule::gumbelScore(z, p.invTemperature, gumbelBase, v) : z;
     if (score > best.score || best.index == INT32_MAX) best = Best{score, v, z};
@@ -264,39 +237,49 @@ __device__ void decideRow(int b, int blockLength, int64_t* canvas, const RulePar
   }
 }
 
-// Steps 1-3 for one item: reduce the chunk, publish it, and if it completes its position (and
-// that position its row), combine and decide.
+// Greedy: <= 64 registers so that 4 CTAs share an SM; sampling needs more for its hashing.
 template <typename T, bool kSampling>
-__device__ __forceinline__ void processItem(HeldChunk<T>& held, const Item& it, int blockLength, int chunks,
-                                            int64_t* canvas, const RuleParams& p, const StepState& st,
-                                            ChunkResult* chunkScratch, uint32_t* positionArrivals,
-                                            const float* expTable) {
-  __shared__ bool sLast;
-  __shared__ ChunkResult sChunks[kMaxChunks];
-  __syncthreads();  // the previous item's shared-memory readers are done
+__global__ void __launch_bounds__(kThreads, kSampling ? 2 : 4)
+    commitStepKernel(const T* __restrict__ logits, int blockLength, int vocab, int chunks,
+                     int64_t* canvas, const RuleParams* __restrict__ params, StepState st,
+                     ChunkResult* chunkScratch, uint32_t* positionArrivals) {
+  const RuleParams& p = *params;
+  __shared__ float sExpTable[8];
+  if (threadIdx.x < 8) sExpTable[threadIdx.x] = rule::exp2Eighth(threadIdx.x);
+  __syncthreads();
+  const int chunk = blockIdx.x % chunks;
+  const int q = blockIdx.x / chunks;  // b * blockLength + i
+  const int b = q / blockLength;
+  const int i = q % blockLength;
+  const int64_t* canvasRow = canvas + (int64_t)b * p.canvasLength;
+  const bool masked = canvasRow[p.blockStart + i] == p.maskId;
 
-  // 1. Reduce this chunk (thread 0 holds the result) and publish it.
-  if (it.masked) {
+  // 1. Reduce this chunk (all threads take part; thread 0 holds the result).
+  if (masked) {
     uint64_t base = 0;
     if (kSampling) {
-      const uint64_t genPos = (uint64_t)(p.blockStart + it.i - p.genStart);
-      base = rule::gumbelBase(rule::positionStream(st.seeds[it.b], (uint64_t)st.steps[it.b], genPos));
+      uint64_t genPos = (uint64_t)(p.blockStart + i - p.genStart);
+      base = rule::gumbelBase(rule::positionStream(st.seeds[b], (uint64_t)st.steps[b], genPos));
     }
-    ChunkResult r = reduceChunk<T, kSampling>(held, it, p, base, expTable);
-    if (threadIdx.x == 0) chunkScratch[(int64_t)it.q * chunks + it.chunk] = r;
+    const int begin = chunk * rule::kVocabChunk;
+    const int end = min(begin + rule::kVocabChunk, vocab);
+    ChunkResult r = reduceChunk<T, kSampling>(logits + (int64_t)q * vocab, begin, end, p, base, sExpTable);
+    if (threadIdx.x == 0) chunkScratch[(int64_t)q * chunks + chunk] = r;
   }
+
+  // 2. The last chunk of the position combines.
+  __shared__ bool sLast;
   if (threadIdx.x == 0) {
     __threadfence();
-    sLast = atomicAdd(&positionArrivals[it.q], 1u) == (unsigned)(chunks - 1);
+    sLast = atomicAdd(&positionArrivals[q], 1u) == (unsigned)(chunks - 1);
   }
   __syncthreads();
   if (!sLast) return;
-
-  // 2. The last chunk of the position combines. Chunk results were written by other CTAs: read
-  // them through L2 (__ldcg), never a stale L1 line.
+  // Chunk results were written by other CTAs: read them through L2 (__ldcg), never a stale L1.
+  __shared__ ChunkResult sChunks[kMaxChunks];
   __threadfence();
-  if (it.masked) {
-    const ChunkResult* all = chunkScratch + (int64_t)it.q * chunks;
+  if (masked) {
+    const ChunkResult* all = chunkScratch + (int64_t)q * chunks;
     for (int c = threadIdx.x; c < chunks; c += blockDim.x) {
       sChunks[c].maxLogit = __ldcg(&all[c].maxLogit);
       sChunks[c].bestScore = __ldcg(&all[c].bestScore);
@@ -307,76 +290,31 @@ __device__ __forceinline__ void processItem(HeldChunk<T>& held, const Item& it, 
   }
   __syncthreads();
   if (threadIdx.x == 0) {
-    positionArrivals[it.q] = 0;  // ready for the next launch
+    positionArrivals[q] = 0;  // ready for the next launch
     int32_t token = -1;
     float conf = 0.0f;
-    if (it.masked) rule::combineChunks(sChunks, chunks, &token, &conf);
-    st.conf[it.q] = conf;
-    st.token[it.q] = token;
+    if (masked) rule::combineChunks(sChunks, chunks, &token, &conf);
+    st.conf[q] = conf;
+    st.token[q] = token;
     __threadfence();
-    sLast = atomicAdd(&st.arrivals[it.b], 1u) == (unsigned)(blockLength - 1);
+    sLast = atomicAdd(&st.arrivals[b], 1u) == (unsigned)(blockLength - 1);
   }
   __syncthreads();
   if (!sLast) return;
   __threadfence();
 
   // 3. The last position of the row decides and commits.
-  decideRow(it.b, blockLength, canvas, p, st);
+  decideRow(b, blockLength, canvas, p, st);
 }
 
-// Persistent CTAs walk the items with a stride of the grid, loading item k+1 while reducing
-// item k. Greedy bf16/fp16 fits 3 CTAs per SM with both buffers in registers.
-template <typename T, bool kSampling, int kMinBlocks>
-__global__ void __launch_bounds__(kThreads, kMinBlocks)
-    commitStepKernel(const T* __restrict__ logits, int blockLength, int vocab, int chunks, int items,
-                     int64_t* canvas, const RuleParams* __restrict__ params, StepState st,
-                     ChunkResult* chunkScratch, uint32_t* positionArrivals) {
-  const RuleParams& p = *params;
-  __shared__ float sExpTable[8];
-  if (threadIdx.x < 8) sExpTable[threadIdx.x] = rule::exp2Eighth(threadIdx.x);
-  // (processItem starts with a barrier, which orders these writes before any read.)
-
-  HeldChunk<T> bufferA, bufferB;
-  int item = blockIdx.x;
-  if (item >= items) return;
-  Item a = prepareItem<T>(item, chunks, blockLength, vocab, logits, canvas, p, bufferA);
-  for (;;) {
-    int next = item + gridDim.x;
-    Item b{};
-    if (next < items) b = prepareItem<T>(next, chunks, blockLength, vocab, logits, canvas, p, bufferB);
-    processItem<T, kSampling>(bufferA, a, blockLength, chunks, canvas, p, st, chunkScratch, positionArrivals, sExpTable);
-    item = next;
-    if (item >= items) break;
-    next = item + gridDim.x;
-    if (next < items) a = prepareItem<T>(next, chunks, blockLength, vocab, logits, canvas, p, bufferA);
-    processItem<T, kSampling>(bufferB, b, blockLength, chunks, canvas, p, st, chunkScratch, positionArrivals, sExpTable);
-    item = next;
-    if (item >= items) break;
-  }
-}
-
-// TUNING (temporary A/B, see bench/notes/kernel-tuning.md): LOCALLEAP_KERNEL_MIN_CTAS=2 builds
-// for 2 CTAs per SM (no register cap below 128) instead of 3.
 template <typename T, bool kSampling>
 cudaError_t launchTyped(const CommitLaunch& l, cudaStream_t stream) {
   const int chunks = commitChunkCount(l.vocab);
-  const long long items = (long long)l.batch * l.blockLength * chunks;
-  if (items > INT32_MAX) return cudaErrorInvalidValue;
+  const long long grid = (long long)l.batch * l.blockLength * chunks;
   const size_t shared = (size_t)l.blockLength * (sizeof(uint64_t) + sizeof(float) + sizeof(int32_t) + 1);
-  // A persistent grid: as many CTAs as fit on the GPU at once (host-side queries only, so this
-  // is safe during stream capture), or fewer when there are fewer items.
-  const char* knob = getenv("LOCALLEAP_KERNEL_MIN_CTAS");
-  auto kernel = (kSampling || sizeof(T) == 4 || (knob && knob[0] == '2')) ? commitStepKernel<T, kSampling, 2>
-                                                                           : commitStepKernel<T, kSampling, 3>;
-  int device = 0, sms = 0, perSm = 0;
-  cudaError_t status = cudaGetDevice(&device);
-  if (status == cudaSuccess) status = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-  if (status == cudaSuccess) status = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&perSm, kernel, kThreads, shared);
-  if (status != cudaSuccess) return status;
-  const long long resident = (long long)sms * (perSm > 0 ? perSm : 1);
-  const unsigned grid = (unsigned)(items < resident ? items : resident);
-  kernel<<<grid, kThreads, shared, stream>>>(static_cast<const T*>(l.logits), l.blockLength, l.vocab, chunks,
-                                            (int)items, l.canvas, l.params, l.state, l.chunks, l.positionArrivals);
+  commitStepKernel<T, kSampling><<<(unsigned)grid, kThreads, shared, stream>>>(
+      static_cast<const T*>(l.logits), l.blockLength, l.vocab, chunks, l.canvas, l.params, l.state,
+      l.chunks, l.positionArrivals);
   return cudaGetLastError();
 }
 

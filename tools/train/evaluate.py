@@ -149,7 +149,8 @@ def markdown(result) -> str:
                      f"{100 * r['finish_eos']:.0f}% | {100 * r['no_answer']:.1f}% | {r['seconds']:.0f} |")
     lines += ["", "tokens/step: positions committed by steps / forward passes (all blocks that took steps); "
               "answer tokens / content step: (answer tokens + end token) / steps of the blocks up to the answer's end.", ""]
-    for key, title in (("first_step_block0", "Step-1 confidence, masked positions of the first block (32 per problem)"),
+    for key, title in (("first_step_block0", "Step-1 confidence, masked positions of the first block (32 per problem, "
+                                             f"{result.get('first_step_block0', {}).get('config', '')} canvas)"),
                        ("first_step_span", "Step-1 confidence, every position of a fully masked 256-token span")):
         fs = result.get(key)
         if not fs:
@@ -187,6 +188,7 @@ def main(argv=None, tokenizer=None, model=None):
     ap.add_argument("--budget-s", type=float, default=0.0, help="skip the remaining configs past this many seconds")
     ap.add_argument("--device", default=None)
     ap.add_argument("--dtype", choices=["bfloat16", "float32"], default=None)
+    ap.add_argument("--quiet", action="store_true", help="do not print the markdown summary")
     ap.add_argument("--prompt-len", type=int, default=None,
                     help="drop problems with longer prompts (default: the model's max_length minus the longest gen length)")
     a = ap.parse_args(argv)
@@ -230,7 +232,7 @@ def main(argv=None, tokenizer=None, model=None):
     t = np.concatenate(ts)
     ends = np.isin(t, np.array(toks.end_ids))
     result["first_step_span"] = {"all": conf_stats(c), "content": conf_stats(c[~ends]), "end_tokens": conf_stats(c[ends])}
-    first_done = False
+    first_name = next((x for x in names if ALL_CONFIGS[x].gen_length == 256), names[0])
     for name in names:
         cfg = ALL_CONFIGS[name]
         if a.budget_s and time.time() - t0 > a.budget_s:
@@ -238,10 +240,10 @@ def main(argv=None, tokenizer=None, model=None):
             log(f"{name}: skipped (time budget)")
             continue
         r = run_config(model, name, cfg, prompts, held, tokenizer, toks, device, a.batch_size,
-                       record_first=not first_done)
+                       record_first=name == first_name)
         if "first_step_block0" in r:
             result["first_step_block0"] = r.pop("first_step_block0")
-            first_done = True
+            result["first_step_block0"]["config"] = name
         result["configs"].append(r)
         log(f"{name}: accuracy {100 * r['accuracy']:.1f}%, mean steps {r['mean_steps']:.1f}, "
             f"tokens/step {r['tokens_per_step']:.2f}, {r['seconds']:.1f}s")
@@ -251,7 +253,8 @@ def main(argv=None, tokenizer=None, model=None):
     md = markdown(result)
     with open(os.path.join(a.out, "eval.md"), "w") as f:
         f.write(md)
-    print(md, flush=True)
+    if not a.quiet:
+        print(md, flush=True)
     return result
 
 

@@ -8,7 +8,8 @@ Design (see docs/reference-model.md, "Data"):
 - 10 families (inventory chains, shopping with change, wages, comparisons between people, speed and
   distance, ages, rows and grids, savings, packing into boxes, pooling and sharing), 2 to 4 steps.
 - Each solution step is one short, locally computable operation written out as `a op b = c`
-  (operands are numbers of the question or results of earlier steps), one step per line.
+  (operands are numbers of the question or results of earlier steps), one step per line; every
+  multiplication and division has a one-digit operand (the divisor, or one factor).
 - Variety: several phrasings of every fact, question and solution step, random names, items,
   units, money formats, operator symbols (`*`, `x`, `×`; `/`, `÷`), optional connectors ("First,"
   "Then"), optional intro line, solution order of independent sub-results, four final-answer line
@@ -302,7 +303,8 @@ def fam_wages(b: Builder):
     x = _person(rng)
     w = rng.randint(8, 45)
     d1, d2 = rng.sample(DAYS, 2)
-    h1, h2 = rng.randint(2, 12), rng.randint(2, 12)
+    h1 = rng.randint(1, 6)
+    h2 = rng.randint(1, 9 - h1)  # total hours stay one digit: every product is 1 digit x n digits
     m = b.money
     b.facts.append(b.pick([f"{x.name} earns {m(w)} per hour at {rng.choice(JOBS)}.",
                            f"{x.name} is paid {m(w)} an hour at {rng.choice(JOBS)}.",
@@ -467,7 +469,7 @@ def fam_ages(b: Builder):
 def fam_grid(b: Builder):
     rng = b.rng
     rows, things, unit, left = rng.choice(GRIDS)
-    r, c = rng.randint(3, 25), rng.randint(4, 30)
+    r, c = rng.randint(3, 9), rng.randint(4, 40)
     b.facts.append(b.pick([f"There are {r} {rows} with {c} {things} in each {unit}.",
                            f"A hall has {r} {rows}, and each {unit} has {c} {things}."]))
     tot, e = b.eq(r, "*", c)
@@ -490,7 +492,7 @@ def fam_grid(b: Builder):
 def fam_savings(b: Builder):
     rng = b.rng
     x = _person(rng)
-    s, w = rng.randint(4, 60), rng.randint(2, 12)
+    s, w = rng.randint(4, 75), rng.randint(2, 9)
     m = b.money
     b.facts.append(b.pick([f"{x.name} saves {m(s)} every week.", f"Each week {x.name} puts {m(s)} into a piggy bank.",
                            f"{x.name} saves {m(s)} a week for {w} weeks."]))
@@ -519,7 +521,7 @@ def fam_boxes(b: Builder):
     x = _person(rng)
     it, its = rng.choice(ITEMS)
     cont, conts = rng.choice(CONTAINERS)
-    k, q = rng.randint(2, 12), rng.randint(3, 40)
+    k, q = rng.randint(2, 9), rng.randint(3, 40)
     n = k * q
     b.facts.append(b.pick([f"{x.name} has {n} {its} and puts them in {conts} of {k}.",
                            f"{x.name} packs {n} {its} into {conts}, with {k} {its} in each {cont}.",
@@ -533,14 +535,14 @@ def fam_boxes(b: Builder):
         r, e = b.eq(boxes, "-", s)
         b.step(b.pick([f"{e} {conts} are left.", f"Left: {e} {conts}."]))
         if rng.random() < 0.5:
-            p = rng.randint(2, 15)
+            p = rng.randint(2, 9)
             b.facts.append(f"Each {cont} left over is sold later for {b.money(p)}.")
             b.question = "How much money does the sale of the remaining " + conts + " bring in?"
             r2, e = b.eq(r, "*", p)
             b.step(b.pick([f"That brings {e} dollars.", f"{e} dollars."]))
             return r2, [x.name], [it]
         return r, [x.name], [it]
-    p = rng.randint(2, 15)
+    p = rng.randint(2, 9)
     b.facts.append(b.pick([f"{x.S} sells each {cont} for {b.money(p)}.", f"Every {cont} sells for {b.money(p)}."]))
     b.question = b.pick([f"How much money does {x.s} get for all the {conts}?", f"How many dollars does {x.name} make?"])
     r, e = b.eq(boxes, "*", p)

@@ -117,8 +117,11 @@ def main():
     ap.add_argument("--corpus-mb", type=float, default=24.0)
     ap.add_argument("--vocab-size", type=int, default=4096)
     ap.add_argument("--no-repo-copy", action="store_true", help="do not copy the ship files into models/reference/")
-    ap.add_argument("train_args", nargs=argparse.REMAINDER, help="after --: extra train.py arguments")
-    a = ap.parse_args()
+    argv = sys.argv[1:]
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    argv = argv[:argv.index("--")] if "--" in argv else argv
+    ap.epilog = "Arguments after -- go to train.py."
+    a = ap.parse_args(argv)
     stages = [s for s in a.stages.split(",") if s]
     for s in stages:
         if s not in ("data", "tokenizer", "train", "eval", "ship"):
@@ -131,7 +134,6 @@ def main():
     os.makedirs(out, exist_ok=True)
     os.makedirs(logs, exist_ok=True)
     budget = a.total_minutes * 60.0
-    extra = [x for x in a.train_args if x != "--"]
     say(f"python {sys.version.split()[0]} at {py}; out {out}; work {work}; stages {stages}; budget {budget:.0f}s")
     failed = None
     try:
@@ -158,7 +160,7 @@ def main():
                                       "--n-heldout", str(a.n_heldout), "--corpus-mb", "0"], logs)
             left = budget - (time.time() - T0) - a.ship_reserve_s
             cmd = [py, os.path.join(HERE, "evaluate.py"), "--model", model_dir, "--work", work, "--out", logs,
-                   "--n", str(a.eval_n), "--budget-s", f"{max(30.0, left - 15):.0f}"]
+                   "--n", str(a.eval_n), "--budget-s", f"{max(30.0, left - 15):.0f}", "--quiet"]
             if a.eval_configs:
                 cmd += ["--configs", a.eval_configs]
             run_stage("eval", cmd, logs)
@@ -174,9 +176,18 @@ def main():
         say(f"FAILED: {failed}")
     finally:
         pack(out, work, model_dir if "ship" in stages or failed else None, failed)
+        summ = os.path.join(logs, "train_summary.json")
+        if os.path.exists(summ) and "train" in stages:
+            import json
+            d = json.load(open(summ))
+            say("training: " + ", ".join(f"{k} {d.get(k)}" for k in (
+                "steps", "tokens", "tokens_per_s", "train_loop_s", "compile_s", "n_params", "final_val")))
         md = os.path.join(logs, "eval.md")
         if os.path.exists(md) and "eval" in stages:
             say("evaluation summary:\n" + open(md).read())
+        for root, _, files in os.walk(out):
+            for f in sorted(files):
+                say(f"  {os.path.relpath(os.path.join(root, f), out)}: {os.path.getsize(os.path.join(root, f))} bytes")
     say(f"total {time.time() - T0:.1f}s")
     if failed:
         sys.exit(1)

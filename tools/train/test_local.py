@@ -32,6 +32,7 @@ import problems  # noqa: E402
 from decoder import DecodeConfig, Tokens, confidence_and_token, generate  # noqa: E402
 
 RESULTS = []
+__test__ = False  # a script, not a pytest module (its checks take arguments)
 
 
 def check(name):
@@ -88,6 +89,9 @@ def test_problems():
         e = problems.verify(p)
         bad += bool(e)
         assert 2 <= p["n_ops"] <= 4, p
+        for a, op, b, c in p["ops"]:  # products and quotients stay locally computable
+            assert op in "+-" or (op == "*" and min(a, b) <= 9) or (op == "/" and b <= 9), (a, op, b, p)
+            assert max(a, b, c) < 10000, p
     assert bad == 0, bad
     assert fams == set(problems.FAMILIES), fams
     # the checker catches a wrong equation

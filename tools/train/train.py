@@ -449,7 +449,13 @@ def main(argv=None, tokenizer=None):
     if want_compile:
         try:
             import torch._dynamo as dynamo  # (a plain `import torch._dynamo` would make torch local here)
-            dynamo.config.cache_size_limit = max(64, dynamo.config.cache_size_limit)
+            for knob in ("recompile_limit", "cache_size_limit", "accumulated_recompile_limit",
+                         "accumulated_cache_size_limit"):
+                try:
+                    if hasattr(dynamo.config, knob):
+                        setattr(dynamo.config, knob, max(64, int(getattr(dynamo.config, knob))))
+                except Exception:  # noqa: BLE001 - a knob renamed or read-only: not needed
+                    pass
             if mode == "regional":
                 for layer in model.layers:
                     layer.compile(dynamic=False)
