@@ -28,9 +28,7 @@ ChunkResult reduceChunk(const float* row, int begin, int end, const RuleParams& 
       r.bestLogit = z;
     }
   }
-  float table[8];
-  for (int j = 0; j < 8; ++j) table[j] = rule::exp2Eighth(j);
-  for (int v = begin; v < end; ++v) r.sum += rule::fixedExp(rule::sanitizeLogit(row[v]) - r.maxLogit, table);
+  for (int v = begin; v < end; ++v) r.sum += rule::fixedExp(rule::sanitizeLogit(row[v]) - r.maxLogit);
   return r;
 }
 

@@ -108,8 +108,7 @@ __device__ __forceinline__ long long warpSum(long long v) {
 // Reduces one chunk of one position; the result is valid in thread 0. kSampling selects the
 // Gumbel score (a hash and two logs per logit) at compile time, so greedy decoding pays nothing.
 template <typename T, bool kSampling>
-__device__ ChunkResult reduceChunk(const T* row, int begin, int end, const RuleParams& p, uint64_t gumbelBase,
-                                   const float* expTable) {
+__device__ ChunkResult reduceChunk(const T* row, int begin, int end, const RuleParams& p, uint64_t gumbelBase) {
   __shared__ Best sBest[kWarps];
   __shared__ float sMax[kWarps];
   __shared__ long long sSum[kWarps];
@@ -121,21 +120,18 @@ __device__ ChunkResult reduceChunk(const T* row, int begin, int end, const RuleP
   HeldChunk<T> held;
   loadChunk<T>(row, begin, end, vectorLayout, held);
 
-  // Pass 1: the max (fmaxf ignores NaN) and the best token. Indices rise with k, so taking the
-  // first valid logit and then only strictly better ones keeps the lowest index among equals,
-  // as rule::betterCandidate does on the CPU.
+  // Pass 1: max, and the best token (ties to the lower index).
   const int maskId = p.maskId;
   float localMax = -INFINITY;
   Best best{-INFINITY, INT32_MAX, -INFINITY};
 #pragma unroll
   for (int k = 0; k < kPerThread; ++k) {
     const int v = heldIndex<T>(vectorLayout, begin, k);
-    const float raw = toFloat(held.at(k));  // -inf past the end
-    localMax = fmaxf(localMax, raw);
+    const float z = rule::sanitizeLogit(toFloat(held.at(k)));  // -inf past the end
+    localMax = fmaxf(localMax, z);
     if (v >= end || v == maskId) continue;  // the mask is never chosen, but counts in max and sum
-    const float z = rule::sanitizeLogit(raw);
     const float score = kSampling ? rule::gumbelScore(z, p.invTemperature, gumbelBase, v) : z;
-    if (score > best.score || best.index == INT32_MAX) best = Best{score, v, z};
+    keepBetter(best, Best{score, v, z});
   }
   localMax = warpMax(localMax);
   best = warpBest(best);
@@ -148,10 +144,12 @@ __device__ ChunkResult reduceChunk(const T* row, int begin, int end, const RuleP
 #pragma unroll
   for (int w = 1; w < kWarps; ++w) chunkMax = fmaxf(chunkMax, sMax[w]);
 
-  // Pass 2: the exact fixed-point sum relative to the chunk's max (NaN and -inf give 0).
+  // Pass 2: the exact fixed-point sum relative to the chunk's max.
   long long localSum = 0;
 #pragma unroll
-  for (int k = 0; k < kPerThread; ++k) localSum += rule::fixedExp(toFloat(held.at(k)) - chunkMax, expTable);
+  for (int k = 0; k < kPerThread; ++k) {
+    localSum += rule::fixedExp(rule::sanitizeLogit(toFloat(held.at(k))) - chunkMax);  // -inf -> 0
+  }
   localSum = warpSum(localSum);
   if (lane == 0) sSum[warp] = localSum;
   __syncthreads();
@@ -244,9 +242,6 @@ __global__ void __launch_bounds__(kThreads, kSampling ? 2 : 4)
                      int64_t* canvas, const RuleParams* __restrict__ params, StepState st,
                      ChunkResult* chunkScratch, uint32_t* positionArrivals) {
   const RuleParams& p = *params;
-  __shared__ float sExpTable[8];
-  if (threadIdx.x < 8) sExpTable[threadIdx.x] = rule::exp2Eighth(threadIdx.x);
-  __syncthreads();
   const int chunk = blockIdx.x % chunks;
   const int q = blockIdx.x / chunks;  // b * blockLength + i
   const int b = q / blockLength;
@@ -263,7 +258,7 @@ __global__ void __launch_bounds__(kThreads, kSampling ? 2 : 4)
     }
     const int begin = chunk * rule::kVocabChunk;
     const int end = min(begin + rule::kVocabChunk, vocab);
-    ChunkResult r = reduceChunk<T, kSampling>(logits + (int64_t)q * vocab, begin, end, p, base, sExpTable);
+    ChunkResult r = reduceChunk<T, kSampling>(logits + (int64_t)q * vocab, begin, end, p, base);
     if (threadIdx.x == 0) chunkScratch[(int64_t)q * chunks + chunk] = r;
   }
 

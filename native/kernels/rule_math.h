@@ -68,57 +68,42 @@ constexpr int kFixedShift = 44;         // q(e) = trunc(e * 2^44): a chunk's sum
 constexpr float kExpCutoff = -31.0f;    // exp(-31) < 2^-44: such terms truncate to 0 anyway
 constexpr int kVocabChunk = 8192;       // softmax sums are taken per chunk of the vocabulary
 
-// exp(d) for d in [-31, 0] as 2^q * 2^(j/8) * 2^(f/8): n = rint(d * 8/ln2) = 8q + j,
-// f = d * 8/ln2 - n (about [-0.5, 0.5]), and 2^(f/8) by a degree-4 polynomial (relative error
-// < 2e-9). The eight-entry table replaces the longer polynomial that a plain
-// range reduction needs: exp2Eighth(j) = float(2^(j/8) * 2^24).
-// (A function, not an array: device code cannot read a host constexpr array. Hot loops pass a
-// copy of the table in memory instead: rule_cpu.cc an array, the kernel shared memory.)
-LL_HD float exp2Eighth(int j) {
-  switch (j & 7) {
-    case 0: return 16777216.0f;
-    case 1: return 18295684.0f;
-    case 2: return 19951584.0f;
-    case 3: return 21757358.0f;
-    case 4: return 23726566.0f;
-    case 5: return 25874004.0f;
-    case 6: return 28215802.0f;
-    default: return 30769550.0f;
-  }
+// exp(d) = p * 2^n for d in [-31, 0]: Cody-Waite reduction with a split ln2, Taylor polynomial
+// of degree 7 (relative error < 1e-8 on |r| <= 0.35). n is in [-45, 0].
+LL_HD float expMantissa(float d, int* n) {
+  float fn = rintf(d * 1.44269504088896341f);
+  float r = fmaf(fn, -0.693145751953125f, d);
+  r = fmaf(fn, -1.428606765330187e-06f, r);
+  float p = 1.98412698e-4f;
+  p = fmaf(p, r, 1.38888889e-3f);
+  p = fmaf(p, r, 8.33333333e-3f);
+  p = fmaf(p, r, 4.16666667e-2f);
+  p = fmaf(p, r, 1.66666667e-1f);
+  p = fmaf(p, r, 0.5f);
+  p = fmaf(p, r, 1.0f);
+  p = fmaf(p, r, 1.0f);
+  *n = (int)fn;
+  return p;
 }
 
-// m = 2^(f/8) * 2^(j/8) * 2^24, an integer-valued float in [2^23, 2^25), and q in [-45, 0], so
-// that exp(d) ~= m * 2^(q - 24). `table` holds exp2Eighth(0..7), or is null (then computed).
-LL_HD float expParts(float d, const float* table, int* q) {
-  const float fn = rintf(d * 11.541560173034668f);
-  // f = d * 8/ln2 - n with 8/ln2 split in two floats, so f stays accurate for large |d|.
-  float f = fmaf(d, 11.541560173034668f, -fn);
-  f = fmaf(d, 1.5407704268e-07f, f);
-  float p = fmaf(2.348175939914654e-06f, f, 1.084064642782323e-04f);
-  p = fmaf(p, f, 3.7535391747951508e-03f);
-  p = fmaf(p, f, 8.664339780807495e-02f);
-  p = fmaf(p, f, 1.0f);
-  const int n = (int)fn;
-  *q = n >> 3;  // floor division: n = 8q + j, j in [0, 8)
-  return p * (table ? table[n & 7] : exp2Eighth(n));
-}
-
-// trunc(exp(d) * 2^44) for d = z - M <= 0; 0 below the cutoff or for NaN. m is an integer below
-// 2^25, so trunc(m * 2^(q + 20)) is m shifted by q + 20, exactly.
-LL_HD int64_t fixedExp(float d, const float* table = nullptr) {
+// trunc(exp(d) * 2^44) for d = z - M <= 0; 0 below the cutoff or for NaN.
+// p is in [0.70, 1.42], so p * 2^24 is an integer below 2^25 (its ulp is at least 2^-24) and
+// trunc(p * 2^(n+44)) is that integer shifted by n + 20: one 32-bit conversion per logit.
+LL_HD int64_t fixedExp(float d) {
   if (!(d >= kExpCutoff)) return 0;
-  int q;
-  const int64_t m = (int32_t)expParts(d, table, &q);
-  const int shift = q + (kFixedShift - 24);
+  int n;
+  float p = expMantissa(d, &n);
+  const int64_t m = (int32_t)(p * 16777216.0f);
+  const int shift = n + (kFixedShift - 24);
   return shift >= 0 ? (m << shift) : (m >> -shift);
 }
 
 // exp(d) in float for d <= 0; 0 below the cutoff or for NaN.
 LL_HD float detExp(float d) {
   if (!(d >= kExpCutoff)) return 0.0f;
-  int q;
-  const float m = expParts(d, nullptr, &q);
-  return m * pow2f(q - 24);
+  int n;
+  float p = expMantissa(d, &n);
+  return p * pow2f(n);
 }
 
 // One vocabulary chunk of one position, reduced.
