@@ -7,9 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf '[setup] %s\n' "$*" >&2; }
 
-# 1. System packages (Debian's libtorch-dev and python3-torch are libtorch/PyTorch 1.13, CPU).
+# 1. System packages: Debian's libtorch-dev and python3-torch (libtorch/PyTorch 1.13, CPU), and
+#    OpenBLAS: without it, --no-install-recommends leaves the reference BLAS, ~35x slower.
 missing=()
-for pkg in libtorch-dev python3-torch cmake g++ make; do
+for pkg in libtorch-dev python3-torch libopenblas0-pthread cmake g++ make; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if ((${#missing[@]})); then
