@@ -20,6 +20,7 @@ export type LocalleapErrorCode =
     | "OUT_OF_MEMORY"
     | "ABORTED"
     | "MODEL_DISPOSED"
+    | "QUEUE_FULL"
     | "INTERNAL";
 
 /** Base class of every localleap error. */
@@ -81,14 +82,14 @@ export class PromptTooLongError extends LocalleapError {
     /** Tokens over the limit, when known. */
     readonly excess?: number;
 
-    constructor(details: { promptTokens: number; genLength: number; maxLength: number; blockLength: number } | { message: string }) {
+    constructor(details: { promptTokens: number; genLength: number; maxLength: number; blockLength: number; index?: number } | { message: string }) {
         if ("message" in details) {
             super("PROMPT_TOO_LONG", details.message, {
                 hint: "shorten the prompt or lower genLength so that prompt + genLength fits the model's maxLength",
             });
             return;
         }
-        const { promptTokens, genLength, maxLength, blockLength } = details;
+        const { promptTokens, genLength, maxLength, blockLength, index } = details;
         const excess = promptTokens + genLength - maxLength;
         const room = maxLength - promptTokens;
         const fittingGen = room >= blockLength ? room - (room % blockLength) : 0;
@@ -96,7 +97,7 @@ export class PromptTooLongError extends LocalleapError {
         if (fittingGen > 0) alternatives.push(`lower genLength to ${fittingGen} or less (a multiple of blockLength ${blockLength})`);
         super(
             "PROMPT_TOO_LONG",
-            `prompt (${promptTokens} tokens) + genLength (${genLength}) = ${promptTokens + genLength} tokens, ` +
+            `${index === undefined ? "prompt" : `prompt ${index} of the batch`} (${promptTokens} tokens) + genLength (${genLength}) = ${promptTokens + genLength} tokens, ` +
                 `over this model's maxLength of ${maxLength} by ${excess}`,
             { hint: alternatives.join(", or ") },
         );
@@ -243,6 +244,15 @@ export class AbortError extends LocalleapError {
 export class ModelDisposedError extends LocalleapError {
     constructor(message = "this model was disposed") {
         super("MODEL_DISPOSED", message, { hint: "call loadModel() again to get a new model" });
+    }
+}
+
+/** Too many generate() calls are waiting for one model (LoadModelOptions.maxQueuedGenerations). */
+export class QueueFullError extends LocalleapError {
+    constructor(limit: number) {
+        super("QUEUE_FULL", `${limit} generations are already waiting for this model`, {
+            hint: "retry later, raise maxQueuedGenerations in loadModel(), or batch prompts into one generate([...]) call",
+        });
     }
 }
 

@@ -14,10 +14,16 @@ export {
     MAX_GEN_LENGTH,
     MAX_SEED,
     MAX_THREADS,
+    DEFAULT_MAX_QUEUED_GENERATIONS,
 } from "./options";
+export { GenerationStream } from "./generation/GenerationStream";
 export type {
     ChatMessage,
     ChatRole,
+    CommittedToken,
+    DoneEvent,
+    StepEvent,
+    StreamEvent,
     Device,
     DeviceOption,
     FinishReason,
@@ -43,6 +49,7 @@ export {
     type LocalleapErrorCode,
     ModelCorruptError,
     ModelDisposedError,
+    QueueFullError,
     ModelLoadError,
     ModelMetadataError,
     ModelMethodMissingError,

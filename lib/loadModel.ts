@@ -60,7 +60,7 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
 
     try {
         checkAborted();
-        return await buildModel(result, { modelPath, device, threads: o.threads, loaded, tokenizerOverride });
+        return await buildModel(result, { modelPath, device, threads: o.threads, loaded, tokenizerOverride, maxQueued: o.maxQueuedGenerations });
     } catch (error) {
         // Whatever went wrong after the read, the native model must not leak.
         await result.model.dispose().catch(() => undefined);
@@ -70,7 +70,7 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
 
 async function buildModel(
     result: AddonLoadResult,
-    ctx: { modelPath: string; device: Device; threads: number; loaded: LoadedAddon; tokenizerOverride: TextTokenizer | null },
+    ctx: { modelPath: string; device: Device; threads: number; loaded: LoadedAddon; tokenizerOverride: TextTokenizer | null; maxQueued: number },
 ): Promise<Model> {
     const missing = REQUIRED_METHODS.filter((method) => !result.methods.includes(method));
     if (missing.length > 0) {
@@ -101,6 +101,7 @@ async function buildModel(
         addon: ctx.loaded.addon,
         native: result.model,
         prompt,
+        maxQueued: ctx.maxQueued,
         info: {
             path: ctx.modelPath,
             metadata,

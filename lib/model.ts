@@ -1,6 +1,9 @@
 import type { Addon, AddonAbortToken, AddonBuildInfo, AddonDType, AddonModel } from "./bindings/AddonTypes";
 import { mapAddonError } from "./bindings/utils/mapAddonError";
-import { AbortError, ModelDisposedError, PromptTooLongError } from "./errors";
+import { AbortError, InvalidInputError, ModelDisposedError, PromptTooLongError, QueueFullError } from "./errors";
+import { GenerationStream } from "./generation/GenerationStream";
+import { isBatch } from "./generation/isBatch";
+import { stepForwarder } from "./generation/stepForwarder";
 import type { ModelMetadata } from "./metadata";
 import { type GenerateOptions, parseGenerateOptions } from "./options";
 import { encodePrompt, type PromptContext } from "./prompt/encodePrompt";
@@ -52,6 +55,8 @@ export interface ModelParts {
     native: AddonModel;
     info: ModelInfo;
     prompt: PromptContext;
+    /** LoadModelOptions.maxQueuedGenerations. */
+    maxQueued: number;
 }
 
 /**
@@ -63,6 +68,8 @@ export class Model {
     readonly info: ModelInfo;
     private readonly parts: ModelParts;
     private disposing: Promise<void> | undefined;
+    /** Calls started and not yet finished: waiting on the worker thread or running. */
+    private queued = 0;
 
     /** @internal Use {@link loadModel}. */
     constructor(parts: ModelParts) {
@@ -78,17 +85,46 @@ export class Model {
     /**
      * Generates a continuation of `input`: a string (tokenized, BOS added when the model's
      * metadata says addBos), token ids, or chat messages (rendered with the chat template).
+     * Given an array of inputs, decodes them as one batch and resolves to one result per input,
+     * each identical to what that input gives alone.
      * Rejects with InvalidOptionsError, InvalidInputError, PromptTooLongError, AbortError,
-     * OutOfMemoryError or ModelDisposedError; never leaves the model unusable.
+     * QueueFullError, OutOfMemoryError or ModelDisposedError; never leaves the model unusable.
      */
-    async generate(input: GenerateInput, options: GenerateOptions = {}): Promise<GenerateResult> {
+    generate(input: GenerateInput, options?: GenerateOptions): Promise<GenerateResult>;
+    generate(inputs: readonly GenerateInput[], options?: GenerateOptions): Promise<GenerateResult[]>;
+    async generate(input: GenerateInput | readonly GenerateInput[], options: GenerateOptions = {}): Promise<GenerateResult | GenerateResult[]> {
+        if (isBatch(input)) return this.run(input, options);
+        const [result] = await this.run([input as GenerateInput], options);
+        return result as GenerateResult;
+    }
+
+    /**
+     * Generates like {@link Model.generate} and yields the canvas filling in: one StepEvent per
+     * step (what it committed and the text so far, masks shown), then a DoneEvent with the
+     * result. Leaving the for-await loop early aborts the generation.
+     */
+    stream(input: GenerateInput, options: Omit<GenerateOptions, "onStep"> = {}): GenerationStream {
+        const controller = new AbortController();
+        const signal = options.signal === undefined ? controller.signal : AbortSignal.any([options.signal, controller.signal]);
+        return new GenerationStream(
+            (onStep) => this.generate(input, { ...options, signal, onStep }),
+            () => controller.abort(),
+        );
+    }
+
+    private async run(inputs: readonly GenerateInput[], options: GenerateOptions): Promise<GenerateResult[]> {
         if (this.disposed) throw new ModelDisposedError("generate() called on a disposed model");
+        if (this.queued >= this.parts.maxQueued) throw new QueueFullError(this.parts.maxQueued);
         const o = parseGenerateOptions(options);
         const { metadata } = this.info;
-        const prompt = encodePrompt(input, this.parts.prompt);
-        if (prompt.length + o.genLength > metadata.maxLength) {
-            throw new PromptTooLongError({ promptTokens: prompt.length, genLength: o.genLength, maxLength: metadata.maxLength, blockLength: o.blockLength });
-        }
+        if (inputs.length === 0) throw new InvalidInputError("the batch is empty", "pass at least one input");
+        const prompts = inputs.map((input, index) => {
+            const prompt = encodePrompt(input, this.parts.prompt);
+            if (prompt.length + o.genLength > metadata.maxLength) {
+                throw new PromptTooLongError({ promptTokens: prompt.length, genLength: o.genLength, maxLength: metadata.maxLength, blockLength: o.blockLength, ...(inputs.length > 1 && { index }) });
+            }
+            return prompt;
+        });
         if (o.signal?.aborted) throw new AbortError("generation was aborted before it started");
 
         let abort: AddonAbortToken | undefined;
@@ -97,10 +133,14 @@ export class Model {
             abort = new this.parts.addon.AbortToken();
             o.signal.addEventListener("abort", onAbort, { once: true });
         }
+        const tokenizer = this.parts.prompt.tokenizer;
+        const decode = tokenizer === null ? null : (ids: number[]) => tokenizer.decode(ids);
+        const onStep = o.onStep === undefined ? undefined : stepForwarder(o.onStep, prompts.length, o.genLength, metadata.endIds, decode, o.maskGlyph);
         let native;
+        this.queued++;
         try {
             native = await this.parts.native.generate({
-                prompts: [Int32Array.from(prompt)],
+                prompts: prompts.map((prompt) => Int32Array.from(prompt)),
                 genLength: o.genLength,
                 blockLength: o.blockLength,
                 strategy: o.strategy,
@@ -110,23 +150,21 @@ export class Model {
                 relaxedThreshold: o.relaxedThreshold,
                 radius: o.radius,
                 temperature: o.temperature,
-                seeds: [o.seed],
+                seeds: prompts.map(() => o.seed),
                 stopAtEos: o.stopAtEos,
                 cudaGraph: o.cudaGraph && this.info.device === "cuda",
                 ...(abort !== undefined && { abort }),
+                ...(onStep !== undefined && { onStep }),
             });
         } catch (error) {
             throw mapAddonError(error, "generate");
         } finally {
+            this.queued--;
             o.signal?.removeEventListener("abort", onAbort);
         }
-        const tokenizer = this.parts.prompt.tokenizer;
-        return buildGenerateResult(native, {
-            endIds: metadata.endIds,
-            decode: tokenizer === null ? null : (ids) => tokenizer.decode(ids),
-            seed: o.seed,
-            promptTokens: prompt.length,
-        });
+        return prompts.map((prompt, index) =>
+            buildGenerateResult(native, { endIds: metadata.endIds, decode, seed: o.seed, promptTokens: prompt.length, index }),
+        );
     }
 
     /**
@@ -139,5 +177,10 @@ export class Model {
             if (!(mapped instanceof ModelDisposedError)) throw mapped;
         });
         return this.disposing;
+    }
+
+    /** `await using model = await loadModel()` disposes the model at the end of the scope. */
+    [Symbol.asyncDispose](): Promise<void> {
+        return this.dispose();
     }
 }

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { InvalidOptionsError, type OptionIssue } from "./errors";
 import { formatZodIssues } from "./schemas/formatZodIssues";
-import type { DeviceOption, LoadProgress, Strategy } from "./types";
+import type { DeviceOption, LoadProgress, StepEvent, Strategy } from "./types";
 import { formatValue } from "./utils/formatValue";
 
 /** Largest genLength / blockLength / radius accepted; the model's maxLength is checked later. */
@@ -28,7 +28,16 @@ export interface LoadModelOptions {
     signal?: AbortSignal;
     /** Called while the archive is read. */
     onProgress?: (progress: LoadProgress) => void;
+    /**
+     * Most generate()/stream() calls that may wait for this model at once (1..100000, default
+     * 1024); one more rejects at once with QueueFullError. Calls run one after another on the
+     * model's worker thread, in the order made.
+     */
+    maxQueuedGenerations?: number;
 }
+
+/** Default of {@link LoadModelOptions.maxQueuedGenerations}. */
+export const DEFAULT_MAX_QUEUED_GENERATIONS = 1024;
 
 /**
  * Options of {@link Model.generate}. Options that belong to one strategy are rejected with the
@@ -66,6 +75,10 @@ export interface GenerateOptions {
     cudaGraph?: boolean;
     /** Aborts generation before its next step (rejects with AbortError). */
     signal?: AbortSignal;
+    /** Called after every step with what it committed and the canvas so far. */
+    onStep?: (event: StepEvent) => void;
+    /** How a still-masked position shows in StepEvent.text. Default "░". */
+    maskGlyph?: string;
 }
 
 /** GenerateOptions with every default filled in. */
@@ -83,6 +96,8 @@ export interface ResolvedGenerateOptions {
     stopAtEos: boolean;
     cudaGraph: boolean;
     signal?: AbortSignal;
+    onStep?: (event: StepEvent) => void;
+    maskGlyph: string;
 }
 
 /** LoadModelOptions with defaults filled in (modelPath is resolved by loadModel). */
@@ -93,6 +108,7 @@ export interface ResolvedLoadModelOptions {
     threads: number;
     signal?: AbortSignal;
     onProgress?: (progress: LoadProgress) => void;
+    maxQueuedGenerations: number;
 }
 
 const LOAD_ALLOWED: Record<keyof LoadModelOptions, string> = {
@@ -102,6 +118,7 @@ const LOAD_ALLOWED: Record<keyof LoadModelOptions, string> = {
     threads: `an integer from 0 to ${MAX_THREADS} (0 keeps libtorch's default)`,
     signal: "an AbortSignal",
     onProgress: "a function",
+    maxQueuedGenerations: "an integer from 1 to 100000",
 };
 
 const GENERATE_ALLOWED: Record<keyof GenerateOptions, string> = {
@@ -118,6 +135,8 @@ const GENERATE_ALLOWED: Record<keyof GenerateOptions, string> = {
     stopAtEos: "true or false",
     cudaGraph: "true or false",
     signal: "an AbortSignal",
+    onStep: "a function (event) => void",
+    maskGlyph: "a string",
 };
 
 const isFunction = (value: unknown): value is (...args: never[]) => unknown => typeof value === "function";
@@ -129,6 +148,7 @@ const loadModelSchema = z.strictObject({
     threads: z.number().int().min(0).max(MAX_THREADS).default(0),
     signal: z.instanceof(AbortSignal).optional(),
     onProgress: z.custom<(progress: LoadProgress) => void>(isFunction).optional(),
+    maxQueuedGenerations: z.number().int().min(1).max(100000).default(DEFAULT_MAX_QUEUED_GENERATIONS),
 });
 
 const unit = () => z.number().min(0).max(1);
@@ -147,6 +167,8 @@ const generateSchema = z.strictObject({
     stopAtEos: z.boolean().default(false),
     cudaGraph: z.boolean().default(true),
     signal: z.instanceof(AbortSignal).optional(),
+    onStep: z.custom<(event: StepEvent) => void>(isFunction).optional(),
+    maskGlyph: z.string().default("░"),
 });
 
 // The hand-written interfaces above carry the docs; these lines keep them in step with the schemas.
@@ -236,6 +258,8 @@ export function parseGenerateOptions(options: unknown, randomSeed: () => number 
         stopAtEos: o.stopAtEos,
         cudaGraph: o.cudaGraph,
         ...(o.signal !== undefined && { signal: o.signal }),
+        ...(o.onStep !== undefined && { onStep: o.onStep }),
+        maskGlyph: o.maskGlyph,
     };
 }
 

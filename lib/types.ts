@@ -76,3 +76,38 @@ export interface LoadProgress {
     /** Size of the archive. */
     totalBytes: number;
 }
+
+/** One token committed by a step: generation-relative position (0..genLength-1) and token id. */
+export interface CommittedToken {
+    /** Position in the generated span. */
+    position: number;
+    /** Token id now at that position. */
+    token: number;
+}
+
+/** What one decoding step did to one generation (streaming, `onStep`). */
+export interface StepEvent {
+    type: "step";
+    /** Index of the input in a batch (0 for a single input). */
+    index: number;
+    /** Forward pass number, 0-based (counted per call; a batch shares its steps). */
+    step: number;
+    /** Block being decoded, 0-based. */
+    block: number;
+    /** Tokens committed by this step, by position. */
+    committed: CommittedToken[];
+    /**
+     * The canvas so far: decoded committed text with each still-masked position shown as the
+     * mask glyph (default "░"), up to the first end token.
+     */
+    text: string;
+}
+
+/** The last event of {@link Model.stream}: the same result generate() resolves to. */
+export interface DoneEvent {
+    type: "done";
+    result: GenerateResult;
+}
+
+/** What {@link Model.stream} yields: step events in order, then one done event. */
+export type StreamEvent = StepEvent | DoneEvent;

@@ -3,14 +3,15 @@ import { InternalError } from "../errors";
 import type { GenerateResult } from "../types";
 
 /**
- * The public result of one single-row generation (docs/decoding.md "Ending"): tokens and text
+ * The public result of row `index` of a generation (docs/decoding.md "Ending"): tokens and text
  * stop before the first end token; tokensPerSecond counts the tokens up to and including it.
+ * A batch shares its steps' time, so msPerStep is the batch's time per forward pass.
  */
 export function buildGenerateResult(
     native: AddonGenerateResult,
-    details: { endIds: readonly number[]; decode: ((ids: number[]) => string) | null; seed: number; promptTokens: number },
+    details: { endIds: readonly number[]; decode: ((ids: number[]) => string) | null; seed: number; promptTokens: number; index?: number },
 ): GenerateResult {
-    const row = native.rows[0];
+    const row = native.rows[details.index ?? 0];
     if (row === undefined) throw new InternalError("the native engine returned no result row");
     const generated = Array.from(row.tokens);
     const ends = new Set(details.endIds);
@@ -25,7 +26,7 @@ export function buildGenerateResult(
         finishReason: endIndex >= 0 ? "eos" : "length",
         timings: {
             totalMs: native.totalMs,
-            msPerStep: row.steps > 0 ? native.stepMs / row.steps : 0,
+            msPerStep: native.batchSteps > 0 ? native.stepMs / native.batchSteps : 0,
             tokensPerSecond: native.totalMs > 0 ? usefulTokens / (native.totalMs / 1000) : 0,
         },
         seed: details.seed,

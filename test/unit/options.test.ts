@@ -18,6 +18,7 @@ function optionsError(fn: () => unknown): InvalidOptionsError {
 describe("generate options: defaults", () => {
     test("empty options resolve to the documented defaults", () => {
         expect(parseGenerateOptions({})).toEqual({
+            maskGlyph: "░",
             genLength: 128,
             blockLength: 32,
             strategy: "localleap",
@@ -179,8 +180,9 @@ describe("generate options: cross-field rules", () => {
 
 describe("loadModel options", () => {
     test("defaults", () => {
-        expect(parseLoadModelOptions(undefined)).toEqual({ device: "auto", threads: 0 });
-        expect(parseLoadModelOptions({ modelPath: "m.pt", device: "cpu", threads: 4 })).toEqual({ modelPath: "m.pt", device: "cpu", threads: 4 });
+        expect(parseLoadModelOptions(undefined)).toEqual({ device: "auto", threads: 0, maxQueuedGenerations: 1024 });
+        expect(parseLoadModelOptions({ modelPath: "m.pt", device: "cpu", threads: 4, maxQueuedGenerations: 8 }))
+            .toEqual({ modelPath: "m.pt", device: "cpu", threads: 4, maxQueuedGenerations: 8 });
     });
 
     const cases: [string, unknown, RegExp][] = [
