@@ -1,0 +1,1 @@
+"""Hugging Face checkpoints (LLaDA, Dream) -> localleap models: see docs/hf-export.md."""
