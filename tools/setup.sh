@@ -45,7 +45,7 @@ say "compiling TypeScript"
 npx --no-install tsc -p tsconfig.json
 
 # 5. The default model: export the shipped weights with this machine's torch.
-if [ ! -f models/reference/model.pt ] || [ -n "$(find models/reference -newer models/reference/model.pt -name '*.safetensors' -o -newer models/reference/model.pt -name '*.json' | head -1)" ]; then
+if [ ! -f models/reference/model.pt ] || [ -n "$(find models/reference -maxdepth 1 -newer models/reference/model.pt \( -name '*.safetensors' -o -name '*.json' \) | head -1)" ]; then
   say "exporting the default model (models/reference)"
   "$python" tools/export.py --weights models/reference --out models/reference/model.pt --dtype float32 --attention manual
 fi

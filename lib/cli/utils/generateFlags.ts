@@ -1,0 +1,78 @@
+import { type Command, Option } from "commander";
+import type { GenerateOptions, LoadModelOptions } from "../../options";
+import { STRATEGIES } from "../../options";
+import type { LoadProgress } from "../../types";
+import { parseNumberFlag } from "./parseNumberFlag";
+
+/** The generate-option flags: each option name in kebab-case, so flags and API never drift. */
+export const GENERATE_FLAGS: [flag: string, key: keyof GenerateOptions, description: string, numeric: boolean][] = [
+    ["--gen-length <n>", "genLength", "tokens to generate (default 128)", true],
+    ["--block-length <n>", "blockLength", "block length, divides gen-length (default 32)", true],
+    ["--strategy <name>", "strategy", `commit rule: ${STRATEGIES.join(", ")} (default localleap)`, false],
+    ["--steps <n>", "steps", "total steps, low-confidence and random only (default gen-length)", true],
+    ["--threshold <x>", "threshold", "confidence threshold, threshold strategy only (default 0.9)", true],
+    ["--anchor-threshold <x>", "anchorThreshold", "anchor threshold kappa, localleap only (default 0.9)", true],
+    ["--relaxed-threshold <x>", "relaxedThreshold", "relaxed threshold tau, localleap only (default 0.75)", true],
+    ["--radius <n>", "radius", "neighbourhood radius W, localleap only (default 4)", true],
+    ["--temperature <x>", "temperature", "sampling temperature, 0 is greedy (default 0)", true],
+    ["--seed <n>", "seed", "seed (default 0, or random when temperature > 0)", true],
+];
+
+/** Flags every command that loads a model and generates shares (generate, chat). */
+export interface ModelAndGenerateFlags {
+    model?: string;
+    tokenizer?: string;
+    device?: string;
+    threads?: number | string;
+    stopAtEos?: boolean;
+    cudaGraph?: boolean;
+    [key: string]: unknown;
+}
+
+/** Adds the model flags (--model, --tokenizer, --device, --threads). */
+export function addModelFlags(command: Command): Command {
+    return command
+        .option("-m, --model <path>", "model.pt to load (default: the package's reference model)")
+        .option("--tokenizer <path>", "tokenizer folder or tokenizer.json, instead of the model's own")
+        .option("--device <device>", "cpu, cuda or auto (default auto)")
+        .option("--threads <n>", "intra-op threads (default: libtorch's)", parseNumberFlag);
+}
+
+/** Adds one flag per generate option, plus --stop-at-eos and --no-cuda-graph. */
+export function addGenerateFlags(command: Command): Command {
+    for (const [flag, , description, numeric] of GENERATE_FLAGS) {
+        command.addOption(numeric ? new Option(flag, description).argParser(parseNumberFlag) : new Option(flag, description));
+    }
+    return command
+        .option("--stop-at-eos", "stop after the first block holding an end token")
+        .option("--no-cuda-graph", "run CUDA steps eagerly instead of as CUDA graphs");
+}
+
+/**
+ * loadModel options from the flags. Values are passed through unchecked: loadModel validates
+ * them and says what is wrong.
+ */
+export function loadOptionsFromFlags(flags: ModelAndGenerateFlags, extra: { signal?: AbortSignal; onProgress?: ((p: LoadProgress) => void) | undefined }): LoadModelOptions {
+    return defined({
+        modelPath: flags.model,
+        tokenizerPath: flags.tokenizer,
+        device: flags.device,
+        threads: flags.threads,
+        signal: extra.signal,
+        onProgress: extra.onProgress,
+    }) as LoadModelOptions;
+}
+
+/** generate options from the flags (unchecked, like {@link loadOptionsFromFlags}). */
+export function generateOptionsFromFlags(flags: ModelAndGenerateFlags): GenerateOptions {
+    return defined({
+        ...Object.fromEntries(GENERATE_FLAGS.map(([, key]) => [key, flags[key]])),
+        stopAtEos: flags.stopAtEos,
+        cudaGraph: flags.cudaGraph === false ? false : undefined,
+    }) as GenerateOptions;
+}
+
+/** Drops undefined values, so that absent flags take the library's defaults. */
+export function defined(values: Record<string, unknown>): Record<string, unknown> {
+    return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined));
+}
