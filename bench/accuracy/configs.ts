@@ -1,0 +1,116 @@
+// The decoding configurations the benchmark scores (block length 32, greedy, as evaluate.py).
+import type { GenerateOptions } from "../../lib/options";
+
+/** The block length of every configuration (evaluate.py's). */
+export const BLOCK_LENGTH = 32;
+
+/**
+ * Strategy families for AUP: a family's configurations differ only in how parallel they decode.
+ * stopAtEos configurations are families of their own (same commits, fewer forward passes).
+ */
+export type Family = "low-confidence" | "threshold" | "threshold+stop" | "localleap" | "localleap+stop";
+
+/** One configuration: a name, its family and the generate() options it runs with. */
+export interface BenchConfig {
+    /** e.g. "lc-256", "lc-256-s64", "threshold-256", "localleap-256-stop". */
+    name: string;
+    family: Family;
+    genLength: number;
+    /** What it is, for tables. */
+    description: string;
+    /** generate() options (genLength and blockLength included; temperature 0). */
+    options: GenerateOptions;
+    /** For the sweep: which parameter this point varies ("kappa", "tau", "W", "theta") and its value. */
+    sweep?: { parameter: "kappa" | "tau" | "W" | "theta"; value: number };
+}
+
+const base = (genLength: number): GenerateOptions => ({ genLength, blockLength: BLOCK_LENGTH, temperature: 0, seed: 0 });
+
+/** Low-confidence with `steps` total steps (genLength: the one-token-per-step baseline). */
+export function lowConfidence(genLength: number, steps = genLength): BenchConfig {
+    const perStep = genLength / steps;
+    return {
+        name: steps === genLength ? `lc-${genLength}` : `lc-${genLength}-s${steps}`,
+        family: "low-confidence",
+        genLength,
+        description: steps === genLength ? "low-confidence, 1 token/step (baseline)" : `low-confidence, ${steps} steps (${perStep} tokens/step)`,
+        options: { ...base(genLength), strategy: "low-confidence", steps },
+    };
+}
+
+/** Fast-dLLM's threshold rule with θ. */
+export function threshold(genLength: number, theta = 0.9, stopAtEos = false): BenchConfig {
+    const suffix = (theta === 0.9 ? "" : `-t${theta}`) + (stopAtEos ? "-stop" : "");
+    return {
+        name: `threshold-${genLength}${suffix}`,
+        family: stopAtEos ? "threshold+stop" : "threshold",
+        genLength,
+        description: `threshold θ=${theta}${stopAtEos ? ", stopAtEos" : ""}`,
+        options: { ...base(genLength), strategy: "threshold", threshold: theta, stopAtEos },
+    };
+}
+
+/** LocalLeap with κ, τ, W (the paper's defaults 0.9, 0.75, 4). */
+export function localleap(genLength: number, kappa = 0.9, tau = 0.75, radius = 4, stopAtEos = false): BenchConfig {
+    const isDefault = kappa === 0.9 && tau === 0.75 && radius === 4;
+    const suffix = (isDefault ? "" : `-k${kappa}-t${tau}-w${radius}`) + (stopAtEos ? "-stop" : "");
+    return {
+        name: `localleap-${genLength}${suffix}`,
+        family: stopAtEos ? "localleap+stop" : "localleap",
+        genLength,
+        description: `localleap κ=${kappa} τ=${tau} W=${radius}${stopAtEos ? ", stopAtEos" : ""}`,
+        options: { ...base(genLength), strategy: "localleap", anchorThreshold: kappa, relaxedThreshold: tau, radius, stopAtEos },
+    };
+}
+
+/**
+ * The table's configurations for one gen length: the one-token baseline, LLaDA's fixed schedules
+ * with genLength/2 and genLength/4 steps, threshold 0.9 (Fast-dLLM), localleap with the paper's
+ * defaults, and both with stopAtEos.
+ */
+export function mainConfigs(genLength: number): BenchConfig[] {
+    return [
+        lowConfidence(genLength),
+        lowConfidence(genLength, genLength / 2),
+        lowConfidence(genLength, genLength / 4),
+        threshold(genLength),
+        threshold(genLength, 0.9, true),
+        localleap(genLength),
+        localleap(genLength, 0.9, 0.75, 4, true),
+    ];
+}
+
+/** Values of the sweep, one parameter at a time around the defaults (κ 0.9, τ 0.75, W 4). */
+export const SWEEP_KAPPA = [0.8, 0.85, 0.9, 0.95, 0.99];
+export const SWEEP_TAU = [0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9];
+export const SWEEP_W = [0, 1, 2, 3, 4, 6, 8, 16];
+export const SWEEP_THETA = [0.7, 0.8, 0.9, 0.95];
+
+/**
+ * The ablation of the LocalLeap paper's shape: κ, τ and W varied one at a time with the others at
+ * their defaults (τ is capped at κ), plus threshold θ and the one-token baseline on the same
+ * problems for reference. Each distinct configuration appears once (the defaults are shared).
+ */
+export function sweepConfigs(genLength: number): BenchConfig[] {
+    const configs: BenchConfig[] = [lowConfidence(genLength)];
+    for (const theta of SWEEP_THETA) configs.push({ ...threshold(genLength, theta), sweep: { parameter: "theta", value: theta } });
+    const seen = new Map<string, BenchConfig>();
+    const add = (parameter: "kappa" | "tau" | "W", value: number, kappa: number, tau: number, radius: number) => {
+        const config = localleap(genLength, kappa, tau, radius);
+        if (!seen.has(config.name)) {
+            seen.set(config.name, { ...config, sweep: { parameter, value } });
+            configs.push(seen.get(config.name) as BenchConfig);
+        }
+    };
+    for (const kappa of SWEEP_KAPPA) add("kappa", kappa, kappa, Math.min(0.75, kappa), 4);
+    for (const tau of SWEEP_TAU) add("tau", tau, 0.9, tau, 4);
+    for (const radius of SWEEP_W) add("W", radius, 0.9, 0.75, radius);
+    return configs;
+}
+
+/** Points of the sweep for one parameter: the configurations whose κ / τ / W is that value, others at defaults. */
+export function sweepPoints(parameter: "kappa" | "tau" | "W"): { value: number; kappa: number; tau: number; radius: number }[] {
+    if (parameter === "kappa") return SWEEP_KAPPA.map((kappa) => ({ value: kappa, kappa, tau: Math.min(0.75, kappa), radius: 4 }));
+    if (parameter === "tau") return SWEEP_TAU.map((tau) => ({ value: tau, kappa: 0.9, tau, radius: 4 }));
+    return SWEEP_W.map((radius) => ({ value: radius, kappa: 0.9, tau: 0.75, radius }));
+}
