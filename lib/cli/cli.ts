@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { Command } from "commander";
 import { packageVersion } from "../utils/packageVersion";
+import { benchCommand } from "./commands/bench";
+import { chatCommand } from "./commands/chat";
 import { generateCommand } from "./commands/generate";
 import { infoCommand } from "./commands/info";
 import { formatError } from "./utils/formatError";
@@ -9,6 +11,8 @@ const program = new Command("localleap")
     .description("run diffusion language models (LLaDA, Dream) with LocalLeap parallel decoding")
     .version(packageVersion())
     .addCommand(generateCommand())
+    .addCommand(chatCommand())
+    .addCommand(benchCommand())
     .addCommand(infoCommand());
 
 program.parseAsync(process.argv).catch((error: unknown) => {
