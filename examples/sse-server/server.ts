@@ -301,7 +301,8 @@ async function main(): Promise<void> {
         maxQueuedGenerations: Number(values["max-queued"]),
     });
     if (values.warmup) {
-        // On CUDA the first generation of a shape captures its CUDA graph: do it before traffic.
+        // One-time CUDA costs (context, kernels, allocator) and the CUDA graph of this shape
+        // (docs/backends.md "CUDA graphs"), paid before the first request rather than by it.
         await model.generate("Hello");
     }
     const server = createSseServer({

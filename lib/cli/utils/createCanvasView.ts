@@ -51,8 +51,8 @@ class TerminalCanvas implements CanvasView {
     }
 
     done(text: string): void {
-        this.draw(text, null);
-        this.out.write(`\n${ESC}?25h`);
+        // The last frame is the whole text, however tall: nothing redraws it, so it may scroll.
+        this.out.write(`${this.erase()}${sanitizeForTerminal(text)}\n${ESC}?25h`);
         this.rowsAbove = -1;
     }
 
@@ -68,13 +68,13 @@ class TerminalCanvas implements CanvasView {
         return `\r${this.rowsAbove > 0 ? `${ESC}${this.rowsAbove}A` : ""}${ESC}J`;
     }
 
-    private draw(text: string, status: string | null): void {
+    private draw(text: string, status: string): void {
         const columns = Math.max(1, this.out.columns ?? 80);
         // Keep the frame within the screen, or moving up could not reach its first row.
         const maxRows = Math.max(1, (this.out.rows ?? 24) - 1);
         const lines = sanitizeForTerminal(text).split("\n");
         const rowsOf = (line: string) => Math.max(1, Math.ceil(displayWidth(line) / columns));
-        let statusRows = status === null ? 0 : rowsOf(status);
+        let statusRows = rowsOf(status);
         if (statusRows >= maxRows) statusRows = 0; // a tiny terminal: the canvas matters more
         let rows = lines.reduce((sum, line) => sum + rowsOf(line), 0);
         while (rows + statusRows > maxRows && lines.length > 1) rows -= rowsOf(lines.shift() as string);
@@ -86,7 +86,7 @@ class TerminalCanvas implements CanvasView {
             rows = rowsOf(lines[0]);
         }
         const body = this.color ? lines.map((line) => line.replace(/░+/g, (run) => `${ESC}2m${run}${ESC}22m`)) : lines;
-        const frame = statusRows > 0 && status !== null ? [...body, this.color ? `${ESC}2m${status}${ESC}22m` : status] : body;
+        const frame = statusRows > 0 ? [...body, this.color ? `${ESC}2m${status}${ESC}22m` : status] : body;
         this.out.write(this.erase() + frame.join("\n"));
         this.rowsAbove = rows + statusRows - 1;
     }

@@ -1,0 +1,294 @@
+// The SSE example backend (examples/sse-server) over real HTTP: in-process on an ephemeral port
+// with a fixture model, and as CI runs it (the compiled server as a child process, the default
+// reference model).
+import { type ChildProcess, spawn } from "node:child_process";
+import { request, type IncomingHttpHeaders, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+import { createSseServer, type RequestSummary } from "../../examples/sse-server/server";
+import { type GenerateOptions, type GenerateResult, loadModel, type Model, type StepEvent } from "../../lib";
+import { ensureBuilt } from "../support/buildDist";
+import { LLADA_FIXTURE, ROOT } from "../support/fixtures";
+
+interface SseEvent {
+    event: string;
+    data: unknown;
+}
+
+interface HttpAnswer {
+    status: number;
+    headers: IncomingHttpHeaders;
+    /** The parsed events of a text/event-stream answer. */
+    events: SseEvent[];
+    /** The parsed JSON of a JSON answer. */
+    json: unknown;
+}
+
+/** Parses complete SSE records (blank-line separated) off the front of `buffer`; returns the rest. */
+function takeEvents(buffer: string, into: SseEvent[]): string {
+    let end: number;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const record = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        let event = "message";
+        const data: string[] = [];
+        for (const line of record.split("\n")) {
+            if (line.startsWith(":")) continue;
+            const colon = line.indexOf(":");
+            const field = colon < 0 ? line : line.slice(0, colon);
+            const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+            if (field === "event") event = value;
+            else if (field === "data") data.push(value);
+        }
+        if (data.length > 0) into.push({ event, data: JSON.parse(data.join("\n")) });
+    }
+    return buffer;
+}
+
+/**
+ * One real HTTP request. `onEvent` sees each SSE event as it arrives and may return "disconnect"
+ * to close the connection there (the answer then resolves with the events so far).
+ */
+function http(
+    port: number,
+    method: string,
+    urlPath: string,
+    body?: unknown,
+    onEvent?: (event: SseEvent, index: number) => "disconnect" | void,
+): Promise<HttpAnswer> {
+    return new Promise((resolve, reject) => {
+        const payload = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
+        const req = request({ host: "127.0.0.1", port, method, path: urlPath, headers: payload ? { "content-type": "application/json" } : {} }, (res) => {
+            const events: SseEvent[] = [];
+            let buffer = "";
+            let raw = "";
+            let disconnected = false;
+            res.setEncoding("utf8");
+            res.on("data", (chunk: string) => {
+                raw += chunk;
+                if (!String(res.headers["content-type"]).startsWith("text/event-stream")) return;
+                const before = events.length;
+                buffer = takeEvents(buffer + chunk, events);
+                for (let i = before; i < events.length && !disconnected; i++) {
+                    if (onEvent?.(events[i] as SseEvent, i) === "disconnect") {
+                        disconnected = true;
+                        events.length = i + 1;
+                        req.destroy();
+                        resolve({ status: res.statusCode ?? 0, headers: res.headers, events, json: null });
+                    }
+                }
+            });
+            res.on("end", () => {
+                const isJson = String(res.headers["content-type"]).startsWith("application/json");
+                resolve({ status: res.statusCode ?? 0, headers: res.headers, events, json: isJson ? JSON.parse(raw) : null });
+            });
+            res.on("error", (error) => (disconnected ? undefined : reject(error)));
+        });
+        req.on("error", reject);
+        req.end(payload);
+    });
+}
+
+const comparable = (result: GenerateResult) => ({ ...result, timings: null });
+
+function expectStepsThenDone(answer: HttpAnswer): GenerateResult {
+    expect(answer.status).toBe(200);
+    expect(answer.headers["content-type"]).toMatch(/^text\/event-stream/);
+    const names = answer.events.map((e) => e.event);
+    expect(names[names.length - 1]).toBe("done");
+    expect(names.slice(0, -1).every((name) => name === "step")).toBe(true);
+    const steps = answer.events.slice(0, -1).map((e) => e.data as StepEvent);
+    expect(steps.map((s) => s.step)).toEqual(steps.map((_, i) => i));
+    const done = answer.events[answer.events.length - 1]?.data as { type: string; result: GenerateResult };
+    expect(done.type).toBe("done");
+    expect(steps.length).toBe(done.result.steps);
+    expect(steps[steps.length - 1]?.text).toBe(done.result.text);
+    return done.result;
+}
+
+/** A server for `model` on an ephemeral port, with every request's summary recorded. */
+async function startServer(model: Model, options: { maxGenLength?: number } = {}): Promise<{ server: Server; port: number; ended: RequestSummary[]; nextEnd: (outcome: RequestSummary["outcome"]) => Promise<RequestSummary> }> {
+    const ended: RequestSummary[] = [];
+    const waiters: [RequestSummary["outcome"], (s: RequestSummary) => void][] = [];
+    const server = createSseServer({
+        model,
+        ...options,
+        onRequestEnd: (summary) => {
+            ended.push(summary);
+            const i = waiters.findIndex(([outcome]) => outcome === summary.outcome);
+            if (i >= 0) waiters.splice(i, 1)[0]?.[1](summary);
+        },
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const nextEnd = (outcome: RequestSummary["outcome"]) => {
+        const already = ended.find((s) => s.outcome === outcome && !(s as { taken?: boolean }).taken);
+        if (already) return Promise.resolve(Object.assign(already, { taken: true }));
+        return new Promise<RequestSummary>((resolve) => waiters.push([outcome, (s) => resolve(Object.assign(s, { taken: true }))]));
+    };
+    return { server, port: (server.address() as AddressInfo).port, ended, nextEnd };
+}
+
+const closeServer = (server: Server) => new Promise<void>((resolve) => server.close(() => resolve()));
+
+/** Many one-token steps: long enough to be caught mid-generation. */
+const LONG: GenerateOptions = { genLength: 128, blockLength: 32, strategy: "low-confidence" };
+
+describe("in process, fixture model", () => {
+    let model: Model;
+    let port: number;
+    let server: Server;
+    let nextEnd: (outcome: RequestSummary["outcome"]) => Promise<RequestSummary>;
+    beforeAll(async () => {
+        model = await loadModel({ modelPath: LLADA_FIXTURE, device: "cpu", maxQueuedGenerations: 64 });
+        ({ server, port, nextEnd } = await startServer(model, { maxGenLength: 256 }));
+    });
+    afterAll(async () => {
+        if (server) await closeServer(server);
+        await model?.dispose();
+    });
+
+    test("POST /generate streams step events, then done with the result generate() gives", async () => {
+        const options: GenerateOptions = { genLength: 48, blockLength: 16 };
+        const answer = await http(port, "POST", "/generate", { prompt: "stream me", options });
+        const result = expectStepsThenDone(answer);
+        expect(answer.headers["cache-control"]).toBe("no-cache");
+        expect(comparable(result)).toEqual(comparable(await model.generate("stream me", options)));
+        const direct: StepEvent[] = [];
+        await model.generate("stream me", { ...options, onStep: (e) => direct.push(e) });
+        expect(answer.events.slice(0, -1).map((e) => e.data)).toEqual(direct);
+    });
+
+    test("chat messages go through the chat template", async () => {
+        const messages = [{ role: "user", content: "hello" }];
+        const answer = await http(port, "POST", "/generate", { messages, options: { genLength: 32, stopAtEos: true } });
+        const result = expectStepsThenDone(answer);
+        expect(comparable(result)).toEqual(comparable(await model.generate([{ role: "user", content: "hello" }], { genLength: 32, stopAtEos: true })));
+    });
+
+    test("GET /health", async () => {
+        const answer = await http(port, "GET", "/health");
+        expect(answer.status).toBe(200);
+        expect(answer.json).toMatchObject({ status: "ok", model: model.info.metadata.name, device: "cpu", active: 0 });
+    });
+
+    test.each<[string, string, string, unknown, number, string]>([
+        ["a body that is not JSON", "POST", "/generate", "{not json", 400, "BAD_REQUEST"],
+        ["neither prompt nor messages", "POST", "/generate", { options: {} }, 400, "BAD_REQUEST"],
+        ["both prompt and messages", "POST", "/generate", { prompt: "a", messages: [] }, 400, "BAD_REQUEST"],
+        ["an unknown field", "POST", "/generate", { prompt: "a", stream: true }, 400, "BAD_REQUEST"],
+        ["bad options", "POST", "/generate", { prompt: "a", options: { genLength: 30, blockLength: 7 } }, 400, "INVALID_OPTIONS"],
+        ["options the server owns", "POST", "/generate", { prompt: "a", options: { signal: true } }, 400, "BAD_REQUEST"],
+        ["a genLength over the server's limit", "POST", "/generate", { prompt: "a", options: { genLength: 512 } }, 400, "BAD_REQUEST"],
+        ["an empty prompt", "POST", "/generate", { prompt: "" }, 400, "INVALID_INPUT"],
+        ["a bad chat role", "POST", "/generate", { messages: [{ role: "robot", content: "x" }] }, 400, "INVALID_INPUT"],
+        ["a prompt too long for the model", "POST", "/generate", { prompt: "word ".repeat(400), options: { genLength: 128 } }, 400, "PROMPT_TOO_LONG"],
+        ["GET /generate", "GET", "/generate", undefined, 405, "METHOD_NOT_ALLOWED"],
+        ["an unknown path", "GET", "/nowhere", undefined, 404, "NOT_FOUND"],
+    ])("%s: a JSON error with a status, before any stream", async (_name, method, urlPath, body, status, code) => {
+        const answer = await http(port, method, urlPath, body);
+        expect(answer.status).toBe(status);
+        expect(answer.headers["content-type"]).toMatch(/^application\/json/);
+        expect(answer.json).toMatchObject({ error: { code, message: expect.any(String) } });
+    });
+
+    test("20 concurrent requests all complete, each with its own result", async () => {
+        const bodies = Array.from({ length: 20 }, (_, i) => ({
+            prompt: `request ${i}${" and more".repeat(i % 5)}`,
+            options: { genLength: 32, blockLength: i % 2 ? 16 : 32, ...(i % 4 === 0 ? { temperature: 0.8, seed: i } : {}) },
+        }));
+        const answers = await Promise.all(bodies.map((body) => http(port, "POST", "/generate", body)));
+        for (const [i, answer] of answers.entries()) {
+            const result = expectStepsThenDone(answer);
+            expect({ i, ...comparable(result) }).toEqual({ i, ...comparable(await model.generate(bodies[i]!.prompt, bodies[i]!.options)) });
+        }
+    });
+
+    test("a client that disconnects aborts its generation: the model is free for the next request", async () => {
+        const started = performance.now();
+        const answer = await http(port, "POST", "/generate", { prompt: "disconnect", options: LONG }, (_event, index) => (index === 2 ? "disconnect" : undefined));
+        expect(answer.status).toBe(200);
+        expect(answer.events).toHaveLength(3);
+        const summary = await nextEnd("aborted");
+        // Stopped within a step or so of the disconnect, far short of the 128 steps it asked for.
+        expect(summary.steps).toBeLessThan(20);
+        expect(summary.path).toBe("/generate");
+        const abortedMs = performance.now() - started;
+        const next = await http(port, "POST", "/generate", { prompt: "next", options: { genLength: 32 } });
+        expectStepsThenDone(next);
+        const health = await http(port, "GET", "/health");
+        expect(health.json).toMatchObject({ active: 0 });
+        // A whole LONG generation, for comparison: the aborted one ended well before it would have.
+        const full = performance.now();
+        await model.generate("disconnect", LONG);
+        expect(abortedMs).toBeLessThan(performance.now() - full);
+    });
+});
+
+describe("in process, a small queue", () => {
+    test("a request over maxQueuedGenerations gets 503 QUEUE_FULL as JSON, with Retry-After", async () => {
+        const model = await loadModel({ modelPath: LLADA_FIXTURE, device: "cpu", maxQueuedGenerations: 2 });
+        const { server, port } = await startServer(model);
+        try {
+            const first = http(port, "POST", "/generate", { prompt: "one", options: LONG });
+            const second = http(port, "POST", "/generate", { prompt: "two", options: LONG });
+            // Both accepted (one generating, one waiting on the model's worker): /health counts them.
+            for (;;) {
+                const health = await http(port, "GET", "/health");
+                if ((health.json as { active: number }).active === 2) break;
+                await new Promise((resolve) => setTimeout(resolve, 5));
+            }
+            const third = await http(port, "POST", "/generate", { prompt: "three", options: { genLength: 32 } });
+            expect(third.status).toBe(503);
+            expect(third.headers["retry-after"]).toBe("1");
+            expect(third.json).toMatchObject({ error: { code: "QUEUE_FULL", hint: expect.any(String) } });
+            expectStepsThenDone(await first);
+            expectStepsThenDone(await second);
+            // The queue drained: the same request now goes through.
+            expectStepsThenDone(await http(port, "POST", "/generate", { prompt: "three", options: { genLength: 32 } }));
+        } finally {
+            await closeServer(server);
+            await model.dispose();
+        }
+    });
+});
+
+describe("the compiled example as a child process (default reference model)", () => {
+    let child: ChildProcess | undefined;
+    let port = 0;
+    let output = "";
+    beforeAll(async () => {
+        ensureBuilt("examples/sse-server/tsconfig.json", "dist/examples/sse-server/server.js", ["lib", "examples/sse-server"]);
+        child = spawn(process.execPath, [path.join(ROOT, "dist", "examples", "sse-server", "server.js"), "--port", "0", "--quiet"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+        port = await new Promise<number>((resolve, reject) => {
+            const timer = setTimeout(() => reject(new Error(`the server did not start:\n${output}`)), 60_000);
+            const onData = (chunk: Buffer) => {
+                output += chunk.toString();
+                const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output);
+                if (match) {
+                    clearTimeout(timer);
+                    resolve(Number(match[1]));
+                }
+            };
+            child?.stdout?.on("data", onData);
+            child?.stderr?.on("data", onData);
+            child?.on("exit", (code) => reject(new Error(`the server exited (${code}):\n${output}`)));
+        });
+    });
+    afterAll(() => {
+        if (child && child.exitCode === null) child.kill("SIGKILL");
+    });
+
+    test("answers a chat question over HTTP, then shuts down cleanly on SIGTERM", async () => {
+        const messages = [{ role: "user", content: "Tom has 3 apples and buys 5 more. How many apples does he have?" }];
+        const answer = await http(port, "POST", "/generate", { messages, options: { genLength: 64, stopAtEos: true } });
+        const result = expectStepsThenDone(answer);
+        expect(result.finishReason).toBe("eos");
+        expect(result.text).toMatch(/(####|answer is)\s*\d+/);
+        expect(result.steps).toBeLessThan(64);
+
+        const exited = new Promise<number | null>((resolve) => child?.on("exit", (code) => resolve(code)));
+        child?.kill("SIGTERM");
+        expect(await exited).toBe(0);
+    });
+});
