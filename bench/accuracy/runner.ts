@@ -62,7 +62,7 @@ export async function runConfig(
     model: Model,
     config: BenchConfig,
     problems: readonly Problem[],
-    options: { batch: number; answerText?: AnswerText; onRows?: (done: number) => void },
+    options: { batch: number; answerText?: AnswerText; onRows?: (rows: readonly RowResult[]) => void },
 ): Promise<ConfigRun> {
     const rows: RowResult[] = [];
     const batches: BatchTiming[] = [];
@@ -98,7 +98,7 @@ export async function runConfig(
                 text,
             });
         });
-        options.onRows?.(rows.length);
+        options.onRows?.(rows);
     }
     return { config, rows, batches };
 }

@@ -115,13 +115,13 @@ export function drawAxes(
     x: Scale,
     y: Scale,
     labels: { x: string; y: string; title?: string },
-    format: { x?: (v: number) => string; y?: (v: number) => string } = {},
+    format: { x?: (v: number) => string; y?: (v: number) => string; yTicks?: boolean } = {},
 ): void {
     const [x0, x1] = [x(x.domain[0]), x(x.domain[1])];
     const [y0, y1] = [y(y.domain[0]), y(y.domain[1])];
     const fx = format.x ?? ((v: number) => String(v));
     const fy = format.y ?? ((v: number) => String(v));
-    for (const t of niceTicks(y.domain[0], y.domain[1], 5)) {
+    for (const t of format.yTicks === false ? [] : niceTicks(y.domain[0], y.domain[1], 5)) {
         svg.line(x0, y(t), x1, y(t), { stroke: "#e4e4e4" });
         svg.text(x0 - 6, y(t) + 4, fy(t), { "text-anchor": "end", "font-size": 11 });
     }
