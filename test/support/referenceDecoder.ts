@@ -1,23 +1,16 @@
 import { execFileSync } from "node:child_process";
 import path from "node:path";
+import type { AddonGenerateRequest } from "../../lib/bindings/AddonTypes";
 import { ROOT, torchPython } from "./fixtures";
 
-/** A case of tools/reference_decode.py (the plain Python decoder of docs/decoding.md). */
-export interface ReferenceCase {
+/**
+ * A case of tools/reference_decode.py (the plain Python decoder of docs/decoding.md): the
+ * engine's request with plain arrays for prompts, plus the model file.
+ */
+export type ReferenceCase = Omit<AddonGenerateRequest, "prompts" | "cudaGraph" | "abort" | "onStep"> & {
     model: string;
     prompts: number[][];
-    genLength: number;
-    blockLength: number;
-    strategy: "low-confidence" | "random" | "threshold" | "localleap";
-    steps: number;
-    threshold: number;
-    anchorThreshold: number;
-    relaxedThreshold: number;
-    radius: number;
-    temperature: number;
-    seeds: number[];
-    stopAtEos: boolean;
-}
+};
 
 export interface ReferenceResult {
     rows: { tokens: number[]; steps: number; stepsPerBlock: number[]; finishReason: string }[];

@@ -3,13 +3,13 @@ import json
 import os
 import sys
 import time
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Tuple
 
 import torch
 
 from .metadata import build_metadata, tokenizer_files
 from .model import HAS_SDPA
-from .weights import load_model, read_config
+from .weights import DTYPES, load_model, read_config
 
 # Allowed max |scripted - eager| relative to max(1, max |eager logit|); 0 is expected on CPU,
 # fused kernels of the profiling executor may move low bits on GPUs.
@@ -70,22 +70,33 @@ def parity_check(eager, scripted, vocab: int, max_length: int, dtype: str, devic
     return worst
 
 
+def check_export_options(dtype: str, device: str, attention: str, parity_prompts: int) -> Tuple[str, str]:
+    """The checks every export does before reading any weights; returns (device, attention) with
+    'auto' resolved: CUDA when this torch sees a GPU, SDPA when this torch has it."""
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"device must be cpu, cuda or auto, got {device!r}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device cuda requested but this torch sees no CUDA device")
+    if parity_prompts < 0:
+        raise ValueError("parity prompts must be >= 0")
+    attention = resolve_attention(attention)
+    if device == "cpu" and dtype == "float16" and not _cpu_half_matmul():
+        raise ValueError(f"this torch ({torch.__version__}) cannot run float16 matmuls on the CPU: use --device cuda")
+    return device, attention
+
+
 def export_model(weights_dir: str, out_path: str, dtype: str = "float32", device: str = "cpu",
                  attention: str = "auto", tokenizer_dir: Optional[str] = None, parity_prompts: int = 3,
                  log: Callable[[str], None] = _stderr) -> Dict:
     """Writes out_path; returns the localleap.json object."""
     t0 = time.time()
-    if device not in ("cpu", "cuda"):
-        raise ValueError(f"device must be cpu or cuda, got {device!r}")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device cuda requested but this torch sees no CUDA device")
-    if parity_prompts < 0:
-        raise ValueError("parity prompts must be >= 0")
+    device, attention = check_export_options(dtype, device, attention, parity_prompts)
     if not os.path.isdir(weights_dir):
         raise ValueError(f"weights folder not found: {weights_dir}")
-    attention = resolve_attention(attention)
-    if device == "cpu" and dtype == "float16" and not _cpu_half_matmul():
-        raise ValueError(f"this torch ({torch.__version__}) cannot run float16 matmuls on the CPU: use --device cuda")
     tok = tokenizer_files(tokenizer_dir or weights_dir, required=tokenizer_dir is not None)
     cfg, meta = read_config(weights_dir)  # metadata errors before reading gigabytes of weights
     md = build_metadata(meta, cfg, dtype, attention, os.path.basename(os.path.abspath(weights_dir)),

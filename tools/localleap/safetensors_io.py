@@ -137,8 +137,9 @@ def load_file(path: str, names: Optional[List[str]] = None) -> Dict[str, torch.T
     return _read_tensors(path, infos, data_start, names)
 
 
-def read_index(folder: str) -> Dict[str, str]:
-    """{tensor name: shard path} of a sharded folder, validated against the shards' headers."""
+def index_shards(folder: str) -> Dict[str, List[str]]:
+    """{shard file name: [tensor names]} from a sharded folder's index, sorted by shard; every
+    shard must exist (the error names a tensor it should hold, so a partial download is obvious)."""
     index_path = os.path.join(folder, INDEX_NAME)
     try:
         with open(index_path, "r", encoding="utf-8") as f:
@@ -155,11 +156,20 @@ def read_index(folder: str) -> Dict[str, str]:
         if os.path.basename(fname) != fname:
             raise ValueError(f"{index_path}: tensor {name!r}: shard {fname!r} must be a plain file name")
         by_file.setdefault(fname, []).append(name)
+    missing = [f for f in sorted(by_file) if not os.path.isfile(os.path.join(folder, f))]
+    if missing:
+        names = by_file[missing[0]]
+        raise ValueError(f"{folder}: shard {missing[0]} is missing ({len(missing)} of {len(by_file)} shards missing); "
+                         f"{INDEX_NAME} puts {len(names)} tensors there, e.g. {sorted(names)[0]!r}. "
+                         f"Download or write the whole set of shards")
+    return dict(sorted(by_file.items()))
+
+
+def read_index(folder: str) -> Dict[str, str]:
+    """{tensor name: shard path} of a sharded folder, validated against the shards' headers."""
     result: Dict[str, str] = {}
-    for fname, names in sorted(by_file.items()):
+    for fname, names in index_shards(folder).items():
         shard = os.path.join(folder, fname)
-        if not os.path.isfile(shard):
-            raise ValueError(f"{index_path}: shard {fname!r} (holding {names[0]!r}) is missing")
         infos, _, _ = read_header(shard)
         missing = [n for n in names if n not in infos]
         if missing:

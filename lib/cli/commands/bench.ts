@@ -66,7 +66,7 @@ export function benchCommand(): Command {
         .option("-m, --model <path>", "model.pt (default: the reference model)")
         .option("--tokenizer <path>", "tokenizer folder used to score answers (default: models/reference)")
         .option("--problems-file <path>", "held-out problems, JSON lines (default: bench/data/heldout.jsonl)")
-        .option("--problems <n>", "problems of the main table (default 8 on CPU, all on CUDA)", integer(1))
+        .option("--problems <n>", "problems of the main table (default 5 on CPU, all on CUDA)", integer(1))
         .option("--batch <n>", "problems per generate() call (default 1 on CPU, 1000 on CUDA)", integer(1))
         .option("--gen <list>", "gen lengths of the main table, comma-separated (default 128,256)", list(integer(1)))
         .option("--configs <names>", "only these configurations, comma-separated (e.g. lc-256,localleap-256)", list(String))

@@ -44,26 +44,9 @@ def weight_files(folder: str) -> Tuple[List[str], Dict[str, str]]:
     index = os.path.join(folder, st.INDEX_NAME)
     single = os.path.join(folder, "model.safetensors")
     if os.path.isfile(index):
-        try:
-            with open(index, "r", encoding="utf-8") as f:
-                wm = json.load(f).get("weight_map")
-        except (UnicodeDecodeError, json.JSONDecodeError, AttributeError) as e:
-            raise ValueError(f"{index}: not a safetensors index ({e})") from None
-        if not isinstance(wm, dict) or not all(isinstance(v, str) for v in wm.values()):
-            raise ValueError(f"{index}: needs a \"weight_map\" object mapping tensor names to shard file names")
-        by_shard: Dict[str, List[str]] = {}
-        for name, fname in wm.items():
-            if os.path.basename(fname) != fname:
-                raise ValueError(f"{index}: tensor {name!r}: shard {fname!r} must be a plain file name")
-            by_shard.setdefault(fname, []).append(name)
-        missing = [s for s in sorted(by_shard) if not os.path.isfile(os.path.join(folder, s))]
-        if missing:
-            s = missing[0]
-            names = by_shard[s]
-            raise ValueError(f"{folder}: shard {s} is missing ({len(missing)} of {len(by_shard)} shards missing); "
-                             f"{st.INDEX_NAME} puts {len(names)} tensors there, e.g. {sorted(names)[0]!r}. "
-                             f"Download the whole checkpoint")
-        return [os.path.join(folder, s) for s in sorted(by_shard)], {n: os.path.join(folder, s) for n, s in wm.items()}
+        by_shard = st.index_shards(folder)
+        paths = {s: os.path.join(folder, s) for s in by_shard}
+        return list(paths.values()), {n: paths[s] for s, names in by_shard.items() for n in names}
     if os.path.isfile(single):
         return [single], {}
     pickles = sorted(f for f in os.listdir(folder) if f.endswith((".bin", ".pt", ".pth", ".ckpt")))

@@ -7,7 +7,7 @@ from typing import Callable, Dict, Optional
 
 import torch
 
-from ..exporter import _cpu_half_matmul, parity_check, resolve_attention
+from ..exporter import check_export_options, parity_check
 from ..metadata import build_metadata
 from ..weights import DTYPES, build_with_weights
 from .checkpoint import GIB, plan_weights, read_checkpoint_config, read_optional_json, stream_weights
@@ -91,21 +91,9 @@ def export_hf(checkpoint: str, out_path: str, dtype: str = "bfloat16", device: s
     localleap.json object under "metadata"."""
     t0 = time.time()
     report: Dict = {"checkpoint": os.path.abspath(checkpoint), "out": os.path.abspath(out_path), "times": {}}
-    if dtype not in DTYPES:
-        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device not in ("cpu", "cuda"):
-        raise ValueError(f"device must be cpu, cuda or auto, got {device!r}")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device cuda requested but this torch sees no CUDA device")
-    if parity_prompts < 0:
-        raise ValueError("parity prompts must be >= 0")
+    device, attention = check_export_options(dtype, device, attention, parity_prompts)
     if max_length is not None and max_length < 2:
         raise ValueError(f"max length must be >= 2, got {max_length}")
-    attention = resolve_attention(attention)
-    if device == "cpu" and dtype == "float16" and not _cpu_half_matmul():
-        raise ValueError(f"this torch ({torch.__version__}) cannot run float16 matmuls on the CPU: use --device cuda")
 
     # Everything that can be checked without reading the weights' data comes first.
     _, fam, m = read_checkpoint_config(checkpoint)

@@ -14,6 +14,7 @@ output at i - 1 for position i.
 Every value read here is checked; an unsupported option fails naming its config.json key.
 docs/hf-export.md lists where each fact was verified.
 """
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -106,7 +107,7 @@ class ConfigReader:
         return list(items)
 
 
-class Family:
+class Family(ABC):
     name = ""
     architecture = ""          # localleap.json architecture
     logits_shifted = False
@@ -125,16 +126,17 @@ class Family:
         archs = cfg.get("architectures") or []
         return mt in self.model_types or any(a in self.class_names for a in archs if isinstance(a, str))
 
+    @abstractmethod
     def read(self, cfg: Dict, where: str) -> HFModel:
-        raise NotImplementedError
+        """The family's config.json, checked, as an HFModel."""
 
+    @abstractmethod
     def hf_shapes(self, m: HFModel) -> Dict[str, List[int]]:
         """Hugging Face tensor name -> shape, from the family's modeling code."""
-        raise NotImplementedError
 
+    @abstractmethod
     def name_map(self, m: HFModel) -> Dict[str, str]:
         """Neutral parameter name (tools/localleap/model.py) -> Hugging Face tensor name."""
-        raise NotImplementedError
 
 
 class LLaDA(Family):
