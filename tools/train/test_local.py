@@ -5,7 +5,7 @@
 1. data: problems verified (every equation recomputed, operands local, final answer line), held-out
    seeds disjoint from training seeds, no held-out question among the training questions.
 2. training: train.py --smoke with a char-level stand-in tokenizer built here, then the export
-   (bf16 shards < 15 MiB, index, config.json) is read back.
+   (bf16 shards < 8 MiB, index, config.json) is read back.
 3. evaluation: evaluate.py on the smoke model (every decoding config, a few problems).
 4. decoder: the batched decoder against a literal one-row-at-a-time implementation of
    docs/decoding.md on a synthetic model with varied confidences and ties, every strategy, with and

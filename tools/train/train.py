@@ -39,7 +39,7 @@ from common import (CHAT_TEMPLATE, EOT, MODEL_NAME, BOS, HFTokenizer, answer_tex
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-MAX_SHARD_BYTES = 14 << 20  # each shard file stays under 15 MiB
+MAX_SHARD_BYTES = 7 << 20  # each shard stays under 8 MiB, the largest file the repository keeps
 
 
 def parse_args(argv=None):
