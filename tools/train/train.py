@@ -333,7 +333,7 @@ def plot_log(log_path, png_path):
 
 
 def export(model, cfg, data: Data, a, tok_dir, out, log_path, extra):
-    """bf16 weights as shards (< 15 MiB each) + config.json + tokenizer files + training log."""
+    """bf16 weights as shards (< 8 MiB each) + config.json + tokenizer files + training log."""
     mm = import_model()
     shapes = mm.parameter_shapes(cfg)
     sd = model.state_dict()
@@ -351,7 +351,7 @@ def export(model, cfg, data: Data, a, tok_dir, out, log_path, extra):
     for fn in os.listdir(out):
         if fn.endswith(".safetensors"):
             size = os.path.getsize(os.path.join(out, fn))
-            assert size < 15 << 20, f"{fn} is {size} bytes, not < 15 MiB"
+            assert size < 8 << 20, f"{fn} is {size} bytes, not < 8 MiB"
     conf = dict(cfg.to_dict())
     conf.update({"name": MODEL_NAME, "architecture": "llada", "mask_id": data.mask, "eos_id": data.eos,
                  "end_ids": [data.eos, data.eot], "pad_id": data.pad, "logits_shifted": False,
