@@ -1,7 +1,7 @@
 // The fused LocalLeap commit kernel. Grid: one CTA per (block position, vocabulary chunk).
 //  1. Each CTA loads its chunk of logits once (16-byte loads when aligned) and reduces it to a
 //     ChunkResult: max, best token (greedy or Gumbel), exact fixed-point sum.
-//  2. The last CTA to finish a position combines its chunks (rule::combineChunks).
+//  2. The last CTA to finish a position combines its chunks (rule::combineChunks, in one warp).
 //  3. The last position to finish a row runs the commit decision for the row
 //     (rule::decidePosition, one thread per position) and commits in place.
 // "Last" is found with arrival counters (threadfence + atomicAdd), so the whole step is one
@@ -22,7 +22,6 @@ using rule::ChunkResult;
 constexpr int kThreads = 256;
 constexpr int kWarps = kThreads / 32;
 constexpr int kPerThread = rule::kVocabChunk / kThreads;  // 32 logits per thread
-constexpr int kMaxChunks = kMaxVocab / rule::kVocabChunk;
 static_assert(rule::kVocabChunk % (kThreads * 8) == 0, "chunk must split into 16-byte pieces");
 
 template <typename T>
@@ -124,14 +123,33 @@ __device__ ChunkResult reduceChunk(const T* row, int begin, int end, const RuleP
   const int maskId = p.maskId;
   float localMax = -INFINITY;
   Best best{-INFINITY, INT32_MAX, -INFINITY};
+  if (!kSampling && vectorLayout && (maskId < begin || maskId >= end)) {
+    // Greedy over a full chunk without the mask id (the common case): the best logit is the max.
+    // Each thread's indices rise with k, so "strictly greater" keeps the lowest index of equal
+    // maxima; starting from element 0 (NaN counted as -inf) matches the general path when every
+    // logit is -inf or NaN.
+    float top = rule::sanitizeLogit(toFloat(held.at(0)));
+    int topK = 0;
 #pragma unroll
-  for (int k = 0; k < kPerThread; ++k) {
-    const int v = heldIndex<T>(vectorLayout, begin, k);
-    const float z = rule::sanitizeLogit(toFloat(held.at(k)));  // -inf past the end
-    localMax = fmaxf(localMax, z);
-    if (v >= end || v == maskId) continue;  // the mask is never chosen, but counts in max and sum
-    const float score = kSampling ? rule::gumbelScore(z, p.invTemperature, gumbelBase, v) : z;
-    keepBetter(best, Best{score, v, z});
+    for (int k = 1; k < kPerThread; ++k) {
+      const float z = toFloat(held.at(k));  // NaN never compares greater
+      if (z > top) {
+        top = z;
+        topK = k;
+      }
+    }
+    localMax = top;
+    best = Best{top, heldIndex<T>(true, begin, topK), top};
+  } else {
+#pragma unroll
+    for (int k = 0; k < kPerThread; ++k) {
+      const int v = heldIndex<T>(vectorLayout, begin, k);
+      const float z = rule::sanitizeLogit(toFloat(held.at(k)));  // -inf past the end
+      localMax = fmaxf(localMax, z);
+      if (v >= end || v == maskId) continue;  // the mask is never chosen, but counts in max and sum
+      const float score = kSampling ? rule::gumbelScore(z, p.invTemperature, gumbelBase, v) : z;
+      keepBetter(best, Best{score, v, z});
+    }
   }
   localMax = warpMax(localMax);
   best = warpBest(best);
@@ -148,7 +166,8 @@ __device__ ChunkResult reduceChunk(const T* row, int begin, int end, const RuleP
   long long localSum = 0;
 #pragma unroll
   for (int k = 0; k < kPerThread; ++k) {
-    localSum += rule::fixedExp(rule::sanitizeLogit(toFloat(held.at(k))) - chunkMax);  // -inf -> 0
+    // NaN and -inf logits give NaN or -inf here, which fixedExp's cutoff turns into 0.
+    localSum += rule::fixedExp(toFloat(held.at(k)) - chunkMax);
   }
   localSum = warpSum(localSum);
   if (lane == 0) sSum[warp] = localSum;
@@ -168,6 +187,30 @@ __device__ ChunkResult reduceChunk(const T* row, int begin, int end, const RuleP
     r.sum = sum;
   }
   return r;
+}
+
+// Step 2: rule::combineChunks spread over one warp (lane c takes chunks c, c + 32, ...): the same
+// result, because the best (score, index) is a total order, the max differs at most in the sign
+// of a zero, and the fixed-point sums are integers. Chunk results were written by other CTAs:
+// read through L2 (__ldcg), never a stale L1. The result is valid in every lane.
+__device__ void combineChunksWarp(const ChunkResult* all, int chunks, int32_t* token, float* conf) {
+  const int lane = threadIdx.x & 31;
+  float maxLogit = -INFINITY;
+  Best best{-INFINITY, INT32_MAX, -INFINITY};
+  for (int c = lane; c < chunks; c += 32) {
+    maxLogit = fmaxf(maxLogit, __ldcg(&all[c].maxLogit));
+    keepBetter(best, Best{__ldcg(&all[c].bestScore), __ldcg(&all[c].bestIndex), __ldcg(&all[c].bestLogit)});
+  }
+  maxLogit = warpMax(maxLogit);
+  best = warpBest(best);
+  long long sum = 0;
+  for (int c = lane; c < chunks; c += 32) {
+    const long long chunkSum = __ldcg(reinterpret_cast<const long long*>(&all[c].sum));
+    sum += rule::rescaledChunkSum(chunkSum, __ldcg(&all[c].maxLogit) - maxLogit);
+  }
+  sum = warpSum(sum);
+  *token = best.index;
+  *conf = rule::confidenceOf(rule::fixedExp(best.logit - maxLogit), sum);
 }
 
 // Step 3: the commit decision for row b, by the CTA that finished the row's last position.
@@ -235,9 +278,20 @@ __device__ void decideRow(int b, int blockLength, int64_t* canvas, const RulePar
   }
 }
 
-// Greedy: <= 64 registers so that 4 CTAs share an SM; sampling needs more for its hashing.
+// CTAs per SM the register budget allows: greedy 16-bit logits fit in 40 registers (6 CTAs; a
+// few bytes of spill, measured faster than 4 CTAs at 64 registers), float32 logits hold twice the
+// registers of raw data (4 CTAs), sampling needs more for its hashing (2 CTAs).
+// LL_COMMIT_MIN_CTAS overrides the greedy 16-bit figure for tuning builds (bench/kernel_ab).
+#ifndef LL_COMMIT_MIN_CTAS
+#define LL_COMMIT_MIN_CTAS 6
+#endif
 template <typename T, bool kSampling>
-__global__ void __launch_bounds__(kThreads, kSampling ? 2 : 4)
+constexpr int minCtasPerSm() {
+  return kSampling ? 2 : (sizeof(T) == 2 ? LL_COMMIT_MIN_CTAS : 4);
+}
+
+template <typename T, bool kSampling>
+__global__ void __launch_bounds__(kThreads, (minCtasPerSm<T, kSampling>()))
     commitStepKernel(const T* __restrict__ logits, int blockLength, int vocab, int chunks,
                      int64_t* canvas, const RuleParams* __restrict__ params, StepState st,
                      ChunkResult* chunkScratch, uint32_t* positionArrivals) {
@@ -263,39 +317,29 @@ __global__ void __launch_bounds__(kThreads, kSampling ? 2 : 4)
   }
 
   // 2. The last chunk of the position combines.
-  __shared__ bool sLast;
+  __shared__ bool sLast, sRowLast;
   if (threadIdx.x == 0) {
     __threadfence();
     sLast = atomicAdd(&positionArrivals[q], 1u) == (unsigned)(chunks - 1);
   }
   __syncthreads();
   if (!sLast) return;
-  // Chunk results were written by other CTAs: read them through L2 (__ldcg), never a stale L1.
-  __shared__ ChunkResult sChunks[kMaxChunks];
   __threadfence();
-  if (masked) {
-    const ChunkResult* all = chunkScratch + (int64_t)q * chunks;
-    for (int c = threadIdx.x; c < chunks; c += blockDim.x) {
-      sChunks[c].maxLogit = __ldcg(&all[c].maxLogit);
-      sChunks[c].bestScore = __ldcg(&all[c].bestScore);
-      sChunks[c].bestIndex = __ldcg(&all[c].bestIndex);
-      sChunks[c].bestLogit = __ldcg(&all[c].bestLogit);
-      sChunks[c].sum = __ldcg(reinterpret_cast<const long long*>(&all[c].sum));
+  if (threadIdx.x < 32) {
+    int32_t token = -1;
+    float conf = 0.0f;
+    if (masked) combineChunksWarp(chunkScratch + (int64_t)q * chunks, chunks, &token, &conf);
+    if (threadIdx.x == 0) {
+      positionArrivals[q] = 0;  // ready for the next launch
+      st.conf[q] = conf;
+      st.token[q] = token;
+      __threadfence();
+      // A second flag: other warps may still be reading sLast (no barrier since they did).
+      sRowLast = atomicAdd(&st.arrivals[b], 1u) == (unsigned)(blockLength - 1);
     }
   }
   __syncthreads();
-  if (threadIdx.x == 0) {
-    positionArrivals[q] = 0;  // ready for the next launch
-    int32_t token = -1;
-    float conf = 0.0f;
-    if (masked) rule::combineChunks(sChunks, chunks, &token, &conf);
-    st.conf[q] = conf;
-    st.token[q] = token;
-    __threadfence();
-    sLast = atomicAdd(&st.arrivals[b], 1u) == (unsigned)(blockLength - 1);
-  }
-  __syncthreads();
-  if (!sLast) return;
+  if (!sRowLast) return;
   __threadfence();
 
   // 3. The last position of the row decides and commits.

@@ -70,8 +70,14 @@ constexpr int kVocabChunk = 8192;       // softmax sums are taken per chunk of t
 
 // exp(d) = p * 2^n for d in [-31, 0]: Cody-Waite reduction with a split ln2, Taylor polynomial
 // of degree 7 (relative error < 1e-8 on |r| <= 0.35). n is in [-45, 0].
+// n = rint(d / ln2) by the 1.5 * 2^23 trick: adding it rounds to the nearest integer, ties to even
+// (the constant is even), exactly as rintf does for |x| < 2^22, and the sum's low mantissa bits
+// are n itself. No conversion instruction: on the GPU those issue at 1/8 of the float rate.
+constexpr float kRoundMagic = 12582912.0f;  // 1.5 * 2^23
 LL_HD float expMantissa(float d, int* n) {
-  float fn = rintf(d * 1.44269504088896341f);
+  const float scaled = d * 1.44269504088896341f;  // two statements: contraction stays off anyway
+  const float shifted = scaled + kRoundMagic;
+  const float fn = shifted - kRoundMagic;
   float r = fmaf(fn, -0.693145751953125f, d);
   r = fmaf(fn, -1.428606765330187e-06f, r);
   float p = 1.98412698e-4f;
@@ -82,20 +88,21 @@ LL_HD float expMantissa(float d, int* n) {
   p = fmaf(p, r, 0.5f);
   p = fmaf(p, r, 1.0f);
   p = fmaf(p, r, 1.0f);
-  *n = (int)fn;
+  *n = (int32_t)(floatToBits(shifted) - floatToBits(kRoundMagic));
   return p;
 }
 
 // trunc(exp(d) * 2^44) for d = z - M <= 0; 0 below the cutoff or for NaN.
-// p is in [0.70, 1.42], so p * 2^24 is an integer below 2^25 (its ulp is at least 2^-24) and
-// trunc(p * 2^(n+44)) is that integer shifted by n + 20: one 32-bit conversion per logit.
+// p is in [0.70, 1.42] and n + 44 in [-2, 44], so p * 2^(n+44) is an exact power-of-two scaling
+// (a normal float below 2^45) and its truncation is the fixed-point term: one conversion.
+// Selects instead of an early return: out-of-range d runs the polynomial at the cutoff and is
+// zeroed, so the GPU needs no branch per logit and can interleave several logits' chains.
 LL_HD int64_t fixedExp(float d) {
-  if (!(d >= kExpCutoff)) return 0;
+  const bool inRange = d >= kExpCutoff;  // false for NaN
   int n;
-  float p = expMantissa(d, &n);
-  const int64_t m = (int32_t)(p * 16777216.0f);
-  const int shift = n + (kFixedShift - 24);
-  return shift >= 0 ? (m << shift) : (m >> -shift);
+  const float p = expMantissa(inRange ? d : kExpCutoff, &n);
+  const float term = p * pow2f(n + kFixedShift);
+  return (int64_t)(inRange ? term : 0.0f);
 }
 
 // exp(d) in float for d <= 0; 0 below the cutoff or for NaN.

@@ -53,11 +53,20 @@ function fillRow(rng: Prng, row: Float32Array, mode: number): void {
             row[b] = 9;
             break;
         }
-        default: { // extreme values: -inf entries and a huge maximum
-            for (let i = 0; i < v; i++) row[i] = rng.next() < 0.3 ? -Infinity : rng.normal() * 3;
+        default: { // extreme values: -inf and NaN entries (NaN counts as -inf) and a huge maximum
+            for (let i = 0; i < v; i++) {
+                const u = rng.next();
+                row[i] = u < 0.3 ? -Infinity : u < 0.35 ? NaN : rng.normal() * 3;
+            }
             row[rng.int(0, v - 1)] = rng.pick([40, 1e4]);
         }
     }
+}
+
+/** A token already in the canvas: any id but the mask's. */
+function committedToken(rng: Prng, vocabSize: number, maskId: number): number {
+    const token = rng.int(0, vocabSize - 1);
+    return token === maskId ? (token + 1) % vocabSize : token;
 }
 
 export interface CaseShape {
@@ -69,10 +78,14 @@ export interface CaseShape {
     temperature: number;
 }
 
-/** A random rule case: logits with ties, spikes and flat rows, a random mask pattern. */
+/**
+ * A random rule case: logits with ties, spikes and flat rows, a random mask pattern. The mask id
+ * is outside the vocabulary or, as in real models, one of its tokens (never chosen, but counted
+ * in the softmax), so that the kernel's paths for chunks with and without it both run.
+ */
 export function randomRuleCase(rng: Prng, shape: CaseShape): AddonRuleCase {
     const { batch, blockLength, vocabSize } = shape;
-    const maskId = vocabSize; // outside the vocabulary: never a chosen token
+    const maskId = vocabSize > 1 && rng.next() < 0.5 ? rng.int(0, vocabSize - 1) : vocabSize;
     const values = new Float32Array(batch * blockLength * vocabSize);
     for (let p = 0; p < batch * blockLength; p++) {
         const row = values.subarray(p * vocabSize, (p + 1) * vocabSize);
@@ -86,7 +99,7 @@ export function randomRuleCase(rng: Prng, shape: CaseShape): AddonRuleCase {
     for (let b = 0; b < batch; b++) {
         const maskedShare = rng.pick([1, 1, 0.5, 0.1, 0]);
         for (let i = 0; i < blockLength; i++) {
-            block[b * blockLength + i] = rng.next() < maskedShare ? maskId : rng.int(0, vocabSize - 1);
+            block[b * blockLength + i] = rng.next() < maskedShare ? maskId : committedToken(rng, vocabSize, maskId);
         }
     }
     const logits =
