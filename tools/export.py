@@ -32,21 +32,14 @@ def main(argv=None) -> int:
     ap.add_argument("--parity-prompts", type=int, default=3, metavar="N",
                     help="random prompts for the scripted-vs-eager check (0 skips it)")
     args = ap.parse_args(argv)  # LOCALLEAP_DEBUG=1 in the environment shows tracebacks
-    try:
+    from localleap.cli import run_reporting_errors
+
+    def export() -> None:
         from localleap.exporter import export_model
         export_model(args.weights, args.out, args.dtype, args.device, args.attention,
                      args.tokenizer, args.parity_prompts)
-    except (ValueError, OSError) as e:
-        if os.environ.get("LOCALLEAP_DEBUG"):
-            raise
-        print(f"export: error: {e}", file=sys.stderr)
-        return 1
-    except RuntimeError as e:
-        if os.environ.get("LOCALLEAP_DEBUG"):
-            raise  # torch errors (e.g. a dtype the device cannot compute in)
-        print(f"export: error: torch: {str(e).strip().splitlines()[0]}", file=sys.stderr)
-        return 1
-    return 0
+
+    return run_reporting_errors("export", export)
 
 
 if __name__ == "__main__":

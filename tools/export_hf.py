@@ -41,24 +41,17 @@ def main(argv=None) -> int:
     ap.add_argument("--report", metavar="FILE.json", default=None,
                     help="also write timings, peak GPU memory and parity figures as JSON")
     args = ap.parse_args(argv)
-    try:
+    from localleap.cli import run_reporting_errors
+
+    def export() -> None:
         from localleap.hf.export import export_hf
         report = export_hf(args.checkpoint, args.out, args.dtype, args.device, args.attention,
                            args.parity_prompts, args.max_length)
         if args.report:
             with open(args.report, "w", encoding="utf-8") as f:
                 json.dump({k: v for k, v in report.items() if k != "metadata"}, f, indent=2)
-    except (ValueError, OSError) as e:
-        if os.environ.get("LOCALLEAP_DEBUG"):
-            raise
-        print(f"export_hf: error: {e}", file=sys.stderr)
-        return 1
-    except RuntimeError as e:
-        if os.environ.get("LOCALLEAP_DEBUG"):
-            raise
-        print(f"export_hf: error: torch: {str(e).strip().splitlines()[0]}", file=sys.stderr)
-        return 1
-    return 0
+
+    return run_reporting_errors("export_hf", export)
 
 
 if __name__ == "__main__":

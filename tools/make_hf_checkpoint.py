@@ -30,7 +30,9 @@ def main(argv=None) -> int:
     ap.add_argument("--tokenizer-json", action="store_true", help="Dream: also write a fast tokenizer.json")
     ap.add_argument("--tokenizer-only", action="store_true", help="write the config and tokenizer files, no weights")
     args = ap.parse_args(argv)
-    try:
+    from localleap.cli import run_reporting_errors
+
+    def make() -> None:
         import torch
         from localleap.hf.synth import write_checkpoint
         device = args.device
@@ -42,12 +44,8 @@ def main(argv=None) -> int:
                              args.tokenizer_json, args.tokenizer_only)
         print(f"wrote {args.out}: {len(r['files'])} files, {r['bytes'] / 2**30:.2f} GiB of weights in "
               f"{r['seconds']:.1f} s", file=sys.stderr)
-    except (ValueError, OSError) as e:
-        if os.environ.get("LOCALLEAP_DEBUG"):
-            raise
-        print(f"make_hf_checkpoint: error: {e}", file=sys.stderr)
-        return 1
-    return 0
+
+    return run_reporting_errors("make_hf_checkpoint", make, torch_errors=False)
 
 
 if __name__ == "__main__":

@@ -28,13 +28,7 @@ def read_checkpoint_config(folder: str) -> Tuple[Dict, Family, HFModel]:
         raise ValueError(f"{folder}: no config.json, so this is not a Hugging Face checkpoint folder (expected "
                          f"config.json, model.safetensors.index.json with its *.safetensors shards, tokenizer.json "
                          f"and tokenizer_config.json; found: {', '.join(present) or 'nothing'})")
-    try:
-        with open(path, "r", encoding="utf-8") as f:
-            cfg = json.load(f)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from None
-    if not isinstance(cfg, dict):
-        raise ValueError(f"{path}: expected a JSON object")
+    cfg = read_optional_json(folder, "config.json")  # present: checked above
     fam = detect(cfg, path)
     return cfg, fam, fam.read(cfg, path)
 
