@@ -16,6 +16,7 @@ export type LocalleapErrorCode =
     | "TOKENIZER_INVALID"
     | "TOKENIZER_MISSING"
     | "NATIVE_BINDING_UNAVAILABLE"
+    | "NATIVE_BUILD_FAILED"
     | "CUDA_UNAVAILABLE"
     | "OUT_OF_MEMORY"
     | "ABORTED"
@@ -216,6 +217,13 @@ export class NativeBindingError extends LocalleapError {
         this.attempts = details.attempts;
         this.libtorch = details.libtorch;
         this.notes = details.notes;
+    }
+}
+
+/** `localleap build` could not compile the native addon. */
+export class NativeBuildError extends LocalleapError {
+    constructor(message: string, hint: string) {
+        super("NATIVE_BUILD_FAILED", message, { hint });
     }
 }
 

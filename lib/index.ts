@@ -56,6 +56,7 @@ export {
     ModelNotFoundError,
     ModelProbeError,
     NativeBindingError,
+    NativeBuildError,
     type OptionIssue,
     OutOfMemoryError,
     PromptTooLongError,

@@ -43,12 +43,10 @@ npx --no-install cmake-js build --log-level warn -p "$(nproc)"
 # 4. TypeScript -> dist/.
 say "compiling TypeScript"
 npx --no-install tsc -p tsconfig.json
+chmod +x dist/lib/cli/cli.js  # tsc drops the executable bit; npx localleap needs it in a checkout
 
 # 5. The default model: export the shipped weights with this machine's torch.
-if [ ! -f models/reference/model.pt ] || [ -n "$(find models/reference -maxdepth 1 -newer models/reference/model.pt \( -name '*.safetensors' -o -name '*.json' \) | head -1)" ]; then
-  say "exporting the default model (models/reference)"
-  "$python" tools/export.py --weights models/reference --out models/reference/model.pt --dtype float32 --attention manual
-fi
+LOCALLEAP_PYTHON="$python" bash tools/export-default-model.sh
 
 # 6. Test fixtures: small random-weight models in the LLaDA and Dream layouts.
 mkdir -p test/fixtures/generated

@@ -27,6 +27,8 @@ export interface AddonBuildInfo {
     cudaDeviceName: string;
     /** Threads libtorch's intra-op pool uses by default on this machine. */
     defaultThreads: number;
+    /** SHA-256 of the native sources it was built from ("" for node-gyp builds); see nativeSourceHash. */
+    sourceHash: string;
 }
 
 /** Cancels native work: generation stops before its next step, loading before its next read. */

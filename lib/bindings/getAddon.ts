@@ -36,8 +36,8 @@ let loading: Promise<LoadedAddon> | undefined;
 
 /**
  * Loads the native addon once per process (a process can hold one libtorch): LOCALLEAP_BINARY,
- * then prebuilds/<platform>-<arch>/ (CUDA variants first unless device is 'cpu'), then
- * build/Release/localleap.node. Each candidate is test-loaded in a child process first.
+ * then build/Release/localleap.node (a source build), then prebuilds/<platform>-<arch>/ (CUDA
+ * variants first unless device is 'cpu'). Each candidate is test-loaded in a child process first.
  * Rejects with NativeBindingError saying what was tried and how to fix it.
  */
 export function getAddon(options: { device?: DeviceOption } = {}): Promise<LoadedAddon> {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command } from "commander";
 import { packageVersion } from "../utils/packageVersion";
-import { benchCommand } from "./commands/bench";
+import { buildCommand } from "./commands/build";
 import { chatCommand } from "./commands/chat";
 import { generateCommand } from "./commands/generate";
 import { infoCommand } from "./commands/info";
@@ -12,8 +12,8 @@ const program = new Command("localleap")
     .version(packageVersion())
     .addCommand(generateCommand())
     .addCommand(chatCommand())
-    .addCommand(benchCommand())
-    .addCommand(infoCommand());
+    .addCommand(infoCommand())
+    .addCommand(buildCommand());
 
 program.parseAsync(process.argv).catch((error: unknown) => {
     process.stderr.write(`${formatError(error)}\n`);

@@ -172,5 +172,6 @@ describe("info", () => {
 test("--help lists the commands", async () => {
     const run = await cli(["--help"]);
     expect(run.code).toBe(0);
-    for (const command of ["generate", "chat", "bench", "info"]) expect(run.stdout).toMatch(new RegExp(`\\n {2}${command} `));
+    for (const command of ["generate", "chat", "info", "build"]) expect(run.stdout).toMatch(new RegExp(`\\n {2}${command} `));
+    expect(run.stdout).not.toMatch(/\n {2}bench /); // repository-only: npm run bench
 });

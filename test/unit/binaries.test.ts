@@ -160,13 +160,14 @@ describe("listBinaryCandidates", () => {
         ]);
     });
 
-    test("LOCALLEAP_BINARY first, the source build last, both tried as they are first", () => {
+    test("LOCALLEAP_BINARY first, then the source build before the prebuilds, both tried as they are first", () => {
         const candidates = listBinaryCandidates(
             sources({ envBinary: "/mine/custom.node", sourceBuild: "/pkg/build/Release/localleap.node", libtorch: [pythonCuda] }),
         );
         expect(candidates[0]).toMatchObject({ path: "/mine/custom.node", origin: "env", parsed: null, skipReason: "" });
         expect(candidates[0]?.plans).toEqual([{ libtorch: null, withCuda: false }, { libtorch: pythonCuda, withCuda: true }]);
-        expect(candidates[candidates.length - 1]).toMatchObject({ path: "/pkg/build/Release/localleap.node", origin: "source" });
+        expect(candidates[1]).toMatchObject({ path: "/pkg/build/Release/localleap.node", origin: "source" });
+        expect(candidates.slice(2).every((c) => c.origin === "prebuild")).toBe(true);
     });
 
     test("no prebuilds and no source build: nothing to try", () => {
@@ -192,13 +193,13 @@ describe("describeBindingFailure", () => {
         expect(message).toContain("note: python3 has no usable torch");
         expect(hint).toContain("need libtorch 2.11 (CUDA 13.0)");
         expect(hint).toContain("LOCALLEAP_LIBTORCH");
-        expect(hint).toContain("npm rebuild localleap");
+        expect(hint).toContain("npx localleap build");
     });
 
     test("with no libtorch at all, says how to install one", () => {
         const { message, hint } = describeBindingFailure({ platform: "linux-x64", attempts: [], libtorch: [], notes: [], wanted: [] });
         expect(message).toContain("(none: no LOCALLEAP_BINARY");
-        expect(hint).toContain("sudo apt install libtorch-dev");
+        expect(hint).toContain("sudo apt install libtorch1.13 libopenblas0-pthread");
     });
 });
 

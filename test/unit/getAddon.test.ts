@@ -40,7 +40,7 @@ describe("getAddon", () => {
         expect(e.attempts[1]?.reason).toMatch(/needs libtorch 9.9 built for CUDA 99.x/);
         expect(e.message).toContain("LOCALLEAP_LIBTORCH=");
         expect(e.message).toContain("holds no lib/libtorch.so");
-        expect(e.hint).toContain("npm rebuild localleap");
+        expect(e.hint).toContain("npx localleap build");
         const info = await getBuildInfo();
         expect(info.build).toBeNull();
         expect(info.error).toBeInstanceOf(NativeBindingError);
@@ -61,7 +61,7 @@ describe("getAddon", () => {
 });
 
 describe("resolveDevice", () => {
-    const cpuBuild = { variant: "cpu" as const, torchVersion: "1.13.1", cudaVersion: "", cudaAvailable: false, cudaDeviceCount: 0, cudaDeviceName: "", defaultThreads: 2 };
+    const cpuBuild = { variant: "cpu" as const, torchVersion: "1.13.1", cudaVersion: "", cudaAvailable: false, cudaDeviceCount: 0, cudaDeviceName: "", defaultThreads: 2, sourceHash: "" };
     test("device cuda on a CPU build lists the CUDA binaries passed over", () => {
         const loaded = {
             buildInfo: cpuBuild,

@@ -69,7 +69,7 @@ beforeEach(() => {
 });
 
 const cudaInfo = (over: Partial<AddonBuildInfo> = {}): AddonBuildInfo => ({
-    variant: "cuda", torchVersion: "2.11.0", cudaVersion: "13.0", cudaAvailable: true, cudaDeviceCount: 1, cudaDeviceName: "H100", defaultThreads: 16, ...over,
+    variant: "cuda", torchVersion: "2.11.0", cudaVersion: "13.0", cudaAvailable: true, cudaDeviceCount: 1, cudaDeviceName: "H100", defaultThreads: 16, sourceHash: "", ...over,
 });
 
 describe("loadModel", () => {

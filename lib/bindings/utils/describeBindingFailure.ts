@@ -1,6 +1,11 @@
 import type { BindingAttempt, LibtorchLocation } from "../../errors";
 import { describeLibtorch } from "./describeLibtorch";
 
+/** The commands that provide a libtorch a prebuilt binary loads with (README "Install in your project"). */
+export const LIBTORCH_INSTALL =
+    "for the CPU binary, Debian 12 / Ubuntu: `sudo apt install libtorch1.13 libopenblas0-pthread`; " +
+    "for the CUDA binary (H100/H200): `pip install torch==2.11.* --index-url https://download.pytorch.org/whl/cu130` (localleap finds python3's torch, or set LOCALLEAP_LIBTORCH=/path/to/torch)";
+
 /** The message and hint of a NativeBindingError: every candidate and why, libtorch found, the fix. */
 export function describeBindingFailure(details: {
     platform: string;
@@ -23,11 +28,11 @@ export function describeBindingFailure(details: {
 
     const fixes: string[] = [];
     if (details.libtorch.length === 0) {
-        fixes.push("install libtorch: `sudo apt install libtorch-dev` (CPU), or `pip install torch` (CUDA wheels), or unpack a libtorch download and set LOCALLEAP_LIBTORCH=/path/to/libtorch");
+        fixes.push(`install libtorch: ${LIBTORCH_INSTALL}`);
     } else if (details.wanted.length > 0) {
-        fixes.push(`the prebuilt binaries need libtorch ${details.wanted.join(" or ")}: install a matching torch, or set LOCALLEAP_LIBTORCH=/path/to/libtorch`);
+        fixes.push(`the prebuilt binaries need libtorch ${details.wanted.join(" or ")}: ${LIBTORCH_INSTALL}`);
     }
-    fixes.push("build from source against the libtorch you have: `npm rebuild localleap`");
+    fixes.push("or build from source against the libtorch you have: `npx localleap build` (needs libtorch's headers, g++ and cmake)");
     fixes.push("or point LOCALLEAP_BINARY at a localleap .node file that matches your libtorch");
     return { message: lines.join("\n"), hint: fixes.join("; ") };
 }

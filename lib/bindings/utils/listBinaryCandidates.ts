@@ -38,15 +38,21 @@ export interface CandidateSources {
 }
 
 /**
- * Orders the binaries to try: LOCALLEAP_BINARY, then the prebuilds (CUDA variants first unless
- * device is 'cpu'; newest torch, then newest CUDA, first; CUDA variants without a matching CUDA
- * libtorch skipped), then the source build. Pure: the caller lists the folders.
+ * Orders the binaries to try: LOCALLEAP_BINARY, then the source build (a binary built on this
+ * machine, by `localleap build` or in a checkout, wins over the shipped ones, as with
+ * node-gyp-build), then the prebuilds (CUDA variants first unless device is 'cpu'; newest torch,
+ * then newest CUDA, first; CUDA variants without a matching CUDA libtorch skipped). Pure: the
+ * caller lists the folders.
  */
 export function listBinaryCandidates(sources: CandidateSources): BinaryCandidate[] {
     const candidates: BinaryCandidate[] = [];
     if (sources.envBinary) {
         const parsed = parseBinaryName(path.basename(sources.envBinary));
         candidates.push({ path: path.resolve(sources.envBinary), origin: "env", parsed, plans: explicitPlans(parsed, sources.libtorch), skipReason: "" });
+    }
+
+    if (sources.sourceBuild !== null) {
+        candidates.push({ path: sources.sourceBuild, origin: "source", parsed: null, plans: explicitPlans(null, sources.libtorch), skipReason: "" });
     }
 
     const prebuilds = sources.prebuildFiles
@@ -80,10 +86,6 @@ export function listBinaryCandidates(sources: CandidateSources): BinaryCandidate
             a.path.localeCompare(b.path),
     );
     candidates.push(...prebuilds);
-
-    if (sources.sourceBuild !== null) {
-        candidates.push({ path: sources.sourceBuild, origin: "source", parsed: null, plans: explicitPlans(null, sources.libtorch), skipReason: "" });
-    }
     return candidates;
 }
 

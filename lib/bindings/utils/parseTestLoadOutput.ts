@@ -17,6 +17,7 @@ export function parseTestLoadOutput(stdout: string): AddonBuildInfo | null {
             cudaDeviceCount: typeof info.cudaDeviceCount === "number" ? info.cudaDeviceCount : 0,
             cudaDeviceName: typeof info.cudaDeviceName === "string" ? info.cudaDeviceName : "",
             defaultThreads: typeof info.defaultThreads === "number" ? info.defaultThreads : 0,
+            sourceHash: typeof info.sourceHash === "string" ? info.sourceHash : "",
         };
     } catch {
         return null;

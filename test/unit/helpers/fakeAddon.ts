@@ -91,6 +91,7 @@ export class FakeAddon implements Addon {
             cudaDeviceCount: 0,
             cudaDeviceName: "",
             defaultThreads: 4,
+            sourceHash: "",
         },
     ) {}
 
