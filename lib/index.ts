@@ -3,9 +3,18 @@
  * decoding. Start with {@link loadModel}, then {@link Model.generate}.
  */
 export { loadModel } from "./loadModel";
-export { Model, type ModelInfo, type ModelBuildInfo } from "./model";
+export { Model, type ModelInfo, type ModelBuildInfo, type ResultFor } from "./model";
+export { ChatSession, type ChatSessionOptions } from "./ChatSession";
 export {
+    type CommonGenerateOptions,
+    type DistributiveOmit,
+    type GenerateOptionName,
     type GenerateOptions,
+    type LocalLeapOptions,
+    type ScheduledOptions,
+    type StreamOptions,
+    type ThresholdOptions,
+    MIN_TEMPERATURE,
     type LoadModelOptions,
     type ResolvedGenerateOptions,
     parseGenerateOptions,
@@ -24,6 +33,8 @@ export type {
     DoneEvent,
     StepEvent,
     StreamEvent,
+    TextChunk,
+    TextEvent,
     Device,
     DeviceOption,
     FinishReason,

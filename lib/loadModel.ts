@@ -158,7 +158,7 @@ async function resolveModelPath(given: string | undefined): Promise<string> {
         if (given === undefined) {
             throw new ModelNotFoundError(
                 `no modelPath given and the default model ${modelPath} does not exist`,
-                "run `npm run setup` in the localleap package to create the reference model, or pass modelPath (--model)",
+                "the npm package ships it: reinstall localleap (`npm install localleap`); in a git checkout run `npm run setup`; or pass modelPath (--model)",
             );
         }
         throw new ModelNotFoundError(`no model file at ${modelPath}`);

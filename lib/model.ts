@@ -3,12 +3,18 @@ import { mapAddonError } from "./bindings/utils/mapAddonError";
 import { AbortError, InvalidInputError, ModelDisposedError, PromptTooLongError, QueueFullError } from "./errors";
 import { GenerationStream } from "./generation/GenerationStream";
 import { isBatch } from "./generation/isBatch";
-import { stepForwarder } from "./generation/stepForwarder";
+import { createStepHandler } from "./generation/createStepHandler";
+import type { TextLimits } from "./generation/cutGeneration";
 import type { ModelMetadata } from "./metadata";
-import { type GenerateOptions, parseGenerateOptions } from "./options";
+import { type GenerateOptions, parseGenerateOptions, type StreamOptions } from "./options";
 import { encodePrompt, type PromptContext } from "./prompt/encodePrompt";
-import type { Device, GenerateInput, GenerateResult } from "./types";
+import type { TextTokenizer } from "./tokenizer/TextTokenizer";
+import type { ChatMessage, Device, GenerateInput, GenerateResult } from "./types";
+import { formatValue } from "./utils/formatValue";
 import { buildGenerateResult } from "./utils/buildGenerateResult";
+
+/** What generate() resolves to for an input: one result, or one per input of a batch. */
+export type ResultFor<I> = [I] extends [string | readonly number[] | Int32Array | readonly ChatMessage[]] ? GenerateResult : GenerateResult[];
 
 /** The native build a model runs on. */
 export interface ModelBuildInfo {
@@ -70,6 +76,7 @@ export class Model {
     private disposing: Promise<void> | undefined;
     /** Calls started and not yet finished: waiting on the worker thread or running. */
     private queued = 0;
+    private warnedEmptyRaw = false;
 
     /** @internal Use {@link loadModel}. */
     constructor(parts: ModelParts) {
@@ -83,43 +90,74 @@ export class Model {
     }
 
     /**
-     * Generates a continuation of `input`: a string (tokenized, BOS added when the model's
-     * metadata says addBos), token ids, or chat messages (rendered with the chat template).
-     * Given an array of inputs, decodes them as one batch and resolves to one result per input,
-     * each identical to what that input gives alone.
+     * Generates a continuation of `input`: a string (the user's message through the chat
+     * template when the model has one, plain text with `raw: true`), token ids, or chat
+     * messages. Given an array of inputs, decodes them as one batch and resolves to one result
+     * per input, each identical to what that input gives alone.
      * Rejects with InvalidOptionsError, InvalidInputError, PromptTooLongError, AbortError,
      * QueueFullError, OutOfMemoryError or ModelDisposedError; never leaves the model unusable.
      */
-    generate(input: GenerateInput, options?: GenerateOptions): Promise<GenerateResult>;
-    generate(inputs: readonly GenerateInput[], options?: GenerateOptions): Promise<GenerateResult[]>;
+    generate<I extends GenerateInput | readonly GenerateInput[]>(input: I, options?: GenerateOptions): Promise<ResultFor<I>>;
     async generate(input: GenerateInput | readonly GenerateInput[], options: GenerateOptions = {}): Promise<GenerateResult | GenerateResult[]> {
-        if (isBatch(input)) return this.run(input, options);
-        const [result] = await this.run([input as GenerateInput], options);
+        if (isBatch(input)) return this.run("generate", input, options);
+        const [result] = await this.run("generate", [input as GenerateInput], options);
         return result as GenerateResult;
     }
 
     /**
      * Generates like {@link Model.generate} and yields the canvas filling in: one StepEvent per
-     * step (what it committed and the text so far, masks shown), then a DoneEvent with the
-     * result. Leaving the for-await loop early aborts the generation.
+     * step (what it committed and the text so far, masks shown), a TextEvent whenever more text
+     * became final, then a DoneEvent with the result. Leaving the for-await loop early aborts
+     * the generation.
      */
-    stream(input: GenerateInput, options: Omit<GenerateOptions, "onStep"> = {}): GenerationStream {
+    stream(input: GenerateInput, options: StreamOptions = {}): GenerationStream {
         const controller = new AbortController();
-        const signal = options.signal === undefined ? controller.signal : AbortSignal.any([options.signal, controller.signal]);
+        let signal: AbortSignal = controller.signal;
+        try {
+            const given = (options as { signal?: unknown } | null)?.signal;
+            if (given instanceof AbortSignal) signal = AbortSignal.any([given, controller.signal]);
+        } catch {
+            // unreadable options: run() reports them as InvalidOptionsError
+        }
         return new GenerationStream(
-            (onStep) => this.generate(input, { ...options, signal, onStep }),
+            (sink) => this.run("stream", [input], { ...options, signal, onStep: sink, onTextChunk: (chunk) => sink({ type: "text", ...chunk }) } as GenerateOptions)
+                .then(([result]) => result as GenerateResult),
             () => controller.abort(),
         );
     }
 
-    private async run(inputs: readonly GenerateInput[], options: GenerateOptions): Promise<GenerateResult[]> {
-        if (this.disposed) throw new ModelDisposedError("generate() called on a disposed model");
+    /** Token ids of `text` as plain text (no chat template, no BOS, special-token text kept as text where the tokenizer allows). */
+    tokenize(text: string): number[] {
+        if (typeof text !== "string") throw new InvalidInputError(`tokenize() takes a string, got ${formatValue(text)}`);
+        return this.requireTokenizer("tokenize()").encode(text, false);
+    }
+
+    /** Text of token ids, special tokens skipped. */
+    detokenize(tokens: readonly number[] | Int32Array): string {
+        const ids = Array.from(tokens as ArrayLike<unknown>);
+        if (!ids.every((id) => Number.isInteger(id) && (id as number) >= 0)) throw new InvalidInputError("detokenize() takes token ids (integers >= 0)");
+        return this.requireTokenizer("detokenize()").decode(ids as number[]);
+    }
+
+    /** How many prompt tokens `input` takes, exactly as generate() would encode it (chat template, BOS). */
+    countTokens(input: GenerateInput, options: { raw?: boolean } = {}): number {
+        return encodePrompt(input, this.parts.prompt, options.raw === true).length;
+    }
+
+    private requireTokenizer(what: string): TextTokenizer {
+        const tokenizer = this.parts.prompt.tokenizer;
+        if (tokenizer === null) throw new InvalidInputError(`this model has no tokenizer, so ${what} cannot be used`, "load the model with tokenizerPath");
+        return tokenizer;
+    }
+
+    private async run(caller: "generate" | "stream", inputs: readonly GenerateInput[], options: GenerateOptions): Promise<GenerateResult[]> {
+        if (this.disposed) throw new ModelDisposedError(`${caller}() called on a disposed model`);
         if (this.queued >= this.parts.maxQueued) throw new QueueFullError(this.parts.maxQueued);
         const o = parseGenerateOptions(options);
         const { metadata } = this.info;
         if (inputs.length === 0) throw new InvalidInputError("the batch is empty", "pass at least one input");
         const prompts = inputs.map((input, index) => {
-            const prompt = encodePrompt(input, this.parts.prompt);
+            const prompt = encodePrompt(input, this.parts.prompt, o.raw);
             if (prompt.length + o.genLength > metadata.maxLength) {
                 throw new PromptTooLongError({ promptTokens: prompt.length, genLength: o.genLength, maxLength: metadata.maxLength, blockLength: o.blockLength, ...(inputs.length > 1 && { index }) });
             }
@@ -127,15 +165,34 @@ export class Model {
         });
         if (o.signal?.aborted) throw new AbortError("generation was aborted before it started");
 
+        const { AbortToken } = this.parts.addon;
         let abort: AddonAbortToken | undefined;
         const onAbort = () => abort?.abort();
         if (o.signal !== undefined) {
-            abort = new this.parts.addon.AbortToken();
+            abort = new AbortToken();
             o.signal.addEventListener("abort", onAbort, { once: true });
         }
         const tokenizer = this.parts.prompt.tokenizer;
-        const decode = tokenizer === null ? null : (ids: number[]) => tokenizer.decode(ids);
-        const onStep = o.onStep === undefined ? undefined : stepForwarder(o.onStep, prompts.length, o.genLength, metadata.endIds, decode, o.maskGlyph);
+        const limits: TextLimits = {
+            endIds: new Set(metadata.endIds),
+            maxTokens: o.maxTokens,
+            stop: o.stop,
+            decode: tokenizer === null ? null : (ids: number[]) => tokenizer.decode(ids),
+        };
+        // Stop strings and maxTokens end the decode as soon as every row's text has ended.
+        const finish = o.stop.length > 0 || o.maxTokens !== null ? new AbortToken() : undefined;
+        const handler =
+            o.onStep !== undefined || o.onTextChunk !== undefined || finish !== undefined
+                ? createStepHandler({
+                      rows: prompts.length,
+                      genLength: o.genLength,
+                      limits,
+                      maskGlyph: o.maskGlyph,
+                      ...(o.onStep !== undefined && { onStep: o.onStep }),
+                      ...(o.onTextChunk !== undefined && { onTextChunk: o.onTextChunk }),
+                      ...(finish !== undefined && { onAllEnded: () => finish.abort() }),
+                  })
+                : undefined;
         let native;
         this.queued++;
         try {
@@ -154,7 +211,8 @@ export class Model {
                 stopAtEos: o.stopAtEos,
                 cudaGraph: o.cudaGraph && this.info.device === "cuda",
                 ...(abort !== undefined && { abort }),
-                ...(onStep !== undefined && { onStep }),
+                ...(finish !== undefined && { finish }),
+                ...(handler !== undefined && { onStep: handler.onStep }),
             });
         } catch (error) {
             throw mapAddonError(error, "generate");
@@ -162,8 +220,29 @@ export class Model {
             this.queued--;
             o.signal?.removeEventListener("abort", onAbort);
         }
-        return prompts.map((prompt, index) =>
-            buildGenerateResult(native, { endIds: metadata.endIds, decode, seed: o.seed, promptTokens: prompt.length, index }),
+        const finishedEarly = finish?.aborted === true;
+        const results = prompts.map((prompt, index) =>
+            buildGenerateResult(native, {
+                limits,
+                ...(finishedEarly && handler !== undefined && { finalLength: handler.finalLength(index) }),
+                seed: o.seed,
+                promptTokens: prompt.length,
+                index,
+            }),
+        );
+        handler?.flush(results.map((result) => result.text));
+        this.warnIfEmptyRaw(o.raw, inputs, results);
+        return results;
+    }
+
+    /** A chat model given raw text often answers nothing: say so once per model rather than return "" silently. */
+    private warnIfEmptyRaw(raw: boolean, inputs: readonly GenerateInput[], results: readonly GenerateResult[]): void {
+        if (this.warnedEmptyRaw || !raw || !this.info.hasChatTemplate) return;
+        if (!results.some((result, i) => result.text.trim() === "" && typeof inputs[i] === "string")) return;
+        this.warnedEmptyRaw = true;
+        process.emitWarning(
+            "localleap: a raw string prompt to a chat model gave empty text; drop raw: true to send it as a user message through the model's chat template",
+            { code: "LOCALLEAP_EMPTY_RAW_OUTPUT" },
         );
     }
 

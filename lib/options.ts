@@ -1,13 +1,18 @@
 import { z } from "zod";
 import { InvalidOptionsError, type OptionIssue } from "./errors";
 import { formatZodIssues } from "./schemas/formatZodIssues";
-import type { DeviceOption, LoadProgress, StepEvent, Strategy } from "./types";
+import type { DeviceOption, LoadProgress, StepEvent, Strategy, TextChunk } from "./types";
 import { formatValue } from "./utils/formatValue";
 
 /** Largest genLength / blockLength / radius accepted; the model's maxLength is checked later. */
 export const MAX_GEN_LENGTH = 65536;
 /** Largest `threads` accepted. */
 export const MAX_THREADS = 1024;
+/**
+ * Smallest temperature > 0: the kernels scale logits by 1 / T in float32, which overflows for
+ * T below ~3e-39; far above that, 1e-3 already samples like greedy.
+ */
+export const MIN_TEMPERATURE = 1e-3;
 /** Largest seed: 2^53 - 1, the largest integer a JS number holds exactly. */
 export const MAX_SEED = Number.MAX_SAFE_INTEGER;
 
@@ -39,33 +44,13 @@ export interface LoadModelOptions {
 /** Default of {@link LoadModelOptions.maxQueuedGenerations}. */
 export const DEFAULT_MAX_QUEUED_GENERATIONS = 1024;
 
-/**
- * Options of {@link Model.generate}. Options that belong to one strategy are rejected with the
- * others (e.g. `steps` with 'localleap'), rather than silently ignored, so that a run never
- * looks configured when it is not.
- */
-export interface GenerateOptions {
-    /** Tokens to generate: 1..65536, a multiple of blockLength. Default 128. */
+/** What every strategy accepts (see {@link GenerateOptions}). */
+export interface CommonGenerateOptions {
+    /** Tokens to generate (the canvas): 1..65536, a multiple of blockLength. Default 128. */
     genLength?: number;
     /** Block length: divides genLength. Default 32, or genLength when genLength < 32. */
     blockLength?: number;
-    /** Commit rule. Default 'localleap'. */
-    strategy?: Strategy;
-    /**
-     * Total steps, for 'low-confidence' and 'random' only: a multiple of genLength / blockLength,
-     * at most genLength. Default genLength (one token per step). Rejected with 'threshold' and
-     * 'localleap', which run each block until it has no mask left.
-     */
-    steps?: number;
-    /** Confidence threshold θ in [0, 1] for 'threshold' only. Default 0.9. */
-    threshold?: number;
-    /** Anchor threshold κ in [0, 1] for 'localleap' only. Default 0.9. */
-    anchorThreshold?: number;
-    /** Relaxed threshold τ in [0, anchorThreshold] for 'localleap' only. Default min(0.75, anchorThreshold). */
-    relaxedThreshold?: number;
-    /** Neighbourhood radius W (integer >= 0) around anchors for 'localleap' only. Default 4. */
-    radius?: number;
-    /** Sampling temperature (finite, >= 0); 0 (default) is greedy. */
+    /** Sampling temperature: 0 (default) is greedy, else a finite number from 1e-3. */
     temperature?: number;
     /** Seed, an integer in [0, 2^53 - 1]. Default 0, or a fresh one when temperature > 0 (reported in the result). */
     seed?: number;
@@ -77,9 +62,81 @@ export interface GenerateOptions {
     signal?: AbortSignal;
     /** Called after every step with what it committed and the canvas so far. */
     onStep?: (event: StepEvent) => void;
+    /**
+     * Called with each piece of final text, in order, as soon as it is final: the positions it
+     * covers are committed and so is everything before them (ready to write to an SSE stream).
+     * The chunks of a call join to its result's text.
+     */
+    onTextChunk?: (chunk: TextChunk) => void;
     /** How a still-masked position shows in StepEvent.text. Default "░". */
     maskGlyph?: string;
+    /**
+     * Send a string prompt as it is (completion). Default false: when the model has a chat
+     * template, a string is the user's message, rendered with the template.
+     */
+    raw?: boolean;
+    /**
+     * Stop strings: the text ends before the first one generated (finishReason "stop"), and the
+     * decode ends as soon as that part of the text is final.
+     */
+    stop?: string | readonly string[];
+    /** Most tokens of text to return (1..genLength); the decode ends once they are final (finishReason "max-tokens"). */
+    maxTokens?: number;
 }
+
+/** 'localleap' (the default): anchors plus relaxed neighbours (docs/decoding.md). */
+export interface LocalLeapOptions extends CommonGenerateOptions {
+    strategy?: "localleap";
+    /** Anchor threshold κ in [0, 1]. Default 0.9. */
+    anchorThreshold?: number;
+    /** Relaxed threshold τ in [0, anchorThreshold]. Default min(0.75, anchorThreshold). */
+    relaxedThreshold?: number;
+    /** Neighbourhood radius W (integer >= 0) around anchors. Default 4. */
+    radius?: number;
+    steps?: never;
+    threshold?: never;
+}
+
+/** 'threshold' (Fast-dLLM): every masked position whose confidence passes θ. */
+export interface ThresholdOptions extends CommonGenerateOptions {
+    strategy: "threshold";
+    /** Confidence threshold θ in [0, 1]. Default 0.9. */
+    threshold?: number;
+    steps?: never;
+    anchorThreshold?: never;
+    relaxedThreshold?: never;
+    radius?: never;
+}
+
+/** 'low-confidence' and 'random' (LLaDA's baselines): a fixed number of tokens per step. */
+export interface ScheduledOptions extends CommonGenerateOptions {
+    strategy: "low-confidence" | "random";
+    /**
+     * Total steps: a multiple of genLength / blockLength, at most genLength. Default genLength
+     * (one token per step).
+     */
+    steps?: number;
+    threshold?: never;
+    anchorThreshold?: never;
+    relaxedThreshold?: never;
+    radius?: never;
+}
+
+/**
+ * Options of {@link Model.generate}, one shape per strategy: a strategy's own options are
+ * rejected with the others (e.g. `steps` with 'localleap'), by the type checker and at run time,
+ * rather than silently ignored, so that a run never looks configured when it is not.
+ */
+export type GenerateOptions = LocalLeapOptions | ThresholdOptions | ScheduledOptions;
+
+/** Omit over each member of a union (TypeScript's Omit merges the members). */
+export type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** Options of {@link Model.stream}: generate's, less the callbacks the stream stands for. */
+export type StreamOptions = DistributiveOmit<GenerateOptions, "onStep" | "onTextChunk">;
+
+/** Every option name of any strategy. */
+export type GenerateOptionName = keyof LocalLeapOptions | keyof ThresholdOptions | keyof ScheduledOptions;
 
 /** GenerateOptions with every default filled in. */
 export interface ResolvedGenerateOptions {
@@ -97,7 +154,13 @@ export interface ResolvedGenerateOptions {
     cudaGraph: boolean;
     signal?: AbortSignal;
     onStep?: (event: StepEvent) => void;
+    onTextChunk?: (chunk: TextChunk) => void;
     maskGlyph: string;
+    raw: boolean;
+    /** Non-empty stop strings, [] for none. */
+    stop: string[];
+    /** null: no cap. */
+    maxTokens: number | null;
 }
 
 /** LoadModelOptions with defaults filled in (modelPath is resolved by loadModel). */
@@ -121,7 +184,7 @@ const LOAD_ALLOWED: Record<keyof LoadModelOptions, string> = {
     maxQueuedGenerations: "an integer from 1 to 100000",
 };
 
-const GENERATE_ALLOWED: Record<keyof GenerateOptions, string> = {
+const GENERATE_ALLOWED: Record<GenerateOptionName, string> = {
     genLength: `an integer from 1 to ${MAX_GEN_LENGTH}`,
     blockLength: `an integer from 1 to ${MAX_GEN_LENGTH} that divides genLength`,
     strategy: STRATEGIES.map((s) => `"${s}"`).join(", "),
@@ -130,13 +193,17 @@ const GENERATE_ALLOWED: Record<keyof GenerateOptions, string> = {
     anchorThreshold: "a number from 0 to 1",
     relaxedThreshold: "a number from 0 to 1, at most anchorThreshold",
     radius: `an integer from 0 to ${MAX_GEN_LENGTH}`,
-    temperature: "a finite number >= 0 (0 is greedy)",
+    temperature: `0 (greedy) or a finite number from ${MIN_TEMPERATURE}`,
     seed: "an integer from 0 to 2^53 - 1",
     stopAtEos: "true or false",
     cudaGraph: "true or false",
     signal: "an AbortSignal",
     onStep: "a function (event) => void",
+    onTextChunk: "a function (chunk) => void",
     maskGlyph: "a string",
+    raw: "true or false",
+    stop: "a non-empty string or an array of up to 16 non-empty strings",
+    maxTokens: "an integer from 1 to genLength",
 };
 
 const isFunction = (value: unknown): value is (...args: never[]) => unknown => typeof value === "function";
@@ -162,25 +229,29 @@ const generateSchema = z.strictObject({
     anchorThreshold: unit().optional(),
     relaxedThreshold: unit().optional(),
     radius: z.number().int().min(0).max(MAX_GEN_LENGTH).optional(),
-    temperature: z.number().min(0).default(0),
+    temperature: z.number().min(0).refine((t) => t === 0 || (t >= MIN_TEMPERATURE && Number.isFinite(t))).default(0),
     seed: z.number().int().min(0).max(MAX_SEED).optional(),
     stopAtEos: z.boolean().default(false),
     cudaGraph: z.boolean().default(true),
     signal: z.instanceof(AbortSignal).optional(),
     onStep: z.custom<(event: StepEvent) => void>(isFunction).optional(),
+    onTextChunk: z.custom<(chunk: TextChunk) => void>(isFunction).optional(),
     maskGlyph: z.string().default("░"),
+    raw: z.boolean().default(false),
+    stop: z.union([z.string().min(1), z.array(z.string().min(1)).max(16).readonly()]).optional(),
+    maxTokens: z.number().int().min(1).max(MAX_GEN_LENGTH).optional(),
 });
 
 // The hand-written interfaces above carry the docs; these lines keep them in step with the schemas.
 type Exact<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const loadTypesMatch: Exact<Required<LoadModelOptions>, Required<z.input<typeof loadModelSchema>>> = true;
-const generateTypesMatch: Exact<Required<GenerateOptions>, Required<z.input<typeof generateSchema>>> = true;
+const generateKeysMatch: Exact<GenerateOptionName, keyof z.input<typeof generateSchema>> = true;
 void loadTypesMatch;
-void generateTypesMatch;
+void generateKeysMatch;
 
 /** Validates loadModel options; throws {@link InvalidOptionsError} listing every bad field. */
 export function parseLoadModelOptions(options: unknown): ResolvedLoadModelOptions {
-    const parsed = loadModelSchema.safeParse(options ?? {});
+    const parsed = safeParse(loadModelSchema, options, "loadModel options");
     if (!parsed.success) throw new InvalidOptionsError("loadModel options", formatZodIssues(parsed.error.issues, options, LOAD_ALLOWED));
     const { signal, onProgress, modelPath, tokenizerPath, ...rest } = parsed.data;
     return {
@@ -197,11 +268,11 @@ export function parseLoadModelOptions(options: unknown): ResolvedLoadModelOption
  * every bad field. `randomSeed` supplies the seed when temperature > 0 and none is given.
  */
 export function parseGenerateOptions(options: unknown, randomSeed: () => number = defaultRandomSeed): ResolvedGenerateOptions {
-    const parsed = generateSchema.safeParse(options ?? {});
+    const parsed = safeParse(generateSchema, options, "generate options");
     if (!parsed.success) throw new InvalidOptionsError("generate options", formatZodIssues(parsed.error.issues, options, GENERATE_ALLOWED));
     const o = parsed.data;
     const issues: OptionIssue[] = [];
-    const issue = (field: keyof GenerateOptions, allowed: string, message: string) =>
+    const issue = (field: GenerateOptionName, allowed: string, message: string) =>
         issues.push({ field, given: formatValue(o[field]), allowed, message });
 
     const blockLength = o.blockLength ?? Math.min(32, o.genLength);
@@ -224,7 +295,7 @@ export function parseGenerateOptions(options: unknown, randomSeed: () => number 
         issue("steps", GENERATE_ALLOWED.steps,
             `steps: got ${o.steps}; allowed: a multiple of genLength / blockLength = ${numBlocks} from ${numBlocks} to ${o.genLength} (the number of blocks must divide the steps)`);
     }
-    const exclusive: [keyof GenerateOptions, Strategy][] = [
+    const exclusive: [GenerateOptionName, Strategy][] = [
         ["threshold", "threshold"],
         ["anchorThreshold", "localleap"],
         ["relaxedThreshold", "localleap"],
@@ -240,6 +311,9 @@ export function parseGenerateOptions(options: unknown, randomSeed: () => number 
     if (relaxedThreshold > anchorThreshold) {
         issue("relaxedThreshold", GENERATE_ALLOWED.relaxedThreshold,
             `relaxedThreshold (${relaxedThreshold}) must be at most anchorThreshold (${anchorThreshold}): τ relaxes κ near anchors`);
+    }
+    if (o.maxTokens !== undefined && o.maxTokens > o.genLength) {
+        issue("maxTokens", GENERATE_ALLOWED.maxTokens, `maxTokens (${o.maxTokens}) is more than genLength (${o.genLength}): raise genLength or lower maxTokens`);
     }
     if (issues.length > 0) throw new InvalidOptionsError("generate options", issues);
 
@@ -259,8 +333,25 @@ export function parseGenerateOptions(options: unknown, randomSeed: () => number 
         cudaGraph: o.cudaGraph,
         ...(o.signal !== undefined && { signal: o.signal }),
         ...(o.onStep !== undefined && { onStep: o.onStep }),
+        ...(o.onTextChunk !== undefined && { onTextChunk: o.onTextChunk }),
         maskGlyph: o.maskGlyph,
+        raw: o.raw,
+        stop: o.stop === undefined ? [] : typeof o.stop === "string" ? [o.stop] : [...o.stop],
+        maxTokens: o.maxTokens ?? null,
     };
+}
+
+/**
+ * safeParse that also survives options it cannot read (a throwing getter or Proxy trap): those
+ * become an InvalidOptionsError instead of escaping as whatever the getter threw.
+ */
+function safeParse<S extends z.ZodType>(schema: S, options: unknown, what: string): ReturnType<S["safeParse"]> {
+    try {
+        return schema.safeParse(options ?? {}) as ReturnType<S["safeParse"]>;
+    } catch (error) {
+        const message = `the ${what} could not be read: ${(error as Error)?.message ?? String(error)}`;
+        throw new InvalidOptionsError(what, [{ field: "", given: "an object that throws when read", allowed: "a plain object", message }]);
+    }
 }
 
 function defaultRandomSeed(): number {

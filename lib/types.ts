@@ -21,13 +21,19 @@ export interface ChatMessage {
 }
 
 /**
- * A prompt: plain text (tokenized, with BOS when the model's metadata says `addBos`), token ids
- * (used as they are), or chat messages (rendered with the chat template, generation prompt added).
+ * A prompt: a string (the user's message through the model's chat template when it has one;
+ * with `raw: true`, or for a model without a template, plain text, BOS added when the metadata
+ * says `addBos`), token ids (used as they are), or chat messages (rendered with the chat
+ * template, generation prompt added). Message and string text is always text: it never turns
+ * into special tokens (docs/api.md "Prompts").
  */
 export type GenerateInput = string | readonly number[] | Int32Array | readonly ChatMessage[];
 
-/** 'eos' when the generated span holds an end token, else 'length'. */
-export type FinishReason = "eos" | "length";
+/**
+ * Why the text ends: 'eos' (an end token), 'stop' (a stop string), 'max-tokens' (the maxTokens
+ * cap) or 'length' (the canvas is full).
+ */
+export type FinishReason = "eos" | "length" | "stop" | "max-tokens";
 
 /** Wall-clock figures of one generate call. */
 export interface GenerateTimings {
@@ -47,13 +53,16 @@ export interface GenerateTimings {
 export interface GenerateResult {
     /** Decoded text of `tokens` (special tokens skipped); "" for a model without a tokenizer. */
     text: string;
-    /** Generated token ids, stopping before the first end token. */
+    /**
+     * Generated token ids, stopping before the first end token; with a stop string, up to and
+     * including the token that completes it; with maxTokens, at most that many.
+     */
     tokens: number[];
     /** Forward passes this generation took. */
     steps: number;
     /** Forward passes of each block (0 for blocks skipped by stopAtEos). */
     stepsPerBlock: number[];
-    /** 'eos' when an end token was generated, else 'length'. */
+    /** Why the text ends. */
     finishReason: FinishReason;
     /** Wall-clock figures. */
     timings: GenerateTimings;
@@ -103,11 +112,29 @@ export interface StepEvent {
     text: string;
 }
 
+/** A piece of final text (`onTextChunk`, and stream events of type "text"). */
+export interface TextChunk {
+    /** Index of the input in a batch (0 for a single input). */
+    index: number;
+    /** The new text; all chunks of a row, joined, are its result's text. */
+    text: string;
+    /** Generated tokens final so far (the chunk's text ends at or before that position). */
+    finalTokens: number;
+}
+
+/** A stream event carrying a {@link TextChunk}. */
+export interface TextEvent extends TextChunk {
+    type: "text";
+}
+
 /** The last event of {@link Model.stream}: the same result generate() resolves to. */
 export interface DoneEvent {
     type: "done";
     result: GenerateResult;
 }
 
-/** What {@link Model.stream} yields: step events in order, then one done event. */
-export type StreamEvent = StepEvent | DoneEvent;
+/**
+ * What {@link Model.stream} yields, in order: step events, each followed by the text event it
+ * made final (when it did), then one done event.
+ */
+export type StreamEvent = StepEvent | TextEvent | DoneEvent;

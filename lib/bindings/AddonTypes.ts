@@ -106,6 +106,8 @@ export interface AddonGenerateRequest {
     /** Capture each step as a CUDA graph (CUDA only; falls back to eager with a reason). */
     cudaGraph: boolean;
     abort?: AddonAbortToken;
+    /** Set it to end the decode before its next step and resolve with the canvas as it is (masks left as the mask id). */
+    finish?: AddonAbortToken;
     /** Called on the JS thread after every step, in order, when given. */
     onStep?: (event: AddonStepEvent) => void;
 }

@@ -6,6 +6,8 @@ import type { CommittedToken } from "../types";
  */
 export class CanvasTracker {
     private readonly tokens: Int32Array;
+    /** Leading committed positions. */
+    private finalLength = 0;
 
     constructor(
         genLength: number,
@@ -18,6 +20,17 @@ export class CanvasTracker {
 
     commit(committed: readonly CommittedToken[]): void {
         for (const { position, token } of committed) this.tokens[position] = token;
+        while (this.finalLength < this.tokens.length && (this.tokens[this.finalLength] as number) >= 0) this.finalLength++;
+    }
+
+    /** The committed tokens from position 0 up to the first still-masked one: text that cannot change. */
+    finalPrefix(): number[] {
+        return Array.from(this.tokens.subarray(0, this.finalLength));
+    }
+
+    /** Whether every position is committed. */
+    get complete(): boolean {
+        return this.finalLength === this.tokens.length;
     }
 
     /**

@@ -1,8 +1,8 @@
-import type { GenerateResult, StepEvent, StreamEvent } from "../types";
+import type { GenerateResult, StepEvent, StreamEvent, TextEvent } from "../types";
 
 /**
- * What {@link Model.stream} returns: an async iterable of step events that ends with a done
- * event carrying the result, and `result`, the same result as a promise. Leaving a for-await
+ * What {@link Model.stream} returns: an async iterable of step and text events that ends with
+ * a done event carrying the result, and `result`, the same result as a promise. Leaving a for-await
  * loop early aborts the generation.
  */
 export class GenerationStream implements AsyncIterable<StreamEvent> {
@@ -14,8 +14,8 @@ export class GenerationStream implements AsyncIterable<StreamEvent> {
     private error: unknown = undefined;
     private finished = false;
 
-    /** @internal `start` receives the step sink and returns the generation's promise. */
-    constructor(start: (onStep: (event: StepEvent) => void) => Promise<GenerateResult>, private readonly abort: () => void) {
+    /** @internal `start` receives the event sink and returns the generation's promise. */
+    constructor(start: (sink: (event: StepEvent | TextEvent) => void) => Promise<GenerateResult>, private readonly abort: () => void) {
         this.result = start((event) => this.push(event));
         this.result.then(
             (result) => {

@@ -22,9 +22,18 @@ export interface PromptContext {
 const ROLES: readonly ChatRole[] = ["system", "user", "assistant"];
 const INPUT_HINT = "pass a non-empty string, an array of token ids, or chat messages [{ role, content }]";
 
-/** Token ids of a prompt: text, token ids (checked) or chat messages (chat template). */
-export function encodePrompt(input: GenerateInput, ctx: PromptContext): number[] {
-    if (typeof input === "string") return encodeText(input, ctx);
+/**
+ * Token ids of a prompt: a string (the user's message through the chat template when the model
+ * has one and `raw` is false, else plain text), token ids (checked) or chat messages.
+ */
+export function encodePrompt(input: GenerateInput, ctx: PromptContext, raw = false): number[] {
+    if (typeof input === "string") {
+        if (!raw && ctx.chatTemplate !== null) {
+            if (input === "") throw new InvalidInputError("the prompt is empty", INPUT_HINT);
+            return encodeMessages([{ role: "user", content: input }], ctx);
+        }
+        return encodeText(input, ctx);
+    }
     if (input instanceof Int32Array || Array.isArray(input)) {
         if (input.length === 0) throw new InvalidInputError("the prompt is empty", INPUT_HINT);
         const items = Array.from(input as ArrayLike<unknown>);

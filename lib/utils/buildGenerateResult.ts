@@ -1,29 +1,32 @@
 import type { AddonGenerateResult } from "../bindings/AddonTypes";
 import { InternalError } from "../errors";
+import { cutGeneration, type TextLimits } from "../generation/cutGeneration";
 import type { GenerateResult } from "../types";
 
 /**
  * The public result of row `index` of a generation (docs/decoding.md "Ending"): tokens and text
- * stop before the first end token; tokensPerSecond counts the tokens up to and including it.
- * A batch shares its steps' time, so msPerStep is the batch's time per forward pass.
+ * end before the first end token, after maxTokens, before the first stop string.
+ * `finalLength` is how many leading positions are committed (the whole span unless the decode
+ * was finished early). tokensPerSecond counts the text's tokens, plus the end token when there
+ * is one. A batch shares its steps' time, so msPerStep is the batch's time per forward pass.
  */
 export function buildGenerateResult(
     native: AddonGenerateResult,
-    details: { endIds: readonly number[]; decode: ((ids: number[]) => string) | null; seed: number; promptTokens: number; index?: number },
+    details: { limits: TextLimits; finalLength?: number; seed: number; promptTokens: number; index?: number },
 ): GenerateResult {
     const row = native.rows[details.index ?? 0];
     if (row === undefined) throw new InternalError("the native engine returned no result row");
     const generated = Array.from(row.tokens);
-    const ends = new Set(details.endIds);
-    const endIndex = generated.findIndex((token) => ends.has(token));
-    const tokens = endIndex >= 0 ? generated.slice(0, endIndex) : generated;
-    const usefulTokens = endIndex >= 0 ? endIndex + 1 : generated.length;
+    const finalLength = details.finalLength ?? generated.length;
+    const cut = cutGeneration(generated.slice(0, finalLength), finalLength === generated.length, details.limits);
+    if (cut.reason === null) throw new InternalError("a generation was finished before its text ended");
+    const usefulTokens = cut.tokens.length + (cut.reason === "eos" ? 1 : 0);
     return {
-        text: details.decode === null ? "" : details.decode(tokens),
-        tokens,
+        text: cut.text,
+        tokens: cut.tokens,
         steps: row.steps,
         stepsPerBlock: Array.from(row.stepsPerBlock),
-        finishReason: endIndex >= 0 ? "eos" : "length",
+        finishReason: cut.reason,
         timings: {
             totalMs: native.totalMs,
             msPerStep: native.batchSteps > 0 ? native.stepMs / native.batchSteps : 0,

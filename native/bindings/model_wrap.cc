@@ -121,11 +121,13 @@ Napi::Value ModelWrap::generate(const Napi::CallbackInfo& info) {
   if (core_->disposed) return rejected(env, toJsError(env, disposedError()));
   GenerateRequest request;
   std::shared_ptr<std::atomic<bool>> abort;
+  std::shared_ptr<std::atomic<bool>> finish;
   Napi::Function onStep;
   try {
     Napi::Object obj = args::object(info[0], "request");
     request = toGenerateRequest(obj);
     abort = AbortToken::flagOf(env, obj.Get("abort"));
+    finish = AbortToken::flagOf(env, obj.Get("finish"));
     onStep = args::optionalFunction(obj, "onStep");
   } catch (const Napi::Error& e) {
     return rejected(env, e);
@@ -136,7 +138,7 @@ Napi::Value ModelWrap::generate(const Napi::CallbackInfo& info) {
   auto channel = JsChannel::open(env, "localleap.generate");
   ModelCore* core = core_.get();
   const bool streaming = !onStep.IsEmpty();
-  core->worker->post([core, request, abort, pending, channel, streaming] {
+  core->worker->post([core, request, abort, finish, pending, channel, streaming] {
     try {
       StepObserver observer;
       if (streaming) {
@@ -152,7 +154,7 @@ Napi::Value ModelWrap::generate(const Napi::CallbackInfo& info) {
           });
         };
       }
-      GenerateResult result = core->engine->generate(request, observer, abort.get());
+      GenerateResult result = core->engine->generate(request, observer, abort.get(), finish.get());
       auto shared = std::make_shared<GenerateResult>(std::move(result));
       settle(channel, pending, [shared](Napi::Env env) { return fromGenerateResult(env, *shared); });
     } catch (...) {

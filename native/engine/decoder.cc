@@ -96,7 +96,8 @@ RuleParams ruleParamsFor(const GenerateRequest& r, const ModelConfig& c, int can
 }
 
 GenerateResult runDecode(StepBackend& backend, const ModelConfig& config, const GenerateRequest& request,
-                         const StepObserver& observer, const std::atomic<bool>* abort) {
+                         const StepObserver& observer, const std::atomic<bool>* abort,
+                         const std::atomic<bool>* finish) {
   const auto t0 = Clock::now();
   validateRequest(request, config);
   const int batch = (int)request.prompts.size();
@@ -135,13 +136,18 @@ GenerateResult runDecode(StepBackend& backend, const ModelConfig& config, const 
   std::vector<int32_t> stepsBefore(batch, 0);
   double stepMs = 0;
 
-  for (int k = 0; k < numBlocks; ++k) {
+  bool finished = false;  // the caller's finish flag ended the decode early
+  for (int k = 0; k < numBlocks && !finished; ++k) {
     if (std::all_of(stopped.begin(), stopped.end(), [](char s) { return s != 0; })) break;
     const int blockStart = genStart + k * lb;
     backend.startBlock(blockStart);
     StepStatus status;
     for (int j = 0; j < stepsPerBlock; ++j) {
       if (abort && abort->load()) throw EngineError(ErrorCode::kAborted, "generation was aborted");
+      if (finish && finish->load()) {
+        finished = true;
+        break;
+      }
       const auto s0 = Clock::now();
       backend.step();
       status = backend.wait();
@@ -167,6 +173,14 @@ GenerateResult runDecode(StepBackend& backend, const ModelConfig& config, const 
       if (blockDone) break;
     }
     for (int b = 0; b < batch; ++b) {
+      if (finished) {
+        // Stopped mid-block: the block keeps its masks; count the steps it took (none when the
+        // finish came before its first step).
+        if (status.steps == nullptr) continue;
+        result.rows[b].stepsPerBlock[k] = status.steps[b] - stepsBefore[b];
+        result.rows[b].steps = std::max(result.rows[b].steps, status.steps[b]);
+        continue;
+      }
       if (status.remaining[b] != 0) {
         throw EngineError(ErrorCode::kInternal, "block " + std::to_string(k) + " of row " + std::to_string(b) +
                                                     " still has masks after its steps: this is a bug");

@@ -15,8 +15,10 @@ RuleParams ruleParamsFor(const GenerateRequest& request, const ModelConfig& conf
                          int genStart);
 
 // Decodes every row of the request; `observer` (may be empty) sees each step's commits;
-// `abort` is checked before every step (ABORTED).
+// `abort` is checked before every step (ABORTED); so is `finish`, which ends the decode there and
+// returns the canvas as it is (still-masked positions hold the mask id).
 GenerateResult runDecode(StepBackend& backend, const ModelConfig& config, const GenerateRequest& request,
-                         const StepObserver& observer, const std::atomic<bool>* abort);
+                         const StepObserver& observer, const std::atomic<bool>* abort,
+                         const std::atomic<bool>* finish = nullptr);
 
 }  // namespace localleap

@@ -93,9 +93,9 @@ ModelInfo EngineModel::configure(const ModelConfig& config) {
 }
 
 GenerateResult EngineModel::generate(const GenerateRequest& request, const StepObserver& observer,
-                                     const std::atomic<bool>* abort) {
+                                     const std::atomic<bool>* abort, const std::atomic<bool>* finish) {
   if (!backend_) throw EngineError(ErrorCode::kInternal, "generate() before configure()");
-  return translateErrors("generating", [&] { return runDecode(*backend_, config_, request, observer, abort); });
+  return translateErrors("generating", [&] { return runDecode(*backend_, config_, request, observer, abort, finish); });
 }
 
 }  // namespace localleap

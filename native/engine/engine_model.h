@@ -27,8 +27,9 @@ class EngineModel {
   // back end. Must be called once before generate().
   ModelInfo configure(const ModelConfig& config);
 
+  // abort: stop with ABORTED; finish: stop before the next step and return what is committed.
   GenerateResult generate(const GenerateRequest& request, const StepObserver& observer,
-                          const std::atomic<bool>* abort);
+                          const std::atomic<bool>* abort, const std::atomic<bool>* finish = nullptr);
 
   // The bare block forward timed like a step (bench/): after configure().
   ForwardBenchResult benchForward(const ForwardBenchRequest& request);

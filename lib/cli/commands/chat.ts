@@ -4,7 +4,8 @@ import { AbortError, InvalidInputError, LocalleapError } from "../../errors";
 import { loadModel } from "../../loadModel";
 import type { Model } from "../../model";
 import { type GenerateOptions, parseGenerateOptions, type ResolvedGenerateOptions } from "../../options";
-import type { ChatMessage, GenerateResult } from "../../types";
+import { ChatSession } from "../../ChatSession";
+import type { GenerateResult } from "../../types";
 import { createCanvasView } from "../utils/createCanvasView";
 import { createLoadProgress } from "../utils/createLoadProgress";
 import { formatError } from "../utils/formatError";
@@ -56,15 +57,15 @@ async function runChat(flags: ChatFlags): Promise<void> {
             throw new InvalidInputError(`${model.info.metadata.name} has no chat template, so it cannot chat`,
                 "use `localleap generate`, or pass --tokenizer with a tokenizer_config.json that has chat_template");
         }
-        await new ChatSession(model, flags, generateOptions, resolved, interactive).run();
+        await new ChatLoop(model, flags, generateOptions, resolved, interactive).run();
     } finally {
         await model.dispose().catch(() => undefined);
     }
 }
 
-class ChatSession {
-    private readonly system: ChatMessage[];
-    private history: ChatMessage[];
+/** The terminal side of a chat: lines in, answers out; the history lives in a library ChatSession. */
+class ChatLoop {
+    private readonly session: ChatSession;
     private turn = 0;
     /** Aborts the answer being generated; null between answers. */
     private answering: AbortController | null = null;
@@ -77,8 +78,7 @@ class ChatSession {
         private readonly resolved: ResolvedGenerateOptions,
         private readonly interactive: boolean,
     ) {
-        this.system = flags.system !== undefined ? [{ role: "system", content: flags.system }] : [];
-        this.history = [...this.system];
+        this.session = new ChatSession(model, flags.system !== undefined ? { systemPrompt: flags.system } : {});
         // Created after the model loads: piped lines wait in stdin until then.
         this.rl = createInterface({ input: process.stdin, output: interactive ? process.stdout : undefined, terminal: interactive, historySize: 100 });
         this.rl.setPrompt("> ");
@@ -111,15 +111,13 @@ class ChatSession {
         if (line === "") return true;
         if (line.startsWith("/")) return this.command(line);
         this.turn++;
-        this.history.push({ role: "user", content: line });
         const controller = new AbortController();
         this.answering = controller;
         let result: GenerateResult;
         try {
-            result = await this.answer({ ...this.options, signal: controller.signal });
+            result = await this.answer(line, { ...this.options, signal: controller.signal } as GenerateOptions);
         } catch (error) {
-            // The turn did not happen: the next one must not see a question without an answer.
-            this.history.pop();
+            // The turn did not happen (the session kept its history as it was).
             this.turn--;
             if (error instanceof AbortError) {
                 process.stderr.write("(stopped)\n");
@@ -134,25 +132,23 @@ class ChatSession {
         } finally {
             this.answering = null;
         }
-        this.history.push({ role: "assistant", content: result.text });
         if (this.flags.json) {
             process.stdout.write(`${JSON.stringify({ type: "turn", turn: this.turn, user: line, result })}\n`);
         } else {
             const t = result.timings;
-            process.stdout.write(
-                `${this.flags.watch && this.interactive ? "" : `${result.text}\n`}` +
-                    `[${result.steps} steps, ${result.tokens.length} tokens, finish ${result.finishReason}, ${result.promptTokens} prompt tokens, ${(t.totalMs / 1000).toFixed(2)} s]\n`,
-            );
+            if (!(this.flags.watch && this.interactive)) process.stdout.write(`${result.text}\n`);
+            // Stats on stderr: piping stdout gives only the answers.
+            process.stderr.write(`[${result.steps} steps, ${result.tokens.length} tokens, finish ${result.finishReason}, ${result.promptTokens} prompt tokens, ${(t.totalMs / 1000).toFixed(2)} s]\n`);
         }
         return true;
     }
 
     /** Generates the next assistant message from the history, drawing it live with --watch. */
-    private async answer(options: GenerateOptions): Promise<GenerateResult> {
-        if (!(this.flags.watch && this.interactive && !this.flags.json)) return this.model.generate(this.history, options);
+    private async answer(line: string, options: GenerateOptions): Promise<GenerateResult> {
+        if (!(this.flags.watch && this.interactive && !this.flags.json)) return this.session.prompt(line, options);
         const view = createCanvasView(process.stdout, this.resolved);
         try {
-            const result = await this.model.generate(this.history, { ...options, onStep: (event) => view.step(event) });
+            const result = await this.session.prompt(line, { ...options, onStep: (event) => view.step(event) } as GenerateOptions);
             view.done(result.text);
             return result;
         } catch (error) {
@@ -168,14 +164,14 @@ class ChatSession {
             case "/quit":
                 return false;
             case "/reset":
-                this.history = [...this.system];
+                this.session.reset();
                 this.turn = 0;
                 if (this.flags.json) process.stdout.write(`${JSON.stringify({ type: "reset" })}\n`);
                 else process.stderr.write("(history cleared)\n");
                 return true;
             case "/history":
-                for (const m of this.history) process.stderr.write(`${m.role}: ${m.content}\n`);
-                if (this.history.length === 0) process.stderr.write("(empty)\n");
+                for (const m of this.session.history) process.stderr.write(`${m.role}: ${m.content}\n`);
+                if (this.session.history.length === 0) process.stderr.write("(empty)\n");
                 return true;
             case "/help":
                 process.stderr.write(`${HELP}\n`);

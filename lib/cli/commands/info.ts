@@ -6,6 +6,7 @@ import type { DeviceOption } from "../../types";
 import { defaultModelPath } from "../../utils/defaultModelPath";
 import { packageVersion } from "../../utils/packageVersion";
 import { formatBuildInfo } from "../utils/formatBuildInfo";
+import { errorJson, withJsonErrors } from "../utils/errorJson";
 import { formatModelInfo } from "../utils/formatModelInfo";
 
 interface InfoFlags {
@@ -21,14 +22,17 @@ export function infoCommand(): Command {
         .option("-m, --model <path>", "model.pt to describe (default: the reference model, when it exists)")
         .option("--device <device>", "cpu, cuda or auto (default auto)")
         .option("--json", "print JSON")
-        .action(runInfo);
+        .action((flags: InfoFlags) => withJsonErrors(flags.json, false, () => runInfo(flags)));
 }
 
 async function runInfo(flags: InfoFlags): Promise<void> {
     const device = flags.device as DeviceOption | undefined;
     const build = await getBuildInfo(device === undefined ? {} : { device });
-    const modelPath = flags.model ?? (await access(defaultModelPath()).then(() => defaultModelPath(), () => undefined));
+    const defaultPath = defaultModelPath();
+    const defaultExists = await access(defaultPath).then(() => true, () => false);
+    const modelPath = flags.model ?? (defaultExists ? defaultPath : undefined);
     const header = `localleap ${packageVersion()} (node ${process.version}, ${process.platform}-${process.arch})`;
+    const defaultLine = `default model: ${defaultPath} (${defaultExists ? "present" : "missing: the package ships it; in a git checkout run `npm run setup`"})`;
 
     let model;
     try {
@@ -37,13 +41,16 @@ async function runInfo(flags: InfoFlags): Promise<void> {
         }
         if (flags.json) {
             const { error, ...rest } = build;
-            const json = { version: packageVersion(), ...rest, error: error && { code: error.code, message: error.message, hint: error.hint }, model: model?.info ?? null };
+            const json = { version: packageVersion(), ...rest, error: error && errorJson(error).error, defaultModel: { path: defaultPath, exists: defaultExists }, model: model?.info ?? null };
             process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
         } else {
-            process.stdout.write(`${header}\n${formatBuildInfo(build)}\n${model ? `${formatModelInfo(model.info)}\n` : ""}`);
+            process.stdout.write(`${header}\n${formatBuildInfo(build)}\n${defaultLine}\n${model ? `${formatModelInfo(model.info)}\n` : ""}`);
         }
         // Nothing loads: still a failure for scripts, after the diagnostics above.
-        if (build.error !== null) throw build.error;
+        if (build.error !== null) {
+            if (flags.json) process.exitCode = 1; // the document above already holds the error
+            else throw build.error;
+        }
     } finally {
         await model?.dispose().catch(() => undefined);
     }

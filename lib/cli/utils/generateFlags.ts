@@ -1,11 +1,11 @@
 import { type Command, Option } from "commander";
-import type { GenerateOptions, LoadModelOptions } from "../../options";
+import type { GenerateOptionName, GenerateOptions, LoadModelOptions } from "../../options";
 import { STRATEGIES } from "../../options";
 import type { LoadProgress } from "../../types";
 import { parseNumberFlag } from "./parseNumberFlag";
 
 /** The generate-option flags: each option name in kebab-case, so flags and API never drift. */
-export const GENERATE_FLAGS: [flag: string, key: keyof GenerateOptions, description: string, numeric: boolean][] = [
+export const GENERATE_FLAGS: [flag: string, key: GenerateOptionName, description: string, numeric: boolean][] = [
     ["--gen-length <n>", "genLength", "tokens to generate (default 128)", true],
     ["--block-length <n>", "blockLength", "block length, divides gen-length (default 32)", true],
     ["--strategy <name>", "strategy", `commit rule: ${STRATEGIES.join(", ")} (default localleap)`, false],
@@ -16,6 +16,7 @@ export const GENERATE_FLAGS: [flag: string, key: keyof GenerateOptions, descript
     ["--radius <n>", "radius", "neighbourhood radius W, localleap only (default 4)", true],
     ["--temperature <x>", "temperature", "sampling temperature, 0 is greedy (default 0)", true],
     ["--seed <n>", "seed", "seed (default 0, or random when temperature > 0)", true],
+    ["--max-tokens <n>", "maxTokens", "most tokens of text to return; the decode ends once they are final", true],
 ];
 
 /** Flags every command that loads a model and generates shares (generate, chat). */
@@ -26,6 +27,7 @@ export interface ModelAndGenerateFlags {
     threads?: number | string;
     stopAtEos?: boolean;
     cudaGraph?: boolean;
+    stop?: string[];
     [key: string]: unknown;
 }
 
@@ -44,6 +46,7 @@ export function addGenerateFlags(command: Command): Command {
         command.addOption(numeric ? new Option(flag, description).argParser(parseNumberFlag) : new Option(flag, description));
     }
     return command
+        .option("--stop <text>", "stop string: the text ends before it (repeat for several)", (value: string, previous: string[] = []) => [...previous, value])
         .option("--stop-at-eos", "stop after the first block holding an end token")
         .option("--no-cuda-graph", "run CUDA steps eagerly instead of as CUDA graphs");
 }
@@ -68,6 +71,7 @@ export function generateOptionsFromFlags(flags: ModelAndGenerateFlags): Generate
     return defined({
         ...Object.fromEntries(GENERATE_FLAGS.map(([, key]) => [key, flags[key]])),
         stopAtEos: flags.stopAtEos,
+        stop: flags.stop,
         cudaGraph: flags.cudaGraph === false ? false : undefined,
     }) as GenerateOptions;
 }
