@@ -251,9 +251,7 @@ void generateKeysMatch;
 
 /** Validates loadModel options; throws {@link InvalidOptionsError} listing every bad field. */
 export function parseLoadModelOptions(options: unknown): ResolvedLoadModelOptions {
-    const parsed = safeParse(loadModelSchema, options, "loadModel options");
-    if (!parsed.success) throw new InvalidOptionsError("loadModel options", formatZodIssues(parsed.error.issues, options, LOAD_ALLOWED));
-    const { signal, onProgress, modelPath, tokenizerPath, ...rest } = parsed.data;
+    const { signal, onProgress, modelPath, tokenizerPath, ...rest } = parseWith(loadModelSchema, options, "loadModel options", LOAD_ALLOWED);
     return {
         ...rest,
         ...(modelPath !== undefined && { modelPath }),
@@ -268,9 +266,7 @@ export function parseLoadModelOptions(options: unknown): ResolvedLoadModelOption
  * every bad field. `randomSeed` supplies the seed when temperature > 0 and none is given.
  */
 export function parseGenerateOptions(options: unknown, randomSeed: () => number = defaultRandomSeed): ResolvedGenerateOptions {
-    const parsed = safeParse(generateSchema, options, "generate options");
-    if (!parsed.success) throw new InvalidOptionsError("generate options", formatZodIssues(parsed.error.issues, options, GENERATE_ALLOWED));
-    const o = parsed.data;
+    const o = parseWith(generateSchema, options, "generate options", GENERATE_ALLOWED);
     const issues: OptionIssue[] = [];
     const issue = (field: GenerateOptionName, allowed: string, message: string) =>
         issues.push({ field, given: formatValue(o[field]), allowed, message });
@@ -313,7 +309,8 @@ export function parseGenerateOptions(options: unknown, randomSeed: () => number 
             `relaxedThreshold (${relaxedThreshold}) must be at most anchorThreshold (${anchorThreshold}): τ relaxes κ near anchors`);
     }
     if (o.maxTokens !== undefined && o.maxTokens > o.genLength) {
-        issue("maxTokens", GENERATE_ALLOWED.maxTokens, `maxTokens (${o.maxTokens}) is more than genLength (${o.genLength}): raise genLength or lower maxTokens`);
+        issue("maxTokens", GENERATE_ALLOWED.maxTokens,
+            `maxTokens: got ${o.maxTokens}; allowed: an integer from 1 to genLength (${o.genLength}): raise genLength or lower maxTokens`);
     }
     if (issues.length > 0) throw new InvalidOptionsError("generate options", issues);
 
@@ -342,16 +339,20 @@ export function parseGenerateOptions(options: unknown, randomSeed: () => number 
 }
 
 /**
- * safeParse that also survives options it cannot read (a throwing getter or Proxy trap): those
- * become an InvalidOptionsError instead of escaping as whatever the getter threw.
+ * The parsed options, or an InvalidOptionsError listing every bad field. Options that cannot be
+ * read (a throwing getter or Proxy trap) are an InvalidOptionsError too, not whatever they threw.
  */
-function safeParse<S extends z.ZodType>(schema: S, options: unknown, what: string): ReturnType<S["safeParse"]> {
+function parseWith<S extends z.ZodType>(schema: S, options: unknown, what: string, allowed: Record<string, string>): z.output<S> {
+    let issues: OptionIssue[];
     try {
-        return schema.safeParse(options ?? {}) as ReturnType<S["safeParse"]>;
+        const parsed = schema.safeParse(options ?? {});
+        if (parsed.success) return parsed.data;
+        issues = formatZodIssues(parsed.error.issues, options, allowed);
     } catch (error) {
         const message = `the ${what} could not be read: ${(error as Error)?.message ?? String(error)}`;
-        throw new InvalidOptionsError(what, [{ field: "", given: "an object that throws when read", allowed: "a plain object", message }]);
+        issues = [{ field: "", given: "an object that throws when read", allowed: "a plain object", message }];
     }
+    throw new InvalidOptionsError(what, issues);
 }
 
 function defaultRandomSeed(): number {

@@ -5,7 +5,9 @@
  *   POST /generate   body { "prompt": "..." } or { "messages": [{ "role": "user", "content": "..." }] },
  *                    optional "options" (GenerateOptions: genLength, strategy, temperature, ...).
  *                    Answers text/event-stream: `event: step` per decoding step (a StepEvent as
- *                    JSON), then `event: done` with { type: "done", result }, or `event: error`.
+ *                    JSON), `event: text` whenever more text is final (a TextEvent: append its
+ *                    `text` to show the answer as it settles), then `event: done` with
+ *                    { type: "done", result }, or `event: error`.
  *   GET  /health     { status, model, device, active, served }
  *
  * Errors before the stream starts are JSON `{ "error": { code, message, hint } }` with a status:

@@ -42,12 +42,13 @@ afterAll(async () => {
 
 describe("stream()", () => {
     const cases: [string, GenerateOptions][] = [
-        ["localleap", { genLength: 64, blockLength: 16 }],
-        ["low-confidence, 2 tokens a step", { genLength: 64, blockLength: 16, strategy: "low-confidence", steps: 32 }],
-        ["threshold", { genLength: 48, blockLength: 16, strategy: "threshold", threshold: 0.5 }],
+        // raw: plain text, so that the random-weight fixture's canvas has masks before its first end token.
+        ["localleap", { genLength: 64, blockLength: 16, raw: true }],
+        ["low-confidence, 2 tokens a step", { genLength: 64, blockLength: 16, strategy: "low-confidence", steps: 32, raw: true }],
+        ["threshold", { genLength: 48, blockLength: 16, strategy: "threshold", threshold: 0.5, raw: true }],
     ];
 
-    test.each(cases)("%s: step events in order, then one done event with generate()'s result", async (_name, options) => {
+    test.each(cases)("%s: step and text events in order, then one done event with generate()'s result", async (_name, options) => {
         const stream = llada.stream("The canvas fills in", options);
         const events: StreamEvent[] = [];
         for await (const event of stream) events.push(event);
@@ -55,8 +56,9 @@ describe("stream()", () => {
 
         const last = events[events.length - 1];
         expect(last?.type).toBe("done");
-        const steps = events.slice(0, -1) as StepEvent[];
-        expect(steps.every((e) => e.type === "step" && e.index === 0)).toBe(true);
+        const steps = events.filter((e): e is StepEvent => e.type === "step");
+        expect(events.slice(0, -1).every((e) => (e.type === "step" || e.type === "text") && e.index === 0)).toBe(true);
+        expect(events[0]?.type).toBe("step");
         const result = (last as Extract<StreamEvent, { type: "done" }>).result;
         expect(comparable(result)).toEqual(comparable(expected));
         expect(await stream.result).toBe(result);
@@ -83,6 +85,8 @@ describe("stream()", () => {
         expect([...seen].sort((a, b) => a - b)).toEqual(Array.from({ length: options.genLength as number }, (_, i) => i));
         expect(maskCount(steps[0]?.text ?? "")).toBeGreaterThan(0);
         expect(steps[steps.length - 1]?.text).toBe(result.text);
+        // The final-text events join to the result's text.
+        expect(events.map((e) => (e.type === "text" ? e.text : "")).join("")).toBe(result.text);
     });
 
     test("onStep receives the same step events as stream()", async () => {
@@ -91,7 +95,7 @@ describe("stream()", () => {
         for await (const event of llada.stream("same events", options)) streamed.push(event);
         const called: StepEvent[] = [];
         const result = await llada.generate("same events", { ...options, onStep: (event) => called.push(event) });
-        expect(called).toEqual(streamed.slice(0, -1));
+        expect(called).toEqual(streamed.filter((e) => e.type === "step"));
         expect(comparable(result)).toEqual(comparable((streamed[streamed.length - 1] as { result: GenerateResult }).result));
     });
 
@@ -107,7 +111,7 @@ describe("stream()", () => {
         const stream = llada.stream("left early", SLOW);
         let seen = 0;
         for await (const event of stream) {
-            expect(event.type).toBe("step");
+            expect(event.type).not.toBe("done");
             if (++seen === 3) break;
         }
         await expect(stream.result).rejects.toBeInstanceOf(AbortError);
@@ -124,8 +128,9 @@ describe("stream()", () => {
             }
         };
         await expect(consume()).rejects.toMatchObject({ code: "ABORTED" });
-        expect(events.length).toBeLessThanOrEqual(3);
-        expect(events.every((e) => e.type === "step")).toBe(true);
+        // Each step brings at most a step event and a text event; the abort lands within a step.
+        expect(events.length).toBeLessThanOrEqual(6);
+        expect(events.every((e) => e.type !== "done")).toBe(true);
     });
 });
 
@@ -214,7 +219,7 @@ describe("batch", () => {
 
         for (const strategy of STRATEGIES) {
             test.each(settings)(`${strategy}, %s: each batch result equals the input's single result`, async (_setting, base) => {
-                const options: GenerateOptions = { ...base, strategy, ...(strategy === "low-confidence" || strategy === "random" ? { steps: 24 } : {}) };
+                const options = { ...base, strategy, ...(strategy === "low-confidence" || strategy === "random" ? { steps: 24 } : {}) } as GenerateOptions;
                 const batch = await model.generate(INPUTS, options);
                 expect(batch).toHaveLength(INPUTS.length);
                 for (const [i, input] of INPUTS.entries()) {
@@ -321,7 +326,7 @@ describe("reference model", () => {
         let result: GenerateResult | undefined;
         for await (const event of model.stream(messages, { genLength: 64, stopAtEos: true })) {
             if (event.type === "step") texts.push(event.text);
-            else result = event.result;
+            else if (event.type === "done") result = event.result;
         }
         expect(result?.finishReason).toBe("eos");
         // Trained on worked solutions that end in an answer line.

@@ -97,13 +97,16 @@ function expectStepsThenDone(answer: HttpAnswer): GenerateResult {
     expect(answer.headers["content-type"]).toMatch(/^text\/event-stream/);
     const names = answer.events.map((e) => e.event);
     expect(names[names.length - 1]).toBe("done");
-    expect(names.slice(0, -1).every((name) => name === "step")).toBe(true);
-    const steps = answer.events.slice(0, -1).map((e) => e.data as StepEvent);
+    expect(names.slice(0, -1).every((name) => name === "step" || name === "text")).toBe(true);
+    const steps = answer.events.filter((e) => e.event === "step").map((e) => e.data as StepEvent);
     expect(steps.map((s) => s.step)).toEqual(steps.map((_, i) => i));
     const done = answer.events[answer.events.length - 1]?.data as { type: string; result: GenerateResult };
     expect(done.type).toBe("done");
     expect(steps.length).toBe(done.result.steps);
     expect(steps[steps.length - 1]?.text).toBe(done.result.text);
+    // The final-text chunks join to the result's text.
+    const chunks = answer.events.filter((e) => e.event === "text").map((e) => (e.data as { text: string }).text);
+    expect(chunks.join("")).toBe(done.result.text);
     return done.result;
 }
 
@@ -156,7 +159,7 @@ describe("in process, fixture model", () => {
         expect(comparable(result)).toEqual(comparable(await model.generate("stream me", options)));
         const direct: StepEvent[] = [];
         await model.generate("stream me", { ...options, onStep: (e) => direct.push(e) });
-        expect(answer.events.slice(0, -1).map((e) => e.data)).toEqual(direct);
+        expect(answer.events.filter((e) => e.event === "step").map((e) => e.data)).toEqual(direct);
     });
 
     test("chat messages go through the chat template", async () => {

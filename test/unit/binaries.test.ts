@@ -81,7 +81,7 @@ describe("probe output parsing", () => {
     });
 
     test("test-load output", () => {
-        const info = { variant: "cuda", torchVersion: "2.11.0", cudaVersion: "13.0", cudaAvailable: true, cudaDeviceCount: 1, cudaDeviceName: "H100", defaultThreads: 16 };
+        const info = { variant: "cuda", torchVersion: "2.11.0", cudaVersion: "13.0", cudaAvailable: true, cudaDeviceCount: 1, cudaDeviceName: "H100", defaultThreads: 16, sourceHash: "ab12" };
         expect(parseTestLoadOutput(`[W init] noise\n${TEST_LOAD_MARKER}${JSON.stringify(info)}\n`)).toEqual(info);
         expect(parseTestLoadOutput(`${TEST_LOAD_MARKER}{"variant": "tpu", "torchVersion": "1"}`)).toBeNull();
         expect(parseTestLoadOutput(`${TEST_LOAD_MARKER}null`)).toBeNull();

@@ -23,20 +23,30 @@ const result: GenerateResult = {
 };
 
 let out = "";
+let err = "";
+let hasChatTemplate = true;
 let generate: jest.Mock<(input: unknown, options: unknown) => Promise<GenerateResult>>;
 let dispose: jest.Mock<() => Promise<void>>;
 beforeEach(() => {
     out = "";
+    err = "";
+    hasChatTemplate = true;
+    process.exitCode = undefined;
     jest.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
         out += String(chunk);
         return true;
     });
+    jest.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
+        err += String(chunk);
+        return true;
+    });
     generate = jest.fn<(input: unknown, options: unknown) => Promise<GenerateResult>>().mockResolvedValue(result);
     dispose = jest.fn<() => Promise<void>>().mockResolvedValue(undefined);
-    loadModelMock.mockReset().mockResolvedValue({ generate, dispose } as unknown as Model);
+    loadModelMock.mockReset().mockImplementation(async () => ({ generate, dispose, info: { hasChatTemplate, metadata: { name: "m" } } }) as unknown as Model);
 });
 afterEach(() => {
     jest.restoreAllMocks();
+    process.exitCode = undefined;
 });
 
 const run = (...args: string[]) => generateCommand().exitOverride().parseAsync(args, { from: "user" });
@@ -50,7 +60,7 @@ describe("localleap generate", () => {
         }
     });
 
-    test("flags become options; prints the text, then steps, finish reason and timings", async () => {
+    test("flags become options; the text on stdout, steps, finish reason and timings on stderr", async () => {
         await run("What is the capital of France?", "--model", "m.pt", "--device", "cpu", "--threads", "3", "--gen-length", "64",
             "--block-length", "16", "--anchor-threshold", "0.8", "--relaxed-threshold", "0.7", "--radius", "2", "--stop-at-eos");
         expect(loadModelMock).toHaveBeenCalledWith(expect.objectContaining({ modelPath: "m.pt", device: "cpu", threads: 3 }));
@@ -58,7 +68,8 @@ describe("localleap generate", () => {
         expect(input).toBe("What is the capital of France?");
         expect(options).toMatchObject({ genLength: 64, blockLength: 16, anchorThreshold: 0.8, relaxedThreshold: 0.7, radius: 2, stopAtEos: true });
         expect(options).not.toHaveProperty("steps");
-        expect(out).toBe("Paris.\nsteps: 5 (per block: 3 2), finish: eos, 250.0 ms total, 40.00 ms/step, 12.0 tokens/s\n");
+        expect(out).toBe("Paris.\n");
+        expect(err).toContain("steps: 5 (per block: 3 2), finish: eos, 250.0 ms total, 40.00 ms/step, 12.0 tokens/s\n");
         expect(dispose).toHaveBeenCalledTimes(1);
     });
 
@@ -66,6 +77,26 @@ describe("localleap generate", () => {
         await run("hi", "--chat", "--system", "be brief", "--json");
         expect(generate.mock.calls[0]![0]).toEqual([{ role: "system", content: "be brief" }, { role: "user", content: "hi" }]);
         expect(JSON.parse(out)).toEqual(result);
+    });
+
+    test("--raw, --stop (repeatable) and --max-tokens become options", async () => {
+        await run("1 + 1 =", "--raw", "--stop", "\n", "--stop", "END", "--max-tokens", "8");
+        expect(generate.mock.calls[0]![1]).toMatchObject({ raw: true, stop: ["\n", "END"], maxTokens: 8 });
+    });
+
+    test("--chat on a model without a chat template is an error that says so", async () => {
+        hasChatTemplate = false;
+        await expect(run("hi", "--chat")).rejects.toMatchObject({ code: "INVALID_INPUT", message: expect.stringContaining("no chat template") });
+        expect(generate).not.toHaveBeenCalled();
+    });
+
+    test("--json prints errors as one JSON document with exit code 1", async () => {
+        await run("hi", "--gen-length", "abc", "--json");
+        const doc = JSON.parse(out) as { error: { code: string; message: string; issues: { field: string }[] } };
+        expect(doc.error.code).toBe("INVALID_OPTIONS");
+        expect(doc.error.issues[0]?.field).toBe("genLength");
+        expect(process.exitCode).toBe(1);
+        expect(err).toBe("");
     });
 
     test("a bad flag value is rejected before the model is loaded, with the value typed", async () => {

@@ -19,6 +19,7 @@ import {
     TokenizerError,
 } from "../../lib/errors";
 import { loadModel } from "../../lib/loadModel";
+import type { GenerateOptions } from "../../lib/options";
 import { byteLevelTokenizerJson, SPECIAL, tokenizerConfig } from "./helpers/byteLevelTokenizer";
 import { FakeAddon, type FakeArchive } from "./helpers/fakeAddon";
 import { validMetadata } from "./helpers/metadata";
@@ -187,12 +188,12 @@ describe("loadModel", () => {
 });
 
 describe("Model.generate", () => {
-    test("a string prompt gets BOS; the result stops before the first end token", async () => {
+    test("a raw string prompt gets BOS; the result stops before the first end token", async () => {
         const model = await loadModel({ modelPath });
         const native = addon.models[0]!;
         native.nextTokens = [259, 260, SPECIAL.eot, 111];
         native.pad = SPECIAL.eos;
-        const result = await model.generate("hello", { genLength: 32, blockLength: 16 });
+        const result = await model.generate("hello", { genLength: 32, blockLength: 16, raw: true });
         const request = native.requests[0]!;
         expect(Array.from(request.prompts[0]!)).toEqual([SPECIAL.bos, 259]);
         expect(request).toMatchObject({ genLength: 32, blockLength: 16, strategy: "localleap", anchorThreshold: 0.9, relaxedThreshold: 0.75, radius: 4, seeds: [0], cudaGraph: false, stopAtEos: false });
@@ -290,7 +291,8 @@ describe("Model.generate", () => {
 
     test("invalid options reject with InvalidOptionsError", async () => {
         const model = await loadModel({ modelPath });
-        await expect(model.generate("hi", { steps: 3 })).rejects.toBeInstanceOf(InvalidOptionsError);
+        // Rejected by the type checker too (steps needs a scheduled strategy): this is the run-time check.
+        await expect(model.generate("hi", { steps: 3 } as unknown as GenerateOptions)).rejects.toBeInstanceOf(InvalidOptionsError);
         await expect(model.generate("hi", { genLenght: 8 } as never)).rejects.toThrow(/did you mean genLength/);
     });
 

@@ -31,6 +31,9 @@ describe("generate options: defaults", () => {
             seed: 0,
             stopAtEos: false,
             cudaGraph: true,
+            raw: false,
+            stop: [],
+            maxTokens: null,
         });
         expect(parseGenerateOptions(undefined).genLength).toBe(128);
     });
@@ -84,8 +87,18 @@ describe("generate options: each field rejects bad values and says what is allow
         ["relaxedThreshold", "high", /at most anchorThreshold/],
         ["radius", -1, /integer from 0 to 65536/],
         ["radius", 2.5, /integer from 0 to 65536/],
-        ["temperature", -1, /finite number >= 0/],
-        ["temperature", Number.POSITIVE_INFINITY, /finite number >= 0/],
+        ["temperature", -1, /finite number from 0.001/],
+        ["temperature", Number.POSITIVE_INFINITY, /finite number from 0.001/],
+        // 1 / T overflows float32 below ~3e-39 (degenerate output); everything below 1e-3 is refused.
+        ["temperature", 1e-40, /finite number from 0.001/],
+        ["temperature", 1e-4, /finite number from 0.001/],
+        ["raw", "yes", /true or false/],
+        ["stop", "", /non-empty string/],
+        ["stop", ["ok", ""], /non-empty string/],
+        ["stop", Array.from({ length: 17 }, () => "x"), /up to 16/],
+        ["maxTokens", 0, /integer from 1 to genLength/],
+        ["maxTokens", 200, /integer from 1 to genLength/],
+        ["onTextChunk", "log", /function/],
         ["seed", -1, /integer from 0 to 2\^53 - 1/],
         ["seed", MAX_SEED + 1, /integer from 0 to 2\^53 - 1/],
         ["seed", 0.5, /integer from 0 to 2\^53 - 1/],
@@ -95,12 +108,26 @@ describe("generate options: each field rejects bad values and says what is allow
     ];
     test.each(cases)("%s = %p", (field, value, allowed, extra = {}) => {
         const error = optionsError(() => parseGenerateOptions({ ...extra, [field]: value }));
-        const issue = error.issues.find((i) => i.field === field);
+        const issue = error.issues.find((i) => i.field === field || i.field.startsWith(`${field}.`));
         expect(issue).toBeDefined();
         expect(issue?.allowed).toMatch(allowed);
         expect(error.message).toContain(field);
         expect(error.message).toMatch(allowed);
         expect(error.hint).toBeTruthy();
+    });
+
+    test("stop takes one string or a list; maxTokens up to genLength", () => {
+        expect(parseGenerateOptions({ stop: "\n" }).stop).toEqual(["\n"]);
+        expect(parseGenerateOptions({ stop: ["a", "b"] }).stop).toEqual(["a", "b"]);
+        expect(parseGenerateOptions({ maxTokens: 128 }).maxTokens).toBe(128);
+    });
+
+    test("options that throw when read are an InvalidOptionsError, not the getter's error", () => {
+        const throwing = Object.defineProperty({}, "genLength", { enumerable: true, get: () => { throw new Error("boom"); } });
+        expect(optionsError(() => parseGenerateOptions(throwing)).message).toContain("could not be read: boom");
+        const proxy = new Proxy({}, { ownKeys: () => { throw new Error("trap"); } });
+        expect(optionsError(() => parseGenerateOptions(proxy)).message).toContain("could not be read");
+        expect(optionsError(() => parseLoadModelOptions(throwing)).code).toBe("INVALID_OPTIONS");
     });
 
     test("the message shows the value given", () => {
