@@ -1,6 +1,6 @@
 /**
  * unit: pure TypeScript, no addon, no model. native: the built addon and the fixture models
- * (tools/setup.sh makes both). The GPU suite runs on node's test runner (npm run test:gpu).
+ * (tools/setup.sh makes both). package: the packed package installed in a fresh project. The GPU suite runs on node's test runner (npm run test:gpu).
  */
 module.exports = {
     testTimeout: 120000,
@@ -14,5 +14,7 @@ module.exports = {
             testMatch: ["**/*.test.ts"],
             globalSetup: "<rootDir>/test/native/globalSetup.ts",
         },
+        // npm pack + install into a fresh project: run on its own (npm test), as packing rebuilds dist/.
+        { displayName: "package", preset: "ts-jest", testEnvironment: "node", roots: ["<rootDir>/test/package"], testMatch: ["**/*.test.ts"], testTimeout: 1500000 },
     ],
 };

@@ -1,6 +1,5 @@
-import type { Template } from "@huggingface/jinja";
 import { InvalidInputError } from "../errors";
-import { renderChatTemplate } from "../tokenizer/renderChatTemplate";
+import type { ChatTemplate } from "../tokenizer/renderChatTemplate";
 import type { TextTokenizer } from "../tokenizer/TextTokenizer";
 import type { ChatMessage, ChatRole, GenerateInput } from "../types";
 import { formatValue } from "../utils/formatValue";
@@ -9,7 +8,7 @@ import { checkTokenIds } from "./checkTokenIds";
 /** What encoding a prompt needs to know about the model. */
 export interface PromptContext {
     tokenizer: TextTokenizer | null;
-    chatTemplate: Template | null;
+    chatTemplate: ChatTemplate | null;
     /** Token texts for the chat template. */
     bosToken: string | null;
     eosToken: string | null;
@@ -80,7 +79,7 @@ function encodeMessages(messages: readonly ChatMessage[], ctx: PromptContext): n
         throw new InvalidInputError("this model has no chat template, so it cannot take chat messages",
             "pass the prompt as a string formatted for the model, or load it with a tokenizerPath whose tokenizer_config.json has chat_template");
     }
-    const text = renderChatTemplate(ctx.chatTemplate, messages, { bosToken: ctx.bosToken, eosToken: ctx.eosToken });
+    const text = ctx.chatTemplate.render(messages, { bosToken: ctx.bosToken, eosToken: ctx.eosToken });
     // The template writes BOS and turn markers itself.
     return checked(tokenizer.encode(text, false), ctx);
 }

@@ -11,10 +11,20 @@ class TemplateRaised extends Error {}
  */
 const RAISE = "localleap_raise_exception";
 
+/**
+ * A compiled chat template. localleap's own type, so that no third-party type reaches the
+ * public API's declarations.
+ */
+export interface ChatTemplate {
+    /** The prompt text for `messages`, with the generation prompt added. */
+    render(messages: readonly ChatMessage[], tokens: { bosToken: string | null; eosToken: string | null }): string;
+}
+
 /** Parses a chat template once; a broken template is a tokenizer problem, reported at load. */
-export function compileChatTemplate(source: string, origin: string): Template {
+export function compileChatTemplate(source: string, origin: string): ChatTemplate {
     try {
-        return new Template(source.replace(/\braise_exception\s*\(/g, `${RAISE}(`));
+        const template = new Template(source.replace(/\braise_exception\s*\(/g, `${RAISE}(`));
+        return { render: (messages, tokens) => renderChatTemplate(template, messages, tokens) };
     } catch (error) {
         throw new TokenizerError("TOKENIZER_INVALID", `the chat template from ${origin} cannot be parsed: ${(error as Error).message}`, {
             hint: "fix chat_template in tokenizer_config.json (or chatTemplate in localleap.json), or pass a string prompt instead of messages",
@@ -27,7 +37,7 @@ export function compileChatTemplate(source: string, origin: string): Template {
  * Renders chat messages the way Hugging Face's apply_chat_template does for generation:
  * `messages`, `add_generation_prompt: true`, `bos_token`, `eos_token` and `raise_exception`.
  */
-export function renderChatTemplate(
+function renderChatTemplate(
     template: Template,
     messages: readonly ChatMessage[],
     tokens: { bosToken: string | null; eosToken: string | null },

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { InvalidInputError, TokenizerError } from "../../lib/errors";
-import { compileChatTemplate, renderChatTemplate } from "../../lib/tokenizer/renderChatTemplate";
+import { compileChatTemplate } from "../../lib/tokenizer/renderChatTemplate";
 import { TextTokenizer } from "../../lib/tokenizer/TextTokenizer";
 import { byteLevelTokenizerJson, CHAT_TEMPLATE, SPECIAL, tokenizerConfig } from "./helpers/byteLevelTokenizer";
 
@@ -109,7 +109,7 @@ describe("chat template", () => {
     const tokens = { bosToken: "<|bos|>", eosToken: "<|eos|>" };
 
     test("renders messages with bos_token and the generation prompt", () => {
-        const text = renderChatTemplate(template, [{ role: "system", content: "be brief" }, { role: "user", content: "hi" }], tokens);
+        const text = template.render([{ role: "system", content: "be brief" }, { role: "user", content: "hi" }], tokens);
         expect(text).toBe("<|bos|><|system|>be brief<|eot|><|user|>hi<|eot|><|assistant|>");
         const ids = fromJson().encode(text);
         expect(ids[0]).toBe(SPECIAL.bos);
@@ -117,8 +117,8 @@ describe("chat template", () => {
     });
 
     test("raise_exception in the template is an InvalidInputError with its message", () => {
-        expect(() => renderChatTemplate(template, [{ role: "user", content: "a" }, { role: "system", content: "b" }], tokens)).toThrow(InvalidInputError);
-        expect(() => renderChatTemplate(template, [{ role: "user", content: "a" }, { role: "system", content: "b" }], tokens)).toThrow(
+        expect(() => template.render([{ role: "user", content: "a" }, { role: "system", content: "b" }], tokens)).toThrow(InvalidInputError);
+        expect(() => template.render([{ role: "user", content: "a" }, { role: "system", content: "b" }], tokens)).toThrow(
             /system message must come first/,
         );
     });
@@ -129,6 +129,6 @@ describe("chat template", () => {
 
     test("a template that fails while rendering is TOKENIZER_INVALID", () => {
         const failing = compileChatTemplate("{{ messages[0]['content'].nope() }}", "cfg");
-        expect(tokenizerError(() => renderChatTemplate(failing, [{ role: "user", content: "a" }], tokens)).message).toContain("failed to render");
+        expect(tokenizerError(() => failing.render([{ role: "user", content: "a" }], tokens)).message).toContain("failed to render");
     });
 });
