@@ -8,6 +8,7 @@ import type { TextLimits } from "./generation/cutGeneration";
 import type { ModelMetadata } from "./metadata";
 import { type GenerateOptions, parseGenerateOptions, type StreamOptions } from "./options";
 import { encodePrompt, type PromptContext } from "./prompt/encodePrompt";
+import { encodeProtected, newProtection, protect } from "./prompt/protectSpecialText";
 import type { TextTokenizer } from "./tokenizer/TextTokenizer";
 import type { ChatMessage, Device, GenerateInput, GenerateResult } from "./types";
 import { formatValue } from "./utils/formatValue";
@@ -126,10 +127,16 @@ export class Model {
         );
     }
 
-    /** Token ids of `text` as plain text (no chat template, no BOS, special-token text kept as text where the tokenizer allows). */
-    tokenize(text: string): number[] {
-        if (typeof text !== "string") throw new InvalidInputError(`tokenize() takes a string, got ${formatValue(text)}`);
-        return this.requireTokenizer("tokenize()").encode(text, false);
+    /**
+     * Token ids of `text` as plain text: no chat template, no BOS, and special-token texts encoded
+     * as the text they spell unless `specialTokens` is true.
+     */
+    tokenize(text: string, options: { specialTokens?: boolean } = {}): number[] {
+        if (typeof text !== "string") throw new InvalidInputError(`tokenize() takes a string, got ${formatValue(text)}`, "pass the text to tokenize");
+        const tokenizer = this.requireTokenizer("tokenize()");
+        if (options.specialTokens === true) return tokenizer.encode(text, false);
+        const p = newProtection([text]);
+        return encodeProtected(protect(text, tokenizer.specialTexts, p), p, tokenizer);
     }
 
     /** Text of token ids, special tokens skipped. */
@@ -140,8 +147,8 @@ export class Model {
     }
 
     /** How many prompt tokens `input` takes, exactly as generate() would encode it (chat template, BOS). */
-    countTokens(input: GenerateInput, options: { raw?: boolean } = {}): number {
-        return encodePrompt(input, this.parts.prompt, options.raw === true).length;
+    countTokens(input: GenerateInput, options: { raw?: boolean; specialTokens?: boolean } = {}): number {
+        return encodePrompt(input, this.parts.prompt, options.raw === true, options.specialTokens === true).length;
     }
 
     private requireTokenizer(what: string): TextTokenizer {
@@ -157,7 +164,7 @@ export class Model {
         const { metadata } = this.info;
         if (inputs.length === 0) throw new InvalidInputError("the batch is empty", "pass at least one input");
         const prompts = inputs.map((input, index) => {
-            const prompt = encodePrompt(input, this.parts.prompt, o.raw);
+            const prompt = encodePrompt(input, this.parts.prompt, o.raw, o.specialTokens);
             if (prompt.length + o.genLength > metadata.maxLength) {
                 throw new PromptTooLongError({ promptTokens: prompt.length, genLength: o.genLength, maxLength: metadata.maxLength, blockLength: o.blockLength, ...(inputs.length > 1 && { index }) });
             }

@@ -76,6 +76,12 @@ export interface CommonGenerateOptions {
      */
     raw?: boolean;
     /**
+     * Read special-token texts in string prompts and message contents (e.g. "<|eot_id|>") as
+     * those tokens. Default false: user text is text, and only the chat template writes special
+     * tokens, so that a user cannot fake a turn. Only for prompts you wrote yourself.
+     */
+    specialTokens?: boolean;
+    /**
      * Stop strings: the text ends before the first one generated (finishReason "stop"), and the
      * decode ends as soon as that part of the text is final.
      */
@@ -157,6 +163,7 @@ export interface ResolvedGenerateOptions {
     onTextChunk?: (chunk: TextChunk) => void;
     maskGlyph: string;
     raw: boolean;
+    specialTokens: boolean;
     /** Non-empty stop strings, [] for none. */
     stop: string[];
     /** null: no cap. */
@@ -202,6 +209,7 @@ const GENERATE_ALLOWED: Record<GenerateOptionName, string> = {
     onTextChunk: "a function (chunk) => void",
     maskGlyph: "a string",
     raw: "true or false",
+    specialTokens: "true or false",
     stop: "a non-empty string or an array of up to 16 non-empty strings",
     maxTokens: "an integer from 1 to genLength",
 };
@@ -238,6 +246,7 @@ const generateSchema = z.strictObject({
     onTextChunk: z.custom<(chunk: TextChunk) => void>(isFunction).optional(),
     maskGlyph: z.string().default("░"),
     raw: z.boolean().default(false),
+    specialTokens: z.boolean().default(false),
     stop: z.union([z.string().min(1), z.array(z.string().min(1)).max(16).readonly()]).optional(),
     maxTokens: z.number().int().min(1).max(MAX_GEN_LENGTH).optional(),
 });
@@ -333,6 +342,7 @@ export function parseGenerateOptions(options: unknown, randomSeed: () => number 
         ...(o.onTextChunk !== undefined && { onTextChunk: o.onTextChunk }),
         maskGlyph: o.maskGlyph,
         raw: o.raw,
+        specialTokens: o.specialTokens,
         stop: o.stop === undefined ? [] : typeof o.stop === "string" ? [o.stop] : [...o.stop],
         maxTokens: o.maxTokens ?? null,
     };

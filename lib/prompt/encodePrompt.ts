@@ -4,6 +4,7 @@ import type { TextTokenizer } from "../tokenizer/TextTokenizer";
 import type { ChatMessage, ChatRole, GenerateInput } from "../types";
 import { formatValue } from "../utils/formatValue";
 import { checkTokenIds } from "./checkTokenIds";
+import { encodeProtected, newProtection, protect } from "./protectSpecialText";
 
 /** What encoding a prompt needs to know about the model. */
 export interface PromptContext {
@@ -25,13 +26,13 @@ const INPUT_HINT = "pass a non-empty string, an array of token ids, or chat mess
  * Token ids of a prompt: a string (the user's message through the chat template when the model
  * has one and `raw` is false, else plain text), token ids (checked) or chat messages.
  */
-export function encodePrompt(input: GenerateInput, ctx: PromptContext, raw = false): number[] {
+export function encodePrompt(input: GenerateInput, ctx: PromptContext, raw = false, specialTokens = false): number[] {
     if (typeof input === "string") {
         if (!raw && ctx.chatTemplate !== null) {
             if (input === "") throw new InvalidInputError("the prompt is empty", INPUT_HINT);
-            return encodeMessages([{ role: "user", content: input }], ctx);
+            return encodeMessages([{ role: "user", content: input }], ctx, specialTokens);
         }
-        return encodeText(input, ctx);
+        return encodeText(input, ctx, specialTokens);
     }
     if (input instanceof Int32Array || Array.isArray(input)) {
         if (input.length === 0) throw new InvalidInputError("the prompt is empty", INPUT_HINT);
@@ -41,7 +42,7 @@ export function encodePrompt(input: GenerateInput, ctx: PromptContext, raw = fal
             return items as number[];
         }
         if (items.every((item) => item !== null && typeof item === "object" && !Array.isArray(item))) {
-            return encodeMessages(items as ChatMessage[], ctx);
+            return encodeMessages(items as ChatMessage[], ctx, specialTokens);
         }
         throw new InvalidInputError("the prompt array mixes token ids with other values", INPUT_HINT);
     }
@@ -56,22 +57,31 @@ function requireTokenizer(ctx: PromptContext, what: string): TextTokenizer {
     return ctx.tokenizer;
 }
 
-function encodeText(text: string, ctx: PromptContext): number[] {
+function encodeText(text: string, ctx: PromptContext, specialTokens: boolean): number[] {
     if (text === "") throw new InvalidInputError("the prompt is empty", INPUT_HINT);
     const tokenizer = requireTokenizer(ctx, "a text prompt");
     // BOS comes from the metadata, not the tokenizer's post-processor, so it is added exactly once.
-    const ids = tokenizer.encode(text, false);
+    // User text is text: special-token texts in it are encoded as what they spell.
+    let ids: number[];
+    if (specialTokens) {
+        ids = tokenizer.encode(text, false);
+    } else {
+        const p = newProtection([text]);
+        ids = encodeProtected(protect(text, tokenizer.specialTexts, p), p, tokenizer);
+    }
     if (ctx.bosId !== null && ids[0] !== ctx.bosId) ids.unshift(ctx.bosId);
     return checked(ids, ctx);
 }
 
-function encodeMessages(messages: readonly ChatMessage[], ctx: PromptContext): number[] {
+function encodeMessages(messages: readonly ChatMessage[], ctx: PromptContext, specialTokens: boolean): number[] {
     messages.forEach((message, i) => {
         if (!ROLES.includes(message.role)) {
-            throw new InvalidInputError(`messages[${i}].role is ${formatValue(message.role)}; allowed: ${ROLES.map((r) => `"${r}"`).join(", ")}`);
+            throw new InvalidInputError(`messages[${i}].role is ${formatValue(message.role)}; allowed: ${ROLES.map((r) => `"${r}"`).join(", ")}`,
+                `give every message a role of ${ROLES.join(", ")} and a string content`);
         }
         if (typeof message.content !== "string") {
-            throw new InvalidInputError(`messages[${i}].content is ${formatValue(message.content)}; allowed: a string`);
+            throw new InvalidInputError(`messages[${i}].content is ${formatValue(message.content)}; allowed: a string`,
+                "give every message a string content");
         }
     });
     const tokenizer = requireTokenizer(ctx, "chat messages");
@@ -79,9 +89,13 @@ function encodeMessages(messages: readonly ChatMessage[], ctx: PromptContext): n
         throw new InvalidInputError("this model has no chat template, so it cannot take chat messages",
             "pass the prompt as a string formatted for the model, or load it with a tokenizerPath whose tokenizer_config.json has chat_template");
     }
-    const text = ctx.chatTemplate.render(messages, { bosToken: ctx.bosToken, eosToken: ctx.eosToken });
-    // The template writes BOS and turn markers itself.
-    return checked(tokenizer.encode(text, false), ctx);
+    // The template writes BOS and turn markers itself; special-token texts in the messages stay
+    // text (a user cannot fake a system turn), unless specialTokens opts in.
+    if (specialTokens) return checked(tokenizer.encode(ctx.chatTemplate.render(messages, { bosToken: ctx.bosToken, eosToken: ctx.eosToken }), false), ctx);
+    const p = newProtection(messages.map((m) => m.content));
+    const guarded = messages.map(({ role, content }) => ({ role, content: protect(content, tokenizer.specialTexts, p) }));
+    const text = ctx.chatTemplate.render(guarded, { bosToken: ctx.bosToken, eosToken: ctx.eosToken });
+    return checked(encodeProtected(text, p, tokenizer), ctx);
 }
 
 function checked(ids: number[], ctx: PromptContext): number[] {

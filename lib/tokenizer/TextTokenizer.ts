@@ -18,13 +18,23 @@ interface TokenizerConfig {
 export class TextTokenizer {
     /** Where the files came from, for messages. */
     readonly source: string;
+    /** Texts of the special added tokens (e.g. "<|eot_id|>"): in user text they stay text. */
+    readonly specialTexts: readonly string[];
     private readonly tokenizer: Tokenizer;
     private readonly config: TokenizerConfig;
+    private readonly json: Record<string, unknown>;
+    /** The same tokenizer without its special added tokens, built on first use. */
+    private plain: Tokenizer | undefined;
+    private readonly specialIds: ReadonlySet<number>;
 
-    private constructor(tokenizer: Tokenizer, config: TokenizerConfig, source: string) {
+    private constructor(tokenizer: Tokenizer, json: Record<string, unknown>, config: TokenizerConfig, source: string) {
         this.tokenizer = tokenizer;
+        this.json = json;
         this.config = config;
         this.source = source;
+        const special = addedTokens(json).filter((t) => t.special === true && typeof t.content === "string" && t.content !== "");
+        this.specialTexts = special.map((t) => t.content as string);
+        this.specialIds = new Set(special.map((t) => t.id).filter((id): id is number => typeof id === "number"));
     }
 
     /** From the texts of tokenizer.json and tokenizer_config.json ("" when there is no config). */
@@ -32,7 +42,7 @@ export class TextTokenizer {
         const tokenizer = parseJsonObject(tokenizerJson, `tokenizer.json (${source})`);
         const config = tokenizerConfigJson.trim() === "" ? {} : parseJsonObject(tokenizerConfigJson, `tokenizer_config.json (${source})`);
         try {
-            return new TextTokenizer(new Tokenizer(tokenizer, config), config, source);
+            return new TextTokenizer(new Tokenizer(tokenizer, config), tokenizer, config, source);
         } catch (error) {
             throw new TokenizerError("TOKENIZER_INVALID", `tokenizer.json (${source}) is not a tokenizer this library can build: ${(error as Error).message}`, {
                 cause: error,
@@ -60,6 +70,22 @@ export class TextTokenizer {
     /** Token ids of `text`; `addSpecial` lets the tokenizer's post-processor add its special tokens. */
     encode(text: string, addSpecial = false): number[] {
         return this.tokenizer.encode(text, { add_special_tokens: addSpecial }).ids;
+    }
+
+    /**
+     * Token ids of `text` with special-token texts encoded as the plain text they spell, never as
+     * the special tokens. Throws TOKENIZER_INVALID for a tokenizer that cannot do that (one whose
+     * vocabulary maps the text straight to the special id).
+     */
+    encodePlain(text: string): number[] {
+        this.plain ??= new Tokenizer({ ...this.json, added_tokens: addedTokens(this.json).filter((t) => t.special !== true) }, this.config);
+        const ids = this.plain.encode(text, { add_special_tokens: false }).ids;
+        if (ids.some((id) => this.specialIds.has(id))) {
+            throw new TokenizerError("TOKENIZER_INVALID", `the tokenizer (${this.source}) encodes the text ${JSON.stringify(text)} as a special token even without its added tokens`, {
+                hint: "remove that text from the prompt, or pass specialTokens: true if you mean the special token",
+            });
+        }
+        return ids;
     }
 
     /**
@@ -101,6 +127,12 @@ export class TextTokenizer {
     get eosToken(): string | null {
         return tokenText(this.config.eos_token);
     }
+}
+
+/** tokenizer.json's added_tokens entries. */
+function addedTokens(json: Record<string, unknown>): { id?: unknown; content?: unknown; special?: unknown }[] {
+    const list = json.added_tokens;
+    return Array.isArray(list) ? list.filter((t): t is Record<string, unknown> => t !== null && typeof t === "object") : [];
 }
 
 /** Special tokens appear either as text or as an AddedToken object with `content`. */

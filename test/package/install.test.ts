@@ -49,9 +49,13 @@ beforeAll(async () => {
     project = path.join(work, "consumer");
     await run("mkdir", ["-p", project], work);
     writeFileSync(path.join(project, "package.json"), `${JSON.stringify({ name: "consumer", version: "1.0.0", private: true }, null, 2)}\n`);
-    install = await run("npm", ["install", tarball, `typescript@${devVersion("typescript")}`, `tsx@${devVersion("tsx")}`, `@types/node@${devVersion("@types/node")}`,
-        "--strict-allow-scripts", "--prefer-offline", "--no-audit", "--no-fund"], project);
+    // localleap alone under the strict install-script policy (an unreviewed install script fails it)...
+    install = await run("npm", ["install", tarball, "--strict-allow-scripts", "--prefer-offline", "--no-audit", "--no-fund"], project);
     expectOk(install, "npm install --strict-allow-scripts");
+    // ...then the consumer's own tools (tsx's esbuild has a postinstall script of its own).
+    const tools = await run("npm", ["install", "--save-dev", `typescript@${devVersion("typescript")}`, `tsx@${devVersion("tsx")}`, `@types/node@${devVersion("@types/node")}`,
+        "--prefer-offline", "--no-audit", "--no-fund"], project);
+    expectOk(tools, "npm install typescript tsx @types/node");
     writeFileSync(path.join(project, "tsconfig.json"), `${JSON.stringify({
         compilerOptions: { strict: true, module: "nodenext", moduleResolution: "nodenext", target: "es2022", noEmit: true, types: ["node"] },
     }, null, 2)}\n`);

@@ -247,14 +247,21 @@ describe("Model.generate", () => {
         [42, /the prompt is 42/],
         [[{ role: "tool", content: "x" }], /messages\[0\].role is "tool"; allowed: "system", "user", "assistant"/],
         [[{ role: "user", content: 3 }], /messages\[0\].content is 3/],
-        ["a <|mask|> b", /is the mask id/],
     ])("bad input %p is an InvalidInputError", async (input, message) => {
         const model = await loadModel({ modelPath });
         const error = await model.generate(input as never, { genLength: 8 }).catch((e: unknown) => e);
         expect(error).toBeInstanceOf(InvalidInputError);
         expect((error as InvalidInputError).code).toBe("INVALID_INPUT");
         expect((error as Error).message).toMatch(message);
+        expect((error as InvalidInputError).hint).toEqual(expect.any(String));
         expect(addon.models[0]!.requests).toHaveLength(0);
+    });
+
+    test("the mask token's text is text; with specialTokens: true it is the mask id and refused", async () => {
+        const model = await loadModel({ modelPath });
+        await model.generate("a <|mask|> b", { genLength: 8, raw: true });
+        expect(Array.from(addon.models[0]!.requests[0]!.prompts[0]!)).not.toContain(SPECIAL.mask);
+        await expect(model.generate("a <|mask|> b", { genLength: 8, raw: true, specialTokens: true })).rejects.toThrow(/is the mask id/);
     });
 
     test("chat messages go through the chat template", async () => {

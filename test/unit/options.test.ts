@@ -32,6 +32,7 @@ describe("generate options: defaults", () => {
             stopAtEos: false,
             cudaGraph: true,
             raw: false,
+            specialTokens: false,
             stop: [],
             maxTokens: null,
         });
