@@ -11,6 +11,7 @@ export {
     type GenerateOptionName,
     type GenerateOptions,
     type LocalLeapOptions,
+    type OnlyWithStrategy,
     type ScheduledOptions,
     type StreamOptions,
     type ThresholdOptions,

@@ -90,6 +90,14 @@ export interface CommonGenerateOptions {
     maxTokens?: number;
 }
 
+/**
+ * The type of an option that belongs to other strategies: never set in practice, it makes the
+ * type checker say which strategy the option needs ("Type 'number' is not assignable to type
+ * 'only with strategy "threshold"'"), instead of the "not assignable to type 'undefined'" of a
+ * `never` field.
+ */
+export type OnlyWithStrategy<S extends string> = `only with strategy ${S}`;
+
 /** 'localleap' (the default): anchors plus relaxed neighbours (docs/decoding.md). */
 export interface LocalLeapOptions extends CommonGenerateOptions {
     strategy?: "localleap";
@@ -99,8 +107,8 @@ export interface LocalLeapOptions extends CommonGenerateOptions {
     relaxedThreshold?: number;
     /** Neighbourhood radius W (integer >= 0) around anchors. Default 4. */
     radius?: number;
-    steps?: never;
-    threshold?: never;
+    steps?: OnlyWithStrategy<'"low-confidence" or "random"'>;
+    threshold?: OnlyWithStrategy<'"threshold"'>;
 }
 
 /** 'threshold' (Fast-dLLM): every masked position whose confidence passes θ. */
@@ -108,10 +116,10 @@ export interface ThresholdOptions extends CommonGenerateOptions {
     strategy: "threshold";
     /** Confidence threshold θ in [0, 1]. Default 0.9. */
     threshold?: number;
-    steps?: never;
-    anchorThreshold?: never;
-    relaxedThreshold?: never;
-    radius?: never;
+    steps?: OnlyWithStrategy<'"low-confidence" or "random"'>;
+    anchorThreshold?: OnlyWithStrategy<'"localleap"'>;
+    relaxedThreshold?: OnlyWithStrategy<'"localleap"'>;
+    radius?: OnlyWithStrategy<'"localleap"'>;
 }
 
 /** 'low-confidence' and 'random' (LLaDA's baselines): a fixed number of tokens per step. */
@@ -122,10 +130,10 @@ export interface ScheduledOptions extends CommonGenerateOptions {
      * (one token per step).
      */
     steps?: number;
-    threshold?: never;
-    anchorThreshold?: never;
-    relaxedThreshold?: never;
-    radius?: never;
+    threshold?: OnlyWithStrategy<'"threshold"'>;
+    anchorThreshold?: OnlyWithStrategy<'"localleap"'>;
+    relaxedThreshold?: OnlyWithStrategy<'"localleap"'>;
+    radius?: OnlyWithStrategy<'"localleap"'>;
 }
 
 /**

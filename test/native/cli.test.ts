@@ -1,7 +1,7 @@
 // The built CLI (`node dist/lib/cli/cli.js`, what `npx localleap` runs) as a child process:
 // generate (argument, stdin, --json, --watch on a pipe), chat with piped stdin, info.
 // Expected outputs come from the same model through the API in this process.
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { type ChatMessage, type GenerateOptions, type GenerateResult, loadModel, type Model, type StepEvent, type StreamEvent } from "../../lib";
@@ -178,6 +178,16 @@ describe("info", () => {
         expect(run.stdout).toContain(`model: ${LLADA_FIXTURE}`);
         expect(run.stdout).toMatch(/device cpu, dtype /);
     });
+});
+
+test("npx localleap works in the checkout (the bin is executable after set-up)", async () => {
+    const run = await new Promise<Run>((resolve) => {
+        execFile("npx", ["--no-install", "localleap", "--version"], { cwd: ROOT }, (error, stdout, stderr) =>
+            resolve({ code: error === null ? 0 : Number(error.code ?? 1), stdout, stderr }));
+    });
+    expect(run.stderr).not.toContain("Permission denied");
+    expect(run.code).toBe(0);
+    expect(run.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
 });
 
 test("--help lists the commands", async () => {
