@@ -14,6 +14,26 @@ import type { ChatMessage, Device, GenerateInput, GenerateResult } from "./types
 import { formatValue } from "./utils/formatValue";
 import { buildGenerateResult } from "./utils/buildGenerateResult";
 
+/**
+ * Most characters of prompt text per model position accepted before tokenizing: ordinary text
+ * takes 3-5 characters a token and no common tokenizer's tokens are longer than 32, so a longer
+ * prompt cannot fit and is refused before the (synchronous) tokenizer spends time on it.
+ */
+export const MAX_PROMPT_CHARS_PER_POSITION = 32;
+
+function checkPromptChars(input: GenerateInput, maxLength: number, index: number | undefined): void {
+    let chars = 0;
+    if (typeof input === "string") chars = input.length;
+    else if (Array.isArray(input)) for (const item of input as unknown[]) chars += typeof (item as { content?: unknown })?.content === "string" ? ((item as { content: string }).content.length) : 0;
+    const limit = maxLength * MAX_PROMPT_CHARS_PER_POSITION;
+    if (chars > limit) {
+        throw new PromptTooLongError({
+            message: `${index === undefined ? "the prompt" : `prompt ${index} of the batch`} has ${chars} characters; this model takes at most ${maxLength} tokens, ` +
+                `which no text over ${limit} characters (${MAX_PROMPT_CHARS_PER_POSITION} a token) fits: it was refused before tokenizing`,
+        });
+    }
+}
+
 /** What generate() resolves to for an input: one result, or one per input of a batch. */
 export type ResultFor<I> = [I] extends [string | readonly number[] | Int32Array | readonly ChatMessage[]] ? GenerateResult : GenerateResult[];
 
@@ -164,6 +184,7 @@ export class Model {
         const { metadata } = this.info;
         if (inputs.length === 0) throw new InvalidInputError("the batch is empty", "pass at least one input");
         const prompts = inputs.map((input, index) => {
+            checkPromptChars(input, metadata.maxLength, inputs.length > 1 ? index : undefined);
             const prompt = encodePrompt(input, this.parts.prompt, o.raw, o.specialTokens);
             if (prompt.length + o.genLength > metadata.maxLength) {
                 throw new PromptTooLongError({ promptTokens: prompt.length, genLength: o.genLength, maxLength: metadata.maxLength, blockLength: o.blockLength, ...(inputs.length > 1 && { index }) });
