@@ -34,6 +34,12 @@ export interface LoadModelOptions {
      * model's worker thread, in the order made.
      */
     maxQueuedGenerations?: number;
+    /**
+     * Load an archive whose code uses operators outside localleap's allowlist (file, network,
+     * process or serialisation operators, custom ops). Default false: such an archive is refused
+     * with ModelUnsafeError. Set it only if you trust the file's author (docs/model-format.md).
+     */
+    trustModelCode?: boolean;
 }
 
 /** Default of {@link LoadModelOptions.maxQueuedGenerations}. */
@@ -109,6 +115,7 @@ export interface ResolvedLoadModelOptions {
     signal?: AbortSignal;
     onProgress?: (progress: LoadProgress) => void;
     maxQueuedGenerations: number;
+    trustModelCode: boolean;
 }
 
 const LOAD_ALLOWED: Record<keyof LoadModelOptions, string> = {
@@ -119,6 +126,7 @@ const LOAD_ALLOWED: Record<keyof LoadModelOptions, string> = {
     signal: "an AbortSignal",
     onProgress: "a function",
     maxQueuedGenerations: "an integer from 1 to 100000",
+    trustModelCode: "true or false",
 };
 
 const GENERATE_ALLOWED: Record<keyof GenerateOptions, string> = {
@@ -149,6 +157,7 @@ const loadModelSchema = z.strictObject({
     signal: z.instanceof(AbortSignal).optional(),
     onProgress: z.custom<(progress: LoadProgress) => void>(isFunction).optional(),
     maxQueuedGenerations: z.number().int().min(1).max(100000).default(DEFAULT_MAX_QUEUED_GENERATIONS),
+    trustModelCode: z.boolean().default(false),
 });
 
 const unit = () => z.number().min(0).max(1);
