@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 npx --no-install cmake-js build --out build-asan --log-level warn -p "$(nproc)" --CDLOCALLEAP_SANITIZE=ON --CDLOCALLEAP_CUDA=OFF
 addon=build-asan/Release/localleap.node
-nm -D "$addon" | grep -q __asan_ || { echo "sanitize-cpu: $addon has no __asan symbols" >&2; exit 1; }
+[ "$(nm -D "$addon" | grep -c __asan_)" -gt 0 ] || { echo "sanitize-cpu: $addon has no __asan symbols" >&2; exit 1; }
 [ "${1:-}" = "--build" ] && exit 0
 libasan=$(g++ -print-file-name=libasan.so)
 libubsan=$(g++ -print-file-name=libubsan.so)
