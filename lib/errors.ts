@@ -10,6 +10,8 @@ export type LocalleapErrorCode =
     | "PROMPT_TOO_LONG"
     | "MODEL_NOT_FOUND"
     | "MODEL_CORRUPT"
+    | "MODEL_INCOMPATIBLE"
+    | "MODEL_UNSAFE"
     | "MODEL_METADATA_INVALID"
     | "MODEL_METHOD_MISSING"
     | "MODEL_PROBE_FAILED"
@@ -19,6 +21,7 @@ export type LocalleapErrorCode =
     | "NATIVE_BUILD_FAILED"
     | "CUDA_UNAVAILABLE"
     | "OUT_OF_MEMORY"
+    | "RESOURCE_EXHAUSTED"
     | "ABORTED"
     | "MODEL_DISPOSED"
     | "QUEUE_FULL"
@@ -131,6 +134,33 @@ export class ModelCorruptError extends ModelLoadError {
     }
 }
 
+/** The archive needs operators or a format this build's libtorch lacks (e.g. an sdpa export on libtorch 1.13). */
+export class ModelIncompatibleError extends ModelLoadError {
+    constructor(message: string, cause?: unknown) {
+        super("MODEL_INCOMPATIBLE", message, {
+            hint: "re-export the model with this libtorch's torch (tools/export.py --attention manual), or upgrade to a localleap binary built against a newer libtorch (2.x for sdpa models)",
+            cause,
+        });
+    }
+}
+
+/**
+ * The archive's code uses an operator outside localleap's allowlist: one that can read or write
+ * files, use the network, start processes or threads, (de)serialise, or a custom op
+ * (docs/model-format.md "What a model archive can and cannot do"). `operator` names it.
+ */
+export class ModelUnsafeError extends ModelLoadError {
+    /** The refused operator ("aten::save", "prim::Print", "mylib::op"), or the record that could not be checked. */
+    readonly operator: string;
+
+    constructor(message: string, operator: string) {
+        super("MODEL_UNSAFE", message, {
+            hint: `the model's code uses ${operator}, which localleap does not allow; loadModel({ trustModelCode: true }) loads it anyway, but only do that if you trust the file's author`,
+        });
+        this.operator = operator;
+    }
+}
+
 /** localleap.json is missing, not JSON, or a field is wrong; `field` names it. */
 export class ModelMetadataError extends ModelLoadError {
     /** The metadata field at fault ("localleap.json" when the whole file is). */
@@ -238,6 +268,15 @@ export class CudaUnavailableError extends LocalleapError {
 export class OutOfMemoryError extends LocalleapError {
     constructor(message: string, hint: string, cause?: unknown) {
         super("OUT_OF_MEMORY", message, { hint, cause });
+    }
+}
+
+/** The system refused a resource other than memory: a thread for a model (ulimit -u, cgroup pids.max). */
+export class ResourceExhaustedError extends LocalleapError {
+    constructor(message: string) {
+        super("RESOURCE_EXHAUSTED", message, {
+            hint: "dispose() models you no longer use, or raise the process's thread limits (ulimit -u, the container's pids limit)",
+        });
     }
 }
 

@@ -21,8 +21,9 @@ const REQUIRED_METHODS = ["forward", "logits_at", "logits_at_padded"];
  * Loads a localleap model (a TorchScript model.pt) on a native worker thread: validates the
  * options and the archive's metadata, runs a probe forward and builds the tokenizer.
  * Rejects with a {@link LocalleapError}: InvalidOptionsError, ModelNotFoundError,
- * ModelCorruptError, ModelMetadataError, ModelMethodMissingError, ModelProbeError,
- * TokenizerError, NativeBindingError, CudaUnavailableError, OutOfMemoryError or AbortError.
+ * ModelCorruptError, ModelIncompatibleError, ModelUnsafeError, ModelMetadataError,
+ * ModelMethodMissingError, ModelProbeError, TokenizerError, NativeBindingError,
+ * CudaUnavailableError, OutOfMemoryError, ResourceExhaustedError or AbortError.
  */
 export async function loadModel(options: LoadModelOptions = {}): Promise<Model> {
     const o = parseLoadModelOptions(options);
@@ -49,6 +50,7 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
             path: modelPath,
             device,
             threads: o.threads,
+            trustModelCode: o.trustModelCode,
             ...(abort !== undefined && { abort }),
             ...(o.onProgress !== undefined && { onProgress: o.onProgress }),
         });

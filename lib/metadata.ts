@@ -45,6 +45,11 @@ export interface ModelMetadata {
 
 const METADATA_FORMAT_VERSION = 1;
 
+/** The native engine's limits (native/engine/generation.h, native/kernels/rule_types.h). */
+export const MAX_VOCAB_SIZE = 2 ** 30;
+export const MAX_END_IDS = 8;
+export const MAX_MODEL_LENGTH = 2 ** 24;
+
 const id = () => z.number().int().min(0);
 
 const metadataSchema = z.looseObject({
@@ -52,13 +57,13 @@ const metadataSchema = z.looseObject({
     formatVersion: z.literal(METADATA_FORMAT_VERSION),
     name: z.string(),
     architecture: z.enum(["llada", "dream"]),
-    vocabSize: z.number().int().min(1),
+    vocabSize: z.number().int().min(1).max(MAX_VOCAB_SIZE),
     maskId: id(),
     eosId: id(),
-    endIds: z.array(id()).min(1),
+    endIds: z.array(id()).min(1).max(MAX_END_IDS),
     padId: id(),
     logitsShifted: z.boolean(),
-    maxLength: z.number().int().min(1),
+    maxLength: z.number().int().min(2).max(MAX_MODEL_LENGTH),
     dtype: z.enum(["float32", "bfloat16", "float16"]),
     attention: z.enum(["manual", "sdpa"]),
     config: z.record(z.string(), z.unknown()),
@@ -73,13 +78,13 @@ const EXPECTED: Record<keyof ModelMetadata, string> = {
     formatVersion: `${METADATA_FORMAT_VERSION} (the version this localleap reads)`,
     name: "a string",
     architecture: '"llada" or "dream"',
-    vocabSize: "an integer > 0",
+    vocabSize: `an integer from 1 to ${MAX_VOCAB_SIZE}`,
     maskId: "an integer in [0, vocabSize)",
     eosId: "an integer in [0, vocabSize)",
-    endIds: "a non-empty array of integers in [0, vocabSize) containing eosId and not maskId",
+    endIds: `an array of 1 to ${MAX_END_IDS} integers in [0, vocabSize) containing eosId and not maskId`,
     padId: "an integer in [0, vocabSize)",
     logitsShifted: "true or false",
-    maxLength: "an integer > 0",
+    maxLength: `an integer from 2 to ${MAX_MODEL_LENGTH}`,
     dtype: '"float32", "bfloat16" or "float16"',
     attention: '"manual" or "sdpa"',
     config: "an object",

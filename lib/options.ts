@@ -27,7 +27,12 @@ export interface LoadModelOptions {
     tokenizerPath?: string;
     /** 'auto' (default) uses CUDA when the loaded binary has it and a GPU is visible. */
     device?: DeviceOption;
-    /** Intra-op threads of the model's worker (1..1024); 0 or unset keeps libtorch's default. */
+    /**
+     * Intra-op threads of the model's worker (1..1024); 0 or unset keeps libtorch's default (one
+     * per physical core). More threads than the machine has cores only slow a step (measured
+     * 10-100x on 2 cores), so the engine caps the count at the core count; model.info.threads
+     * says what was asked.
+     */
     threads?: number;
     /** Aborts loading (rejects with AbortError). */
     signal?: AbortSignal;
@@ -39,6 +44,12 @@ export interface LoadModelOptions {
      * model's worker thread, in the order made.
      */
     maxQueuedGenerations?: number;
+    /**
+     * Load an archive whose code uses operators outside localleap's allowlist (file, network,
+     * process or serialisation operators, custom ops). Default false: such an archive is refused
+     * with ModelUnsafeError. Set it only if you trust the file's author (docs/model-format.md).
+     */
+    trustModelCode?: boolean;
 }
 
 /** Default of {@link LoadModelOptions.maxQueuedGenerations}. */
@@ -187,6 +198,7 @@ export interface ResolvedLoadModelOptions {
     signal?: AbortSignal;
     onProgress?: (progress: LoadProgress) => void;
     maxQueuedGenerations: number;
+    trustModelCode: boolean;
 }
 
 const LOAD_ALLOWED: Record<keyof LoadModelOptions, string> = {
@@ -197,6 +209,7 @@ const LOAD_ALLOWED: Record<keyof LoadModelOptions, string> = {
     signal: "an AbortSignal",
     onProgress: "a function",
     maxQueuedGenerations: "an integer from 1 to 100000",
+    trustModelCode: "true or false",
 };
 
 const GENERATE_ALLOWED: Record<GenerateOptionName, string> = {
@@ -232,6 +245,7 @@ const loadModelSchema = z.strictObject({
     signal: z.instanceof(AbortSignal).optional(),
     onProgress: z.custom<(progress: LoadProgress) => void>(isFunction).optional(),
     maxQueuedGenerations: z.number().int().min(1).max(100000).default(DEFAULT_MAX_QUEUED_GENERATIONS),
+    trustModelCode: z.boolean().default(false),
 });
 
 const unit = () => z.number().min(0).max(1);

@@ -48,6 +48,8 @@ export interface AddonLoadRequest {
     device: AddonDevice;
     /** Intra-op threads for this model's worker thread; 0 keeps libtorch's default. */
     threads: number;
+    /** Skip the operator allowlist checks (LoadModelOptions.trustModelCode); default false. */
+    trustModelCode?: boolean;
     abort?: AddonAbortToken;
     /** Called on the JS thread while the archive is read. */
     onProgress?: (progress: AddonLoadProgress) => void;
@@ -237,6 +239,8 @@ export interface Addon {
 /** Error shape thrown or rejected by the addon: `code` is one of NativeErrorCode. */
 export interface AddonError extends Error {
     code: NativeErrorCode;
+    /** What the error names, when one thing: the metadata field, the extra file, the operator. */
+    field?: string;
 }
 
 export type NativeErrorCode =
@@ -246,9 +250,13 @@ export type NativeErrorCode =
     | "MODEL_INCOMPATIBLE"
     | "MODEL_METHOD_MISSING"
     | "MODEL_PROBE_FAILED"
+    | "MODEL_UNSAFE"
+    | "MODEL_METADATA_INVALID"
+    | "TOKENIZER_INVALID"
     | "PROMPT_TOO_LONG"
     | "CUDA_UNAVAILABLE"
     | "OUT_OF_MEMORY"
+    | "RESOURCE_EXHAUSTED"
     | "ABORTED"
     | "MODEL_DISPOSED"
     | "INTERNAL";

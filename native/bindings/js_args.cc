@@ -33,6 +33,11 @@ bool boolean(const Napi::Object& obj, const char* key) {
   return v.As<Napi::Boolean>().Value();
 }
 
+bool optionalBoolean(const Napi::Object& obj, const char* key, bool fallback) {
+  if (obj.Get(key).IsUndefined()) return fallback;
+  return boolean(obj, key);
+}
+
 std::string string(const Napi::Object& obj, const char* key) {
   Napi::Value v = obj.Get(key);
   if (!v.IsString()) throwInvalidArgument(obj.Env(), std::string(key) + " must be a string");

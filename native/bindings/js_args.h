@@ -12,6 +12,8 @@ Napi::Object object(const Napi::Value& value, const std::string& what);
 double number(const Napi::Object& obj, const char* key);
 int integer(const Napi::Object& obj, const char* key, long long min, long long max);
 bool boolean(const Napi::Object& obj, const char* key);
+// `fallback` when the key is absent (undefined).
+bool optionalBoolean(const Napi::Object& obj, const char* key, bool fallback);
 std::string string(const Napi::Object& obj, const char* key);
 std::vector<int> intArray(const Napi::Object& obj, const char* key);
 std::vector<double> numberArray(const Napi::Object& obj, const char* key);

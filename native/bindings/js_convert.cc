@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "../engine/errors.h"
 #include "js_args.h"
 #include "js_errors.h"
 
@@ -15,21 +16,42 @@ Strategy parseStrategy(Napi::Env env, const std::string& name) {
   throwInvalidArgument(env, "strategy must be 'low-confidence', 'random', 'threshold' or 'localleap'");
 }
 
+namespace {
+
+// The config comes from the archive's localleap.json: a bad value is the model's fault
+// (MODEL_METADATA_INVALID naming the field), not the caller's.
+template <typename Fn>
+auto metadataField(const char* key, Fn&& read) -> decltype(read()) {
+  try {
+    return read();
+  } catch (const Napi::Error& e) {
+    throw EngineError(ErrorCode::kModelMetadataInvalid,
+                      std::string("localleap.json: ") + e.Message() + " (the engine's limit)", key);
+  }
+}
+
+[[noreturn]] void badMetadata(const char* key, const std::string& message) {
+  throw EngineError(ErrorCode::kModelMetadataInvalid, std::string("localleap.json: ") + message, key);
+}
+
+}  // namespace
+
 ModelConfig toModelConfig(const Napi::Object& obj) {
   ModelConfig c;
-  c.vocabSize = args::integer(obj, "vocabSize", 1, 1LL << 30);
-  c.maskId = args::integer(obj, "maskId", 0, c.vocabSize - 1);
-  c.eosId = args::integer(obj, "eosId", 0, c.vocabSize - 1);
-  c.padId = args::integer(obj, "padId", 0, c.vocabSize - 1);
-  c.endIds = args::intArray(obj, "endIds");
+  c.vocabSize = metadataField("vocabSize", [&] { return args::integer(obj, "vocabSize", 1, kMaxVocabSize); });
+  c.maskId = metadataField("maskId", [&] { return args::integer(obj, "maskId", 0, c.vocabSize - 1); });
+  c.eosId = metadataField("eosId", [&] { return args::integer(obj, "eosId", 0, c.vocabSize - 1); });
+  c.padId = metadataField("padId", [&] { return args::integer(obj, "padId", 0, c.vocabSize - 1); });
+  c.endIds = metadataField("endIds", [&] { return args::intArray(obj, "endIds"); });
   if (c.endIds.empty() || (int)c.endIds.size() > kMaxEndIds) {
-    throwInvalidArgument(obj.Env(), "endIds must hold 1 to 8 token ids");
+    badMetadata("endIds", "endIds must hold 1 to " + std::to_string(kMaxEndIds) + " token ids, it holds " +
+                              std::to_string(c.endIds.size()));
   }
   for (int id : c.endIds) {
-    if (id < 0 || id >= c.vocabSize) throwInvalidArgument(obj.Env(), "endIds must be token ids below vocabSize");
+    if (id < 0 || id >= c.vocabSize) badMetadata("endIds", "endIds must be token ids below vocabSize");
   }
-  c.logitsShifted = args::boolean(obj, "logitsShifted");
-  c.maxLength = args::integer(obj, "maxLength", 2, 1 << 24);
+  c.logitsShifted = metadataField("logitsShifted", [&] { return args::boolean(obj, "logitsShifted"); });
+  c.maxLength = metadataField("maxLength", [&] { return args::integer(obj, "maxLength", 2, kMaxModelLength); });
   return c;
 }
 
@@ -50,7 +72,13 @@ GenerateRequest toGenerateRequest(const Napi::Object& obj) {
   r.anchorThreshold = (float)args::number(obj, "anchorThreshold");
   r.relaxedThreshold = (float)args::number(obj, "relaxedThreshold");
   r.radius = args::integer(obj, "radius", 0, 1 << 24);
-  r.temperature = (float)args::number(obj, "temperature");
+  const double temperature = args::number(obj, "temperature");
+  if (temperature > 0 && temperature < kMinTemperature) {
+    // Would round to 0 (greedy) or give an infinite 1 / T in float32.
+    throwInvalidArgument(env, "temperature must be 0 (greedy) or at least 3e-39 (1 / temperature must be finite in "
+                              "float32)");
+  }
+  r.temperature = (float)temperature;
   for (double s : args::numberArray(obj, "seeds")) {
     if (!std::isfinite(s) || s < 0 || std::floor(s) != s || s > 9007199254740991.0) {
       throwInvalidArgument(env, "seeds must be integers in [0, 2^53)");

@@ -5,6 +5,7 @@ namespace localleap {
 Napi::Error toJsError(Napi::Env env, const EngineError& error) {
   Napi::Error js = Napi::Error::New(env, error.what());
   js.Set("code", Napi::String::New(env, errorCodeName(error.code())));
+  if (!error.field().empty()) js.Set("field", Napi::String::New(env, error.field()));
   return js;
 }
 

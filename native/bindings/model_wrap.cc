@@ -44,6 +44,19 @@ void fail(const std::shared_ptr<JsChannel>& channel, Pending* pending, const Eng
   channel->close();
 }
 
+// A failed load: reject, then end the model's worker thread at once (the model object never
+// reaches JS, and waiting for its garbage collection kept one OS thread per failed load).
+void failLoad(const std::shared_ptr<JsChannel>& channel, Pending* pending, ModelCore* core, const EngineError& error) {
+  channel->post([pending, core, error](Napi::Env env) {
+    Napi::HandleScope scope(env);
+    pending->deferred.Reject(toJsError(env, error).Value());
+    core->disposed = true;
+    core->worker.reset();  // its last job is returning: joins at once
+    delete pending;
+  });
+  channel->close();
+}
+
 Napi::Value rejected(Napi::Env env, const Napi::Error& error) {
   auto deferred = Napi::Promise::Deferred::New(env);
   deferred.Reject(error.Value());
@@ -99,6 +112,8 @@ Napi::Value ModelWrap::configure(const Napi::CallbackInfo& info) {
     config = toModelConfig(args::object(info[0], "config"));
   } catch (const Napi::Error& e) {
     return rejected(env, e);
+  } catch (const EngineError& e) {
+    return rejected(env, toJsError(env, e));
   }
   auto* pending = new Pending(env);
   pending->keepAlive = Napi::Persistent(Value());
@@ -233,6 +248,7 @@ Napi::Value loadModel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path, deviceName;
   int threads = 0;
+  LoadOptions options;
   std::shared_ptr<std::atomic<bool>> abort;
   Napi::Function onProgress;
   c10::Device device(c10::kCPU);
@@ -241,6 +257,7 @@ Napi::Value loadModel(const Napi::CallbackInfo& info) {
     path = args::string(req, "path");
     deviceName = args::string(req, "device");
     threads = args::integer(req, "threads", 0, 4096);
+    options.trustModelCode = args::optionalBoolean(req, "trustModelCode", false);
     abort = AbortToken::flagOf(env, req.Get("abort"));
     onProgress = args::optionalFunction(req, "onProgress");
     device = resolveDevice(deviceName);
@@ -250,7 +267,13 @@ Napi::Value loadModel(const Napi::CallbackInfo& info) {
     return rejected(env, toJsError(env, e));
   }
 
-  auto core = std::make_shared<ModelCore>(threads);
+  std::shared_ptr<ModelCore> core;
+  try {
+    core = std::make_shared<ModelCore>(threads);
+  } catch (...) {
+    // std::system_error when the OS refuses the worker thread: must not escape into N-API.
+    return rejected(env, toJsError(env, currentErrorAsEngineError("starting the model's worker thread")));
+  }
   Napi::Object model = ModelWrap::create(env, core);
   auto* pending = new Pending(env);
   pending->keepAlive = Napi::Persistent(model);
@@ -258,7 +281,7 @@ Napi::Value loadModel(const Napi::CallbackInfo& info) {
   auto channel = JsChannel::open(env, "localleap.load");
   ModelCore* raw = core.get();
   const bool reporting = !onProgress.IsEmpty();
-  raw->worker->post([raw, path, device, abort, pending, channel, reporting] {
+  raw->worker->post([raw, path, device, options, abort, pending, channel, reporting] {
     try {
       LoadProgressFn progress;
       if (reporting) {
@@ -276,7 +299,7 @@ Napi::Value loadModel(const Napi::CallbackInfo& info) {
           });
         };
       }
-      LoadedArchive archive = loadArchive(path, device, progress, abort.get());
+      LoadedArchive archive = loadArchive(path, device, options, progress, abort.get());
       auto meta = std::make_shared<ArchiveSummary>();
       meta->metadataJson = archive.metadataJson;
       meta->tokenizerJson = archive.tokenizerJson;
@@ -297,7 +320,7 @@ Napi::Value loadModel(const Napi::CallbackInfo& info) {
         return o;
       });
     } catch (...) {
-      fail(channel, pending, currentErrorAsEngineError("loading the model"));
+      failLoad(channel, pending, raw, currentErrorAsEngineError("loading the model"));
     }
   });
   return pending->deferred.Promise();

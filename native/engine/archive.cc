@@ -7,7 +7,10 @@
 #include <cstring>
 #include <mutex>
 
+#include "code_scan.h"
 #include "errors.h"
+#include "graph_check.h"
+#include "zip_directory.h"
 
 namespace localleap {
 namespace {
@@ -64,9 +67,36 @@ EngineError classifyLoadFailure(const std::string& path, const std::string& mess
                          "). It may be truncated or not a localleap model: re-export it with tools/export.py.");
 }
 
+// Refuses extra files over their limit before libtorch allocates and inflates them (every
+// entry of the name: a forged directory may repeat one).
+void checkExtraFileSizes(const std::string& path, const std::vector<ZipEntry>& entries) {
+  struct Limit {
+    const char* record;
+    const char* file;
+    uint64_t bytes;
+    ErrorCode code;
+  };
+  const Limit limits[] = {
+      {"extra/localleap.json", "localleap.json", kMaxMetadataBytes, ErrorCode::kModelMetadataInvalid},
+      {"extra/tokenizer.json", "tokenizer.json", kMaxTokenizerBytes, ErrorCode::kTokenizerInvalid},
+      {"extra/tokenizer_config.json", "tokenizer_config.json", kMaxTokenizerBytes, ErrorCode::kTokenizerInvalid},
+  };
+  for (const ZipEntry& e : entries) {
+    const std::string record = recordName(e.name);
+    for (const Limit& limit : limits) {
+      if (record != limit.record || e.uncompressedSize <= limit.bytes) continue;
+      throw EngineError(limit.code,
+                        "model file '" + path + "': its " + limit.file + " is " + std::to_string(e.uncompressedSize) +
+                            " bytes, over the limit of " + std::to_string(limit.bytes >> 20) +
+                            " MiB (docs/model-format.md). Re-export the model with tools/export.py.",
+                        limit.file);
+    }
+  }
+}
+
 }  // namespace
 
-LoadedArchive loadArchive(const std::string& path, const c10::Device& device,
+LoadedArchive loadArchive(const std::string& path, const c10::Device& device, const LoadOptions& options,
                           const LoadProgressFn& progress, const std::atomic<bool>* abort) {
   struct stat info;
   if (stat(path.c_str(), &info) != 0) {
@@ -75,6 +105,19 @@ LoadedArchive loadArchive(const std::string& path, const c10::Device& device,
   }
   if (!S_ISREG(info.st_mode)) {
     throw EngineError(ErrorCode::kModelNotFound, "model path '" + path + "' is not a regular file");
+  }
+
+  // Before torch::jit::load, which inflates the extra files and runs the code's __setstate__.
+  const std::vector<ZipEntry> entries = readZipDirectory(path);
+  checkExtraFileSizes(path, entries);
+  if (!options.trustModelCode) {
+    try {
+      scanArchiveCode(path, entries);
+    } catch (const EngineError&) {
+      throw;
+    } catch (const c10::Error& e) {
+      throw classifyLoadFailure(path, e.what_without_backtrace());
+    }
   }
 
   LoadedArchive archive;
@@ -87,10 +130,24 @@ LoadedArchive loadArchive(const std::string& path, const c10::Device& device,
     throw;
   } catch (const c10::OutOfMemoryError&) {
     throw currentErrorAsEngineError("loading the model");
+  } catch (const std::bad_alloc&) {
+    throw currentErrorAsEngineError("loading the model");
   } catch (const c10::Error& e) {
     throw classifyLoadFailure(path, e.what_without_backtrace());
   } catch (const std::exception& e) {
     throw classifyLoadFailure(path, e.what());
+  }
+  if (!options.trustModelCode) {
+    try {
+      checkModuleOperators(archive.module, path);
+    } catch (const EngineError&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw EngineError(ErrorCode::kModelUnsafe,
+                        "model file '" + path + "': its operators could not be checked (" + e.what() +
+                            "); load it with trustModelCode: true only if you trust the file's author.",
+                        "graph");
+    }
   }
   archive.module.eval();
   archive.metadataJson = extra["localleap.json"];

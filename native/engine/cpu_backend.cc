@@ -43,7 +43,8 @@ class CpuBackend : public StepBackend {
 
   void step() override {
     at::Tensor logits = (*call_)(canvas_, positions_, leftPad_);
-    checkLogits(logits, shape_.batch, shape_.blockLength, vocab_, shape_.padded ? "logits_at_padded" : "logits_at");
+    checkLogits(logits, shape_.batch, shape_.blockLength, vocab_, shape_.padded ? "logits_at_padded" : "logits_at",
+                c10::Device(c10::kCPU));
     at::Tensor upcast = logits.to(at::kFloat).contiguous();
     StepState st{seeds_.data(), steps_.data(), blockSteps_.data(), blockMasks0_.data(), conf_.data(),
                  token_.data(), nullptr, remaining_.data(), stepsOut_.data(), endFound_.data(),

@@ -135,7 +135,8 @@ class CudaBackend : public StepBackend {
 
   at::Tensor forward(ShapeBuffers& b) {
     at::Tensor logits = (*call_)(b.canvas, b.positions, b.leftPad);
-    checkLogits(logits, b.shape.batch, b.shape.blockLength, vocab_, b.shape.padded ? "logits_at_padded" : "logits_at");
+    checkLogits(logits, b.shape.batch, b.shape.blockLength, vocab_, b.shape.padded ? "logits_at_padded" : "logits_at",
+                device_);
     return logits.is_contiguous() ? logits : logits.contiguous();
   }
 

@@ -49,6 +49,10 @@ void validateRequest(const GenerateRequest& r, const ModelConfig& c) {
   checkProbability(r.relaxedThreshold, "relaxedThreshold");
   if (r.radius < 0) invalid("radius must be a non-negative integer");
   if (!std::isfinite(r.temperature) || r.temperature < 0.0f) invalid("temperature must be a finite number >= 0");
+  // The rule samples with 1 / temperature in float32 (rule_math.h): it must be finite.
+  if (r.temperature > 0.0f && !std::isfinite(1.0f / r.temperature)) {
+    invalid("temperature must be 0 (greedy) or at least 3e-39 (1 / temperature must be finite in float32)");
+  }
   if ((int)c.endIds.size() > kMaxEndIds) invalid("a model may have at most 8 end ids");
   for (size_t b = 0; b < r.prompts.size(); ++b) {
     const auto& prompt = r.prompts[b];
@@ -195,9 +199,21 @@ GenerateResult runDecode(StepBackend& backend, const ModelConfig& config, const 
     }
   }
 
-  at::Tensor finalCanvas = backend.finish();
+  at::Tensor finalCanvas = backend.finish().contiguous();
+  if (finalCanvas.scalar_type() != at::kLong || finalCanvas.dim() != 2 || finalCanvas.size(0) != batch ||
+      finalCanvas.size(1) != canvasLength) {
+    throw EngineError(ErrorCode::kInternal, "the decoded canvas lost its shape: this is a bug");
+  }
   for (int b = 0; b < batch; ++b) {
     const int64_t* data = finalCanvas[b].data_ptr<int64_t>();
+    for (int i = genStart; i < canvasLength; ++i) {
+      // Never narrow a token id silently: only the rule writes the canvas, and only ids < vocabSize.
+      if (data[i] < 0 || data[i] >= config.vocabSize) {
+        throw EngineError(ErrorCode::kInternal, "the decoded canvas holds token id " + std::to_string(data[i]) +
+                                                    " outside [0, " + std::to_string(config.vocabSize) +
+                                                    "): this is a bug");
+      }
+    }
     result.rows[b].tokens.assign(data + genStart, data + canvasLength);
   }
   result.stepMs = stepMs;

@@ -50,31 +50,24 @@ EngineModel::~EngineModel() = default;
 ModelInfo EngineModel::configure(const ModelConfig& config) {
   return translateErrors("probing the model", [&] {
     if (config.vocabSize <= 0 || config.maskId < 0 || config.maskId >= config.vocabSize || config.maxLength < 2) {
-      throw EngineError(ErrorCode::kInvalidArgument, "model config out of range");
+      throw EngineError(ErrorCode::kModelMetadataInvalid,
+                        "localleap.json: vocabSize, maskId or maxLength is out of range (docs/model-format.md)",
+                        "localleap.json");
     }
-    // A short probe through every method: logits must be [1, n, vocabSize].
+    // A short probe through every method: logits must be [1, n, vocabSize]. Typed errors
+    // (MODEL_PROBE_FAILED, OUT_OF_MEMORY) come from model_call.h.
     const int64_t n = std::min<int64_t>(8, config.maxLength);
     auto longOpts = at::TensorOptions().dtype(at::kLong).device(device_);
     at::Tensor ids = at::full({1, n}, (int64_t)config.eosId, longOpts);
     at::Tensor positions = at::arange(n, longOpts);
     at::Tensor leftPad = at::zeros({1}, longOpts);
-    at::Tensor full;
-    try {
-      full = archive_.module.forward({ids}).toTensor();
-      checkLogits(full, 1, n, config.vocabSize, "forward");
-      checkLogits(BlockLogitsCall(archive_.module, false)(ids, positions, leftPad), 1, n, config.vocabSize,
-                  "logits_at");
-      checkLogits(BlockLogitsCall(archive_.module, true)(ids, positions, leftPad), 1, n, config.vocabSize,
-                  "logits_at_padded");
-    } catch (const EngineError&) {
-      throw;
-    } catch (const c10::OutOfMemoryError&) {
-      throw;
-    } catch (const c10::Error& e) {
-      throw EngineError(ErrorCode::kModelProbeFailed,
-                        std::string("the model's probe forward failed: ") + e.what_without_backtrace() +
-                            ". The archive does not follow docs/model-format.md: re-export it.");
-    }
+    torch::jit::Method forward = archive_.module.get_method("forward");
+    at::Tensor full = callModelMethod(forward, {ids});
+    checkLogits(full, 1, n, config.vocabSize, "forward", device_);
+    checkLogits(BlockLogitsCall(archive_.module, false)(ids, positions, leftPad), 1, n, config.vocabSize,
+                "logits_at", device_);
+    checkLogits(BlockLogitsCall(archive_.module, true)(ids, positions, leftPad), 1, n, config.vocabSize,
+                "logits_at_padded", device_);
     config_ = config;
     ModelInfo info;
     info.device = device_.is_cuda() ? "cuda" : "cpu";

@@ -3,6 +3,7 @@
 #include <c10/util/Exception.h>
 
 #include <new>
+#include <system_error>
 
 namespace localleap {
 
@@ -14,9 +15,13 @@ const char* errorCodeName(ErrorCode code) {
     case ErrorCode::kModelIncompatible: return "MODEL_INCOMPATIBLE";
     case ErrorCode::kModelMethodMissing: return "MODEL_METHOD_MISSING";
     case ErrorCode::kModelProbeFailed: return "MODEL_PROBE_FAILED";
+    case ErrorCode::kModelUnsafe: return "MODEL_UNSAFE";
+    case ErrorCode::kModelMetadataInvalid: return "MODEL_METADATA_INVALID";
+    case ErrorCode::kTokenizerInvalid: return "TOKENIZER_INVALID";
     case ErrorCode::kPromptTooLong: return "PROMPT_TOO_LONG";
     case ErrorCode::kCudaUnavailable: return "CUDA_UNAVAILABLE";
     case ErrorCode::kOutOfMemory: return "OUT_OF_MEMORY";
+    case ErrorCode::kResourceExhausted: return "RESOURCE_EXHAUSTED";
     case ErrorCode::kAborted: return "ABORTED";
     case ErrorCode::kModelDisposed: return "MODEL_DISPOSED";
     case ErrorCode::kInternal: return "INTERNAL";
@@ -37,6 +42,11 @@ EngineError currentErrorAsEngineError(const char* what) {
   } catch (const std::bad_alloc&) {
     return EngineError(ErrorCode::kOutOfMemory,
                        prefix + "out of host memory. Use a shorter genLength, a smaller batch, or free memory.");
+  } catch (const std::system_error& e) {
+    // std::thread's failure: the OS is out of threads (ulimit -u, cgroup pids.max) or memory for stacks.
+    return EngineError(ErrorCode::kResourceExhausted,
+                       prefix + "the system refused a thread or another resource (" + e.what() +
+                           "). Dispose models you no longer use, or raise the process/thread limits.");
   } catch (const c10::Error& e) {
     return EngineError(ErrorCode::kInternal, prefix + e.what_without_backtrace());
   } catch (const std::exception& e) {

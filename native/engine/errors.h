@@ -13,9 +13,13 @@ enum class ErrorCode {
   kModelIncompatible,
   kModelMethodMissing,
   kModelProbeFailed,
+  kModelUnsafe,          // the archive's code uses an operator outside op_allowlist.h
+  kModelMetadataInvalid, // localleap.json too large, or a value the engine cannot take
+  kTokenizerInvalid,     // an embedded tokenizer file over its size limit
   kPromptTooLong,
   kCudaUnavailable,
   kOutOfMemory,
+  kResourceExhausted,    // the OS refused a thread (or another non-memory resource)
   kAborted,
   kModelDisposed,
   kInternal,
@@ -25,11 +29,15 @@ const char* errorCodeName(ErrorCode code);
 
 class EngineError : public std::runtime_error {
  public:
-  EngineError(ErrorCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  EngineError(ErrorCode code, const std::string& message, std::string field = "")
+      : std::runtime_error(message), code_(code), field_(std::move(field)) {}
   ErrorCode code() const { return code_; }
+  // What the error is about, when it names one thing: a metadata field, an operator.
+  const std::string& field() const { return field_; }
 
  private:
   ErrorCode code_;
+  std::string field_;
 };
 
 // Runs `fn`, turning libtorch and standard exceptions into EngineError (out-of-memory kept apart).

@@ -10,6 +10,10 @@
 
 namespace localleap {
 
+// The engine's limits on the metadata (docs/model-format.md; lib/metadata.ts checks them first).
+constexpr int kMaxVocabSize = 1 << 30;
+constexpr int kMaxModelLength = 1 << 24;  // maxLength: prompt + generation
+
 // The validated metadata the engine needs (docs/model-format.md).
 struct ModelConfig {
   int vocabSize = 0;
@@ -20,6 +24,9 @@ struct ModelConfig {
   bool logitsShifted = false;
   int maxLength = 0;
 };
+
+// Smallest positive temperature: the rule samples with 1 / T in float32, infinite below ~2.9387e-39.
+constexpr double kMinTemperature = 3e-39;
 
 struct GenerateRequest {
   std::vector<std::vector<int32_t>> prompts;

@@ -5,29 +5,79 @@
 #include "errors.h"
 
 namespace localleap {
+namespace {
+
+[[noreturn]] void badOutput(const std::string& message) {
+  throw EngineError(ErrorCode::kModelProbeFailed,
+                    message + ". The archive does not follow docs/model-format.md: re-export the model.");
+}
+
+// The highest element a strided view reaches must lie inside its storage.
+bool insideStorage(const at::Tensor& t) {
+  if (!t.has_storage()) return false;
+  if (t.numel() == 0) return true;
+  uint64_t last = (uint64_t)t.storage_offset();
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    if (t.stride(d) < 0) return false;
+    last += (uint64_t)(t.size(d) - 1) * (uint64_t)t.stride(d);
+  }
+  return (last + 1) * (uint64_t)t.element_size() <= (uint64_t)t.storage().nbytes();
+}
+
+}  // namespace
+
+at::Tensor callModelMethod(torch::jit::Method& method, const std::vector<at::Tensor>& inputs) {
+  std::vector<c10::IValue> args;
+  for (const at::Tensor& t : inputs) args.emplace_back(t.clone());
+  c10::IValue out;
+  try {
+    out = method(std::move(args));
+  } catch (const c10::OutOfMemoryError&) {
+    throw;
+  } catch (const EngineError&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const c10::Error& e) {
+    badOutput("model method " + method.name() + " raised: " + e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    badOutput("model method " + method.name() + " raised: " + e.what());
+  }
+  if (!out.isTensor()) badOutput("model method " + method.name() + " returned a " + out.tagKind() + ", not a tensor");
+  return out.toTensor();
+}
 
 BlockLogitsCall::BlockLogitsCall(torch::jit::Module& module, bool padded)
     : method_(module.get_method(padded ? "logits_at_padded" : "logits_at")), padded_(padded) {}
 
 at::Tensor BlockLogitsCall::operator()(const at::Tensor& ids, const at::Tensor& positions,
                                        const at::Tensor& leftPad) {
-  if (padded_) return method_({ids, positions, leftPad}).toTensor();
-  return method_({ids, positions}).toTensor();
+  if (padded_) return callModelMethod(method_, {ids, positions, leftPad});
+  return callModelMethod(method_, {ids, positions});
 }
 
-void checkLogits(const at::Tensor& logits, int64_t batch, int64_t count, int64_t vocab, const char* method) {
+void checkLogits(const at::Tensor& logits, int64_t batch, int64_t count, int64_t vocab, const char* method,
+                 const c10::Device& device) {
+  if (!logits.defined() || logits.layout() != at::kStrided || logits.is_quantized()) {
+    badOutput(std::string("model method ") + method + " returned a tensor that is not a dense strided tensor");
+  }
   const auto type = logits.scalar_type();
   const bool floatType = type == at::kFloat || type == at::kBFloat16 || type == at::kHalf;
-  if (logits.dim() == 3 && logits.size(0) == batch && logits.size(1) == count && logits.size(2) == vocab &&
-      floatType) {
-    return;
+  const bool shapeOk = logits.dim() == 3 && logits.size(0) == batch && logits.size(1) == count && logits.size(2) == vocab;
+  if (!(shapeOk && floatType)) {
+    std::ostringstream msg;
+    msg << "model method " << method << " returned " << logits.sizes() << " " << logits.scalar_type()
+        << ", expected [" << batch << ", " << count << ", " << vocab
+        << "] float32/bfloat16/float16 logits (vocabSize from localleap.json): the metadata does not match the network";
+    badOutput(msg.str());
   }
-  std::ostringstream msg;
-  msg << "model method " << method << " returned " << logits.sizes() << " " << logits.scalar_type()
-      << ", expected [" << batch << ", " << count << ", " << vocab
-      << "] float32/bfloat16/float16 logits (vocabSize from localleap.json). The metadata does not match the "
-         "network: re-export the model.";
-  throw EngineError(ErrorCode::kModelProbeFailed, msg.str());
+  if (logits.device().type() != device.type()) {
+    badOutput(std::string("model method ") + method + " returned logits on " + logits.device().str() +
+              ", expected them on " + device.str());
+  }
+  if (!insideStorage(logits)) {
+    badOutput(std::string("model method ") + method + " returned logits whose sizes and strides reach outside their storage");
+  }
 }
 
 }  // namespace localleap

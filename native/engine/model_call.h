@@ -1,4 +1,6 @@
 // Calls into the TorchScript model: the block-logits methods of docs/model-format.md.
+// The model gets copies of the engine's tensors (it may write to, resize or re-point its
+// arguments), and what it returns is checked before anything reads it.
 #pragma once
 #include <torch/script.h>
 
@@ -9,7 +11,8 @@ namespace localleap {
 class BlockLogitsCall {
  public:
   BlockLogitsCall(torch::jit::Module& module, bool padded);
-  // logits [B, K, V] of the outputs at `positions` (int64 [K]).
+  // logits [B, K, V] of the outputs at `positions` (int64 [K]); not yet checked (checkLogits).
+  // A method that raises gives MODEL_PROBE_FAILED, out of memory stays OUT_OF_MEMORY.
   at::Tensor operator()(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& leftPad);
 
  private:
@@ -17,7 +20,13 @@ class BlockLogitsCall {
   bool padded_;
 };
 
-// Throws MODEL_PROBE_FAILED unless logits are [batch, count, vocab] of a float dtype.
-void checkLogits(const at::Tensor& logits, int64_t batch, int64_t count, int64_t vocab, const char* method);
+// Calls `method` with copies of `inputs` and returns its tensor result (MODEL_PROBE_FAILED when it
+// raises or returns something else).
+at::Tensor callModelMethod(torch::jit::Method& method, const std::vector<at::Tensor>& inputs);
+
+// Throws MODEL_PROBE_FAILED unless logits are a dense [batch, count, vocab] tensor of a float
+// dtype on `device` whose sizes and strides stay inside its storage.
+void checkLogits(const at::Tensor& logits, int64_t batch, int64_t count, int64_t vocab, const char* method,
+                 const c10::Device& device);
 
 }  // namespace localleap

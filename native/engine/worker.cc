@@ -6,7 +6,16 @@
 
 namespace localleap {
 
-Worker::Worker(int threads) : threads_(threads), thread_([this] { run(); }) {}
+namespace {
+
+int cappedThreads(int threads) {
+  const int cores = (int)std::thread::hardware_concurrency();
+  return cores > 0 && threads > cores ? cores : threads;
+}
+
+}  // namespace
+
+Worker::Worker(int threads) : threads_(cappedThreads(threads)), thread_([this] { run(); }) {}
 
 Worker::~Worker() {
   {

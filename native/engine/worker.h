@@ -13,6 +13,9 @@ namespace localleap {
 
 class Worker {
  public:
+  // `threads` (intra-op threads, 0 = libtorch's default) is capped at the machine's cores: more
+  // only oversubscribe, and thousands of OpenMP threads stall the process.
+  // Throws std::system_error when the OS refuses the thread.
   explicit Worker(int threads);
   ~Worker();  // runs the queued jobs, then joins
   Worker(const Worker&) = delete;

@@ -6,11 +6,16 @@ import {
     LocalleapError,
     ModelCorruptError,
     ModelDisposedError,
+    ModelIncompatibleError,
+    ModelMetadataError,
     ModelMethodMissingError,
     ModelNotFoundError,
     ModelProbeError,
+    ModelUnsafeError,
     OutOfMemoryError,
     PromptTooLongError,
+    ResourceExhaustedError,
+    TokenizerError,
 } from "../../errors";
 import type { NativeErrorCode } from "../AddonTypes";
 
@@ -34,6 +39,8 @@ export function mapAddonError(error: unknown, context: AddonCallContext): Locall
     if (error instanceof LocalleapError) return error;
     const message = error instanceof Error ? error.message : String(error);
     const code = (error as { code?: unknown } | null)?.code as NativeErrorCode | undefined;
+    const rawField = (error as { field?: unknown } | null)?.field;
+    const field = typeof rawField === "string" && rawField !== "" ? rawField : undefined;
     switch (code) {
         case "INVALID_ARGUMENT":
             return new InvalidOptionsError(`${context} arguments (rejected by the native engine)`, [
@@ -43,6 +50,17 @@ export function mapAddonError(error: unknown, context: AddonCallContext): Locall
             return new ModelNotFoundError(message);
         case "MODEL_CORRUPT":
             return new ModelCorruptError(message, error);
+        case "MODEL_INCOMPATIBLE":
+            return new ModelIncompatibleError(message, error);
+        case "MODEL_UNSAFE":
+            return new ModelUnsafeError(message, field ?? "an operator outside the allowlist");
+        case "MODEL_METADATA_INVALID":
+            return new ModelMetadataError(field ?? "localleap.json", message);
+        case "TOKENIZER_INVALID":
+            return new TokenizerError("TOKENIZER_INVALID", message, {
+                hint: "re-export the model with tools/export.py or tools/export_hf.py, or pass tokenizerPath",
+                cause: error,
+            });
         case "MODEL_METHOD_MISSING":
             return new ModelMethodMissingError(message);
         case "MODEL_PROBE_FAILED":
@@ -53,6 +71,8 @@ export function mapAddonError(error: unknown, context: AddonCallContext): Locall
             return new CudaUnavailableError(message, "check that a GPU is visible (nvidia-smi, CUDA_VISIBLE_DEVICES), or use device: 'cpu'");
         case "OUT_OF_MEMORY":
             return new OutOfMemoryError(message, OOM_HINTS[context], error);
+        case "RESOURCE_EXHAUSTED":
+            return new ResourceExhaustedError(message);
         case "ABORTED":
             return new AbortError(message || undefined);
         case "MODEL_DISPOSED":
