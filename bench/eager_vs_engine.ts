@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import { loadModel } from "../lib/loadModel";
 import type { Model } from "../lib/model";
 import type { GenerateOptions } from "../lib/options";
-import type { DeviceOption } from "../lib/types";
+import type { DeviceOption, FinishReason } from "../lib/types";
 import { packageRoot } from "../lib/utils/packageRoot";
 import { type BenchConfig, localleap, lowConfidence, threshold } from "./accuracy/configs";
 import { defaultProblemsPath, loadProblems } from "./accuracy/problems";
@@ -35,7 +35,7 @@ interface EagerOutput {
 interface EngineRow {
     id: string;
     tokens: number[];
-    finishReason: "eos" | "length";
+    finishReason: FinishReason;
     steps: number;
     stepsPerBlock: number[];
     /** Wall time of the generate() await. */

@@ -1,5 +1,5 @@
 // The decoding configurations the benchmark scores (block length 32, greedy, as evaluate.py).
-import type { GenerateOptions } from "../../lib/options";
+import type { CommonGenerateOptions, GenerateOptions } from "../../lib/options";
 
 /** The block length of every configuration (evaluate.py's). */
 export const BLOCK_LENGTH = 32;
@@ -24,7 +24,7 @@ export interface BenchConfig {
     sweep?: { parameter: "kappa" | "tau" | "W" | "theta"; value: number };
 }
 
-const base = (genLength: number): GenerateOptions => ({ genLength, blockLength: BLOCK_LENGTH, temperature: 0, seed: 0 });
+const base = (genLength: number): CommonGenerateOptions => ({ genLength, blockLength: BLOCK_LENGTH, temperature: 0, seed: 0 });
 
 /** Low-confidence with `steps` total steps (genLength: the one-token-per-step baseline). */
 export function lowConfidence(genLength: number, steps = genLength): BenchConfig {

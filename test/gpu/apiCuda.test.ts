@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { loadModel } from "../../lib/loadModel";
+import type { GenerateOptions } from "../../lib/options";
 import { STRATEGIES } from "../support/ruleCases";
 
 const MODEL = process.env.LOCALLEAP_TEST_MODEL ?? "test/fixtures/generated/llada.pt";
@@ -15,7 +16,7 @@ test("loadModel({ device: 'cuda' }) generates with every strategy", async () => 
         console.log(`binary: ${model.info.build.binaryPath} (${model.info.build.variantName}) on ${model.info.build.cudaDeviceName}`);
         for (const strategy of STRATEGIES) {
             const steps = strategy === "low-confidence" || strategy === "random" ? 64 : undefined;
-            const result = await model.generate("Hello", { genLength: 64, blockLength: 32, strategy, ...(steps ? { steps } : {}) });
+            const result = await model.generate("Hello", { genLength: 64, blockLength: 32, strategy, raw: true, ...(steps ? { steps } : {}) } as GenerateOptions);
             assert.ok(result.steps >= 2 && result.steps <= 64, `${strategy}: ${result.steps} steps`);
             assert.equal(result.stepsPerBlock.reduce((a, b) => a + b, 0), result.steps);
             if (strategy === "low-confidence") assert.equal(result.steps, 64);

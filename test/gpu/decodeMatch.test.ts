@@ -11,10 +11,10 @@ import { STRATEGIES } from "../support/ruleCases";
 const MODEL = process.env.LOCALLEAP_TEST_MODEL ?? "test/fixtures/generated/llada.pt";
 const PROMPTS = ["The sum of 12 and 30 is", "def add(a, b):", "Once upon a time"];
 
-function optionsFor(strategy: AddonStrategy, blockLength: number, extra: Partial<GenerateOptions> = {}): GenerateOptions {
-    const base: GenerateOptions = { genLength: 64, blockLength, strategy, ...extra };
-    if (strategy === "low-confidence" || strategy === "random") base.steps = 64 / 2;
-    return base;
+/** raw: plain-text prompts, so that the random-weight fixture fills the whole canvas. */
+function optionsFor(strategy: AddonStrategy, blockLength: number, extra: Record<string, unknown> = {}): GenerateOptions {
+    const steps = strategy === "low-confidence" || strategy === "random" ? { steps: 64 / 2 } : {};
+    return { genLength: 64, blockLength, strategy, raw: true, ...steps, ...extra } as GenerateOptions;
 }
 
 test("GPU decode equals CPU decode for every strategy and two block lengths", async () => {

@@ -191,15 +191,30 @@ describe("generate options the engine refuses", () => {
         await model?.dispose();
     });
 
-    test.each([1e-40, 2.9e-39, 1e-45])("temperature %p (1/T infinite in float32): INVALID_OPTIONS naming temperature", async (temperature) => {
+    test.each([1e-40, 2.9e-39, 1e-45, 1e-4])("temperature %p: INVALID_OPTIONS naming temperature (before the engine)", async (temperature) => {
         await expect(model.generate(PROMPT, { genLength: 8, blockLength: 8, temperature })).rejects.toMatchObject({
             code: "INVALID_OPTIONS",
-            message: expect.stringMatching(/temperature must be 0 \(greedy\) or at least 3e-39/),
+            message: expect.stringMatching(/temperature: got .*; allowed: 0 \(greedy\) or a finite number from 0.001/),
         });
     });
 
-    test("temperature 3e-39 samples", async () => {
-        const result = await model.generate(PROMPT, { genLength: 8, blockLength: 8, temperature: 3e-39, seed: 1 });
+    test.each([1e-40, 2.9e-39, 1e-45])("temperature %p (1/T infinite in float32) is refused by the engine too", async (temperature) => {
+        const { addon } = await getAddon({ device: "cpu" });
+        const loaded = await addon.loadModel({ path: h.archive("valid"), device: "cpu", threads: 0 });
+        try {
+            await loaded.model.configure({ vocabSize: 64, maskId: 63, eosId: 0, padId: 0, endIds: [0], logitsShifted: false, maxLength: 64 });
+            const error = await loaded.model.generate({
+                prompts: [Int32Array.from(PROMPT)], genLength: 8, blockLength: 8, strategy: "localleap", steps: 8, threshold: 0.9,
+                anchorThreshold: 0.9, relaxedThreshold: 0.75, radius: 4, temperature, seeds: [1], stopAtEos: false, cudaGraph: false,
+            }).then(() => null, (e: unknown) => mapAddonError(e, "generate"));
+            expect(error).toMatchObject({ code: "INVALID_OPTIONS", message: expect.stringMatching(/temperature must be 0 \(greedy\) or at least 3e-39/) });
+        } finally {
+            await loaded.model.dispose();
+        }
+    });
+
+    test("temperature 0.001 samples", async () => {
+        const result = await model.generate(PROMPT, { genLength: 8, blockLength: 8, temperature: 0.001, seed: 1 });
         expect(inVocab(result.tokens)).toBe(true);
     });
 });

@@ -36,6 +36,9 @@ stage "fixture model (float32, manual attention, exported by this torch)"
 python3 tools/make_fixture.py --architecture llada --out-dir test/fixtures/generated/llada \
   --model test/fixtures/generated/llada.pt --attention manual | tail -3
 
+stage "embedded model (models/reference/model.pt: float32, manual attention, as prepack exports it; here with this torch)"
+python3 tools/export.py --weights models/reference --out models/reference/model.pt --dtype float32 --attention manual | tail -2
+
 stage "GPU test suite"
 if [ "${SUITE:-all}" = kernel ]; then
   # Kernel iteration: only the exactness tests (the decode tests do not depend on the kernel's speed).
@@ -49,12 +52,14 @@ compute-sanitizer --tool memcheck --error-exitcode 9 node test/gpu/sanitize.js t
 stage "compute-sanitizer racecheck"
 compute-sanitizer --tool racecheck --error-exitcode 9 node test/gpu/sanitize.js 2>&1 | tail -5 || status=1
 
+if [ "${KERNEL_BENCH:-1}" = 1 ]; then
 stage "kernel benchmark: fused kernel vs eager PyTorch decision"
 node dist/bench/kernelBench.js "$OUT/kernel.json" && python3 bench/eager_decision.py "$OUT/eager.json" \
   && python3 bench/compare_kernel.py "$OUT/kernel.json" "$OUT/eager.json" | tee "$OUT/kernel-table.md"
 if [ -n "${KERNEL_AB:-}" ]; then
   stage "kernel A/B: LOCALLEAP_KERNEL_MIN_CTAS=2"
   LOCALLEAP_KERNEL_MIN_CTAS=2 node dist/bench/kernelBench.js "$OUT/kernel-2ctas.json"
+fi
 fi
 
 stage "step overhead: engine step vs bare forward (fixture model)"
