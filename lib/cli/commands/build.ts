@@ -1,7 +1,7 @@
 import os from "node:os";
 import { Command, Option } from "commander";
 import { getBuildInfo } from "../../bindings/getAddon";
-import { buildFromSource } from "../../build/buildFromSource";
+import { buildFromSource } from "../../sourceBuild/buildFromSource";
 import { InvalidOptionsError, NativeBuildError } from "../../errors";
 import { packageRoot } from "../../utils/packageRoot";
 import { formatBuildInfo } from "../utils/formatBuildInfo";
