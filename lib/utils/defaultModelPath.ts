@@ -1,7 +1,7 @@
 import path from "node:path";
 import { packageRoot } from "./packageRoot";
 
-/** The reference model shipped with the package (created by `npm run setup`): models/reference/model.pt. */
+/** The embedded reference model: models/reference/model.pt, shipped in the npm package (exported by prepack; in a git checkout by `npm run setup`). */
 export function defaultModelPath(): string {
     return path.join(packageRoot(), "models", "reference", "model.pt");
 }

@@ -24,7 +24,7 @@ export function resolveDevice(
             `device 'cuda' needs a CUDA build of localleap, but the binary loaded is the CPU variant ${loaded.variantName} (${loaded.binaryPath})` +
                 (passedOver.length > 0 ? `; CUDA binaries passed over: ${passedOver.join("; ")}` : "; no CUDA binary was found"),
             "install a CUDA libtorch that matches a prebuilt CUDA binary (e.g. `pip install torch` with CUDA) or set LOCALLEAP_LIBTORCH=/path/to/libtorch, " +
-                "or build from source against a CUDA libtorch (`npm rebuild localleap`); then run again in a new process (a process keeps the first binary it loads); or use device: 'cpu'",
+                "or build from source against a CUDA libtorch (`npx localleap build`); then run again in a new process (a process keeps the first binary it loads); or use device: 'cpu'",
         );
     }
     if (!gpuVisible) {
