@@ -271,6 +271,34 @@ describe("Model.generate", () => {
         expect(ids).toEqual([SPECIAL.bos, SPECIAL.user, 259, SPECIAL.eot, SPECIAL.assistant]);
     });
 
+    test("a string goes through the chat template unless raw", async () => {
+        const model = await loadModel({ modelPath });
+        await model.generate("hello", { genLength: 8 });
+        await model.generate("hello", { genLength: 8, raw: true });
+        const [templated, raw] = addon.models[0]!.requests.map((r) => Array.from(r.prompts[0]!));
+        expect(templated).toEqual([SPECIAL.bos, SPECIAL.user, 259, SPECIAL.eot, SPECIAL.assistant]);
+        expect(raw).toEqual([SPECIAL.bos, 259]);
+    });
+
+    test("raw text that gives a chat model empty output warns once, with a code, instead of staying silent", async () => {
+        const warn = jest.spyOn(process, "emitWarning").mockImplementation(() => undefined);
+        try {
+            const model = await loadModel({ modelPath });
+            addon.models[0]!.nextTokens = [SPECIAL.eot];
+            addon.models[0]!.pad = SPECIAL.eot;
+            expect((await model.generate("hello", { genLength: 8, raw: true })).text).toBe("");
+            await model.generate("hello", { genLength: 8, raw: true });
+            expect(warn).toHaveBeenCalledTimes(1);
+            expect(warn.mock.calls[0]?.[0]).toMatch(/drop raw: true/);
+            expect(warn.mock.calls[0]?.[1]).toMatchObject({ code: "LOCALLEAP_EMPTY_RAW_OUTPUT" });
+            // Through the template, an empty answer is the model's answer: no warning.
+            await model.generate("hello", { genLength: 8 });
+            expect(warn).toHaveBeenCalledTimes(1);
+        } finally {
+            warn.mockRestore();
+        }
+    });
+
     test("a model without a chat template rejects messages and says what to do", async () => {
         useAddon(new FakeAddon({ ...fullArchive({ chatTemplate: null }), tokenizerConfigJson: "{}" }));
         const model = await loadModel({ modelPath });
@@ -350,5 +378,7 @@ describe("Model.generate", () => {
         expect(model.disposed).toBe(true);
         expect(addon.models[0]!.disposeCalls).toBe(1);
         await expect(model.generate([1])).rejects.toBeInstanceOf(ModelDisposedError);
+        // The message names the call that was made.
+        await expect(model.stream([1]).result).rejects.toThrow("stream() called on a disposed model");
     });
 });
