@@ -1,6 +1,6 @@
 import type { Addon, AddonAbortToken, AddonBuildInfo, AddonDType, AddonModel } from "./bindings/AddonTypes";
 import { mapAddonError } from "./bindings/utils/mapAddonError";
-import { AbortError, InvalidInputError, ModelDisposedError, PromptTooLongError, QueueFullError } from "./errors";
+import { AbortError, InvalidInputError, InvalidOptionsError, ModelDisposedError, PromptTooLongError, QueueFullError } from "./errors";
 import { GenerationStream } from "./generation/GenerationStream";
 import { isBatch } from "./generation/isBatch";
 import { createStepHandler } from "./generation/createStepHandler";
@@ -10,7 +10,7 @@ import { type GenerateOptions, parseGenerateOptions, type StreamOptions } from "
 import { encodePrompt, type PromptContext } from "./prompt/encodePrompt";
 import { encodeProtected, newProtection, protect } from "./prompt/protectSpecialText";
 import type { TextTokenizer } from "./tokenizer/TextTokenizer";
-import type { ChatMessage, Device, GenerateInput, GenerateResult } from "./types";
+import type { ChatMessage, Device, GenerateInput, GenerateResult, StepEvent, TextEvent } from "./types";
 import { formatValue } from "./utils/formatValue";
 import { buildGenerateResult } from "./utils/buildGenerateResult";
 
@@ -140,11 +140,18 @@ export class Model {
         } catch {
             // unreadable options: run() reports them as InvalidOptionsError
         }
-        return new GenerationStream(
-            (sink) => this.run("stream", [input], { ...options, signal, onStep: sink, onTextChunk: (chunk) => sink({ type: "text", ...chunk }) } as GenerateOptions)
-                .then(([result]) => result as GenerateResult),
-            () => controller.abort(),
-        );
+        const start = async (sink: (event: StepEvent | TextEvent) => void): Promise<GenerateResult> => {
+            let merged: GenerateOptions;
+            try {
+                merged = { ...options, signal, onStep: sink, onTextChunk: (chunk) => sink({ type: "text", ...chunk }) } as GenerateOptions;
+            } catch {
+                parseGenerateOptions(options); // unreadable options: throws the typed InvalidOptionsError
+                throw new InvalidOptionsError("stream options", [{ field: "", given: "an object that throws when read", allowed: "a plain object", message: "the stream options could not be read" }]);
+            }
+            const [result] = await this.run("stream", [input], merged);
+            return result as GenerateResult;
+        };
+        return new GenerationStream(start, () => controller.abort());
     }
 
     /**

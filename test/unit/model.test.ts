@@ -370,6 +370,14 @@ describe("Model.generate", () => {
         await expect(model.generate([1], { genLength: 8 })).resolves.toBeDefined();
     });
 
+    test("options that throw when read: generate and stream reject with InvalidOptionsError", async () => {
+        const model = await loadModel({ modelPath });
+        const throwing = () => Object.defineProperty({}, "genLength", { enumerable: true, get: () => { throw new Error("boom"); } });
+        await expect(model.generate([1], throwing())).rejects.toBeInstanceOf(InvalidOptionsError);
+        await expect(model.stream([1], throwing()).result).rejects.toBeInstanceOf(InvalidOptionsError);
+        expect(addon.models[0]!.requests).toHaveLength(0);
+    });
+
     test("dispose is idempotent; generate afterwards rejects with ModelDisposedError", async () => {
         const model = await loadModel({ modelPath });
         const first = model.dispose();
