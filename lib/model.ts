@@ -8,31 +8,12 @@ import type { TextLimits } from "./generation/cutGeneration";
 import type { ModelMetadata } from "./metadata";
 import { type GenerateOptions, parseGenerateOptions, type StreamOptions } from "./options";
 import { encodePrompt, type PromptContext } from "./prompt/encodePrompt";
-import { encodeProtected, newProtection, protect } from "./prompt/protectSpecialText";
+import { checkPromptChars } from "./prompt/checkPromptChars";
+import { encodeUserText } from "./prompt/protectSpecialText";
 import type { TextTokenizer } from "./tokenizer/TextTokenizer";
 import type { ChatMessage, Device, GenerateInput, GenerateResult, StepEvent, TextEvent } from "./types";
 import { formatValue } from "./utils/formatValue";
 import { buildGenerateResult } from "./utils/buildGenerateResult";
-
-/**
- * Most characters of prompt text per model position accepted before tokenizing: ordinary text
- * takes 3-5 characters a token and no common tokenizer's tokens are longer than 32, so a longer
- * prompt cannot fit and is refused before the (synchronous) tokenizer spends time on it.
- */
-export const MAX_PROMPT_CHARS_PER_POSITION = 32;
-
-function checkPromptChars(input: GenerateInput, maxLength: number, index: number | undefined): void {
-    let chars = 0;
-    if (typeof input === "string") chars = input.length;
-    else if (Array.isArray(input)) for (const item of input as unknown[]) chars += typeof (item as { content?: unknown })?.content === "string" ? ((item as { content: string }).content.length) : 0;
-    const limit = maxLength * MAX_PROMPT_CHARS_PER_POSITION;
-    if (chars > limit) {
-        throw new PromptTooLongError({
-            message: `${index === undefined ? "the prompt" : `prompt ${index} of the batch`} has ${chars} characters; this model takes at most ${maxLength} tokens, ` +
-                `which no text over ${limit} characters (${MAX_PROMPT_CHARS_PER_POSITION} a token) fits: it was refused before tokenizing`,
-        });
-    }
-}
 
 /** What generate() resolves to for an input: one result, or one per input of a batch. */
 export type ResultFor<I> = [I] extends [string | readonly number[] | Int32Array | readonly ChatMessage[]] ? GenerateResult : GenerateResult[];
@@ -160,16 +141,15 @@ export class Model {
      */
     tokenize(text: string, options: { specialTokens?: boolean } = {}): number[] {
         if (typeof text !== "string") throw new InvalidInputError(`tokenize() takes a string, got ${formatValue(text)}`, "pass the text to tokenize");
-        const tokenizer = this.requireTokenizer("tokenize()");
-        if (options.specialTokens === true) return tokenizer.encode(text, false);
-        const p = newProtection([text]);
-        return encodeProtected(protect(text, tokenizer.specialTexts, p), p, tokenizer);
+        return encodeUserText(text, this.requireTokenizer("tokenize()"), options.specialTokens === true);
     }
 
     /** Text of token ids, special tokens skipped. */
     detokenize(tokens: readonly number[] | Int32Array): string {
         const ids = Array.from(tokens as ArrayLike<unknown>);
-        if (!ids.every((id) => Number.isInteger(id) && (id as number) >= 0)) throw new InvalidInputError("detokenize() takes token ids (integers >= 0)");
+        if (!ids.every((id) => Number.isInteger(id) && (id as number) >= 0)) {
+            throw new InvalidInputError("detokenize() takes token ids (integers >= 0)", "pass the tokens of a result, or of tokenize()");
+        }
         return this.requireTokenizer("detokenize()").decode(ids as number[]);
     }
 

@@ -4,7 +4,7 @@ import type { TextTokenizer } from "../tokenizer/TextTokenizer";
 import type { ChatMessage, ChatRole, GenerateInput } from "../types";
 import { formatValue } from "../utils/formatValue";
 import { checkTokenIds } from "./checkTokenIds";
-import { encodeProtected, newProtection, protect } from "./protectSpecialText";
+import { encodeProtected, encodeUserText, newProtection, protect } from "./protectSpecialText";
 
 /** What encoding a prompt needs to know about the model. */
 export interface PromptContext {
@@ -62,13 +62,7 @@ function encodeText(text: string, ctx: PromptContext, specialTokens: boolean): n
     const tokenizer = requireTokenizer(ctx, "a text prompt");
     // BOS comes from the metadata, not the tokenizer's post-processor, so it is added exactly once.
     // User text is text: special-token texts in it are encoded as what they spell.
-    let ids: number[];
-    if (specialTokens) {
-        ids = tokenizer.encode(text, false);
-    } else {
-        const p = newProtection([text]);
-        ids = encodeProtected(protect(text, tokenizer.specialTexts, p), p, tokenizer);
-    }
+    const ids = encodeUserText(text, tokenizer, specialTokens);
     if (ctx.bosId !== null && ids[0] !== ctx.bosId) ids.unshift(ctx.bosId);
     return checked(ids, ctx);
 }

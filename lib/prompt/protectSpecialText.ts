@@ -53,3 +53,13 @@ export function encodeProtected(text: string, p: ProtectedText, tokenizer: TextT
 function escapeRegExp(text: string): string {
     return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
+
+/**
+ * Token ids of user text (no template, no BOS): special-token texts in it encode as the text they
+ * spell, or, with `specialTokens`, as the special tokens.
+ */
+export function encodeUserText(text: string, tokenizer: TextTokenizer, specialTokens: boolean): number[] {
+    if (specialTokens) return tokenizer.encode(text, false);
+    const p = newProtection([text]);
+    return encodeProtected(protect(text, tokenizer.specialTexts, p), p, tokenizer);
+}

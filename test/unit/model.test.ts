@@ -271,6 +271,15 @@ describe("Model.generate", () => {
         expect(ids).toEqual([SPECIAL.bos, SPECIAL.user, 259, SPECIAL.eot, SPECIAL.assistant]);
     });
 
+    test("text far longer than the model takes is PROMPT_TOO_LONG before tokenizing (strings, messages, batch rows)", async () => {
+        const model = await loadModel({ modelPath }); // maxLength 64: at most 64 * 32 characters
+        const long = "x".repeat(64 * 32 + 1);
+        await expect(model.generate(long, { genLength: 8 })).rejects.toMatchObject({ code: "PROMPT_TOO_LONG", message: expect.stringContaining("refused before tokenizing") });
+        await expect(model.generate([{ role: "user", content: long }], { genLength: 8 })).rejects.toMatchObject({ code: "PROMPT_TOO_LONG" });
+        await expect(model.generate(["ok", long], { genLength: 8 })).rejects.toThrow(/prompt 1 of the batch has 2049 characters/);
+        expect(addon.models[0]!.requests).toHaveLength(0);
+    });
+
     test("a string goes through the chat template unless raw", async () => {
         const model = await loadModel({ modelPath });
         await model.generate("hello", { genLength: 8 });
