@@ -20,6 +20,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm --format=csv,n
 python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)'
 node --version
 export CMAKE_PREFIX_PATH="$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')"
+export LOCALLEAP_PYTHON="$(command -v python3)"  # the tests' Python tools need this torch, not /usr/bin/python3's
 variant="$(python3 -c 'import torch; v = torch.__version__.split("+")[0].split("."); print(f"cuda{torch.version.cuda}-torch{v[0]}.{v[1]}")')"
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
