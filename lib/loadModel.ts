@@ -3,7 +3,8 @@ import path from "node:path";
 import type { AddonAbortToken, AddonLoadResult } from "./bindings/AddonTypes";
 import { getAddon, type LoadedAddon } from "./bindings/getAddon";
 import { mapAddonError } from "./bindings/utils/mapAddonError";
-import { AbortError, ModelMethodMissingError, ModelNotFoundError, TokenizerError } from "./errors";
+import { AbortError, ModelMethodMissingError, ModelNotFoundError, ModelProbeError, TokenizerError } from "./errors";
+import { raceAbort } from "./generation/raceAbort";
 import { parseModelMetadata, type ModelMetadata } from "./metadata";
 import { Model } from "./model";
 import { type LoadModelOptions, parseLoadModelOptions } from "./options";
@@ -62,17 +63,47 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
 
     try {
         checkAborted();
-        return await buildModel(result, { modelPath, device, threads: o.threads, loaded, tokenizerOverride, maxQueued: o.maxQueuedGenerations });
+        return await buildModel(result, {
+            modelPath, device, threads: o.threads, loaded, tokenizerOverride, maxQueued: o.maxQueuedGenerations,
+            probeTimeoutMs: o.probeTimeoutMs, ...(o.signal !== undefined && { signal: o.signal }),
+        });
     } catch (error) {
-        // Whatever went wrong after the read, the native model must not leak.
-        await result.model.dispose().catch(() => undefined);
+        // Whatever went wrong after the read, the native model must not leak. A probe still
+        // running (timed out or aborted) holds the worker: dispose is queued behind it, not awaited.
+        const disposing = result.model.dispose().catch(() => undefined);
+        if (!(error instanceof AbortError) && !(error instanceof ProbeTimeoutError)) await disposing;
         throw mapAddonError(error, "configure");
     }
 }
 
+/** The probe did not return within probeTimeoutMs. */
+class ProbeTimeoutError extends ModelProbeError {}
+
+/**
+ * The native configure (the probe forward), bounded by probeTimeoutMs and `signal`: a forward
+ * that never returns (a scripted loop) cannot be interrupted natively, so loadModel stops
+ * waiting for it and the model is abandoned.
+ */
+function boundedProbe<T>(probe: Promise<T>, timeoutMs: number, signal: AbortSignal | undefined, modelPath: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new ProbeTimeoutError(
+            `the probe forward of ${modelPath} did not return within ${timeoutMs} ms (probeTimeoutMs): the model is unusable and was abandoned; ` +
+                "its native thread stays busy until the forward returns (a model whose code loops never does: end such a process with process.exit())",
+        )), timeoutMs);
+        timer.unref();
+    });
+    const aborted = "loading was aborted during the probe forward: the model was abandoned (its native thread stays busy until the forward returns)";
+    void probe.catch(() => undefined); // settles after loadModel gave up on it: nothing to report
+    return raceAbort(Promise.race([probe, deadline]), signal, aborted).finally(() => clearTimeout(timer));
+}
+
 async function buildModel(
     result: AddonLoadResult,
-    ctx: { modelPath: string; device: Device; threads: number; loaded: LoadedAddon; tokenizerOverride: TextTokenizer | null; maxQueued: number },
+    ctx: {
+        modelPath: string; device: Device; threads: number; loaded: LoadedAddon; tokenizerOverride: TextTokenizer | null; maxQueued: number;
+        probeTimeoutMs: number; signal?: AbortSignal;
+    },
 ): Promise<Model> {
     const missing = REQUIRED_METHODS.filter((method) => !result.methods.includes(method));
     if (missing.length > 0) {
@@ -86,7 +117,7 @@ async function buildModel(
 
     let native;
     try {
-        native = await result.model.configure({
+        native = await boundedProbe(result.model.configure({
             vocabSize: metadata.vocabSize,
             maskId: metadata.maskId,
             eosId: metadata.eosId,
@@ -94,7 +125,7 @@ async function buildModel(
             padId: metadata.padId,
             logitsShifted: metadata.logitsShifted,
             maxLength: metadata.maxLength,
-        });
+        }), ctx.probeTimeoutMs, ctx.signal, ctx.modelPath);
     } catch (error) {
         throw mapAddonError(error, "configure");
     }

@@ -4,12 +4,15 @@ import { AbortError, InvalidInputError, InvalidOptionsError, ModelDisposedError,
 import { GenerationStream } from "./generation/GenerationStream";
 import { isBatch } from "./generation/isBatch";
 import { createStepHandler } from "./generation/createStepHandler";
+import { checkBatchMemory, checkBatchRows } from "./generation/checkBatchLimits";
+import { raceAbort } from "./generation/raceAbort";
 import type { TextLimits } from "./generation/cutGeneration";
 import type { ModelMetadata } from "./metadata";
 import { type GenerateOptions, parseGenerateOptions, type StreamOptions } from "./options";
 import { encodePrompt, type PromptContext } from "./prompt/encodePrompt";
 import { checkPromptChars } from "./prompt/checkPromptChars";
 import { encodeUserText } from "./prompt/protectSpecialText";
+import { snapshotBatch } from "./prompt/snapshotInput";
 import type { TextTokenizer } from "./tokenizer/TextTokenizer";
 import type { ChatMessage, Device, GenerateInput, GenerateResult, StepEvent, TextEvent } from "./types";
 import { formatValue } from "./utils/formatValue";
@@ -146,6 +149,9 @@ export class Model {
 
     /** Text of token ids, special tokens skipped. */
     detokenize(tokens: readonly number[] | Int32Array): string {
+        if (!(tokens instanceof Int32Array) && !Array.isArray(tokens)) {
+            throw new InvalidInputError(`detokenize() takes token ids, got ${formatValue(tokens)}`, "pass the tokens of a result, or of tokenize()");
+        }
         const ids = Array.from(tokens as ArrayLike<unknown>);
         if (!ids.every((id) => Number.isInteger(id) && (id as number) >= 0)) {
             throw new InvalidInputError("detokenize() takes token ids (integers >= 0)", "pass the tokens of a result, or of tokenize()");
@@ -155,21 +161,25 @@ export class Model {
 
     /** How many prompt tokens `input` takes, exactly as generate() would encode it (chat template, BOS). */
     countTokens(input: GenerateInput, options: { raw?: boolean; specialTokens?: boolean } = {}): number {
+        if (this.disposed) throw new ModelDisposedError("countTokens() called on a disposed model");
         return encodePrompt(input, this.parts.prompt, options.raw === true, options.specialTokens === true).length;
     }
 
     private requireTokenizer(what: string): TextTokenizer {
+        if (this.disposed) throw new ModelDisposedError(`${what} called on a disposed model`);
         const tokenizer = this.parts.prompt.tokenizer;
         if (tokenizer === null) throw new InvalidInputError(`this model has no tokenizer, so ${what} cannot be used`, "load the model with tokenizerPath");
         return tokenizer;
     }
 
-    private async run(caller: "generate" | "stream", inputs: readonly GenerateInput[], options: GenerateOptions): Promise<GenerateResult[]> {
+    private async run(caller: "generate" | "stream", given: readonly GenerateInput[], options: GenerateOptions): Promise<GenerateResult[]> {
         if (this.disposed) throw new ModelDisposedError(`${caller}() called on a disposed model`);
         if (this.queued >= this.parts.maxQueued) throw new QueueFullError(this.parts.maxQueued);
         const o = parseGenerateOptions(options);
+        const inputs = snapshotBatch(given);
         const { metadata } = this.info;
         if (inputs.length === 0) throw new InvalidInputError("the batch is empty", "pass at least one input");
+        checkBatchRows(inputs.length);
         const prompts = inputs.map((input, index) => {
             checkPromptChars(input, metadata.maxLength, inputs.length > 1 ? index : undefined);
             const prompt = encodePrompt(input, this.parts.prompt, o.raw, o.specialTokens);
@@ -178,6 +188,7 @@ export class Model {
             }
             return prompt;
         });
+        checkBatchMemory(prompts.length, Math.max(...prompts.map((p) => p.length)) + o.genLength, metadata.vocabSize);
         if (o.signal?.aborted) throw new AbortError("generation was aborted before it started");
 
         const { AbortToken } = this.parts.addon;
@@ -209,9 +220,15 @@ export class Model {
                   })
                 : undefined;
         let native;
+        let released = false;
+        let started = false;
+        const release = () => {
+            if (!released) this.queued--;
+            released = true;
+        };
         this.queued++;
         try {
-            native = await this.parts.native.generate({
+            const work = this.parts.native.generate({
                 prompts: prompts.map((prompt) => Int32Array.from(prompt)),
                 genLength: o.genLength,
                 blockLength: o.blockLength,
@@ -229,10 +246,14 @@ export class Model {
                 ...(finish !== undefined && { finish }),
                 ...(handler !== undefined && { onStep: handler.onStep }),
             });
+            // The queue slot is held until the engine is done, even when the caller stopped waiting.
+            started = true;
+            void work.then(release, release);
+            native = await raceAbort(work, o.signal, "generation was aborted");
         } catch (error) {
+            if (!started) release(); // the addon threw before queueing anything
             throw mapAddonError(error, "generate");
         } finally {
-            this.queued--;
             o.signal?.removeEventListener("abort", onAbort);
         }
         const finishedEarly = finish?.aborted === true;

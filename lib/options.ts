@@ -50,10 +50,20 @@ export interface LoadModelOptions {
      * with ModelUnsafeError. Set it only if you trust the file's author (docs/model-format.md).
      */
     trustModelCode?: boolean;
+    /**
+     * Longest the probe forward at load may take, in ms (1..2^31 - 1, default 60000). A probe
+     * that does not return in time (a model whose code loops) rejects with ModelProbeError; the
+     * model is abandoned: its native thread stays busy until the forward returns, which a
+     * scripted loop never does, so exit such a process with process.exit().
+     */
+    probeTimeoutMs?: number;
 }
 
 /** Default of {@link LoadModelOptions.maxQueuedGenerations}. */
 export const DEFAULT_MAX_QUEUED_GENERATIONS = 1024;
+
+/** Default of {@link LoadModelOptions.probeTimeoutMs}: a probe is a few 8-token forwards, far below this on any device. */
+export const DEFAULT_PROBE_TIMEOUT_MS = 60000;
 
 /** What every strategy accepts (see {@link GenerateOptions}). */
 export interface CommonGenerateOptions {
@@ -199,6 +209,7 @@ export interface ResolvedLoadModelOptions {
     onProgress?: (progress: LoadProgress) => void;
     maxQueuedGenerations: number;
     trustModelCode: boolean;
+    probeTimeoutMs: number;
 }
 
 const LOAD_ALLOWED: Record<keyof LoadModelOptions, string> = {
@@ -210,6 +221,7 @@ const LOAD_ALLOWED: Record<keyof LoadModelOptions, string> = {
     onProgress: "a function",
     maxQueuedGenerations: "an integer from 1 to 100000",
     trustModelCode: "true or false",
+    probeTimeoutMs: "an integer from 1 to 2147483647 (milliseconds)",
 };
 
 const GENERATE_ALLOWED: Record<GenerateOptionName, string> = {
@@ -246,6 +258,7 @@ const loadModelSchema = z.strictObject({
     onProgress: z.custom<(progress: LoadProgress) => void>(isFunction).optional(),
     maxQueuedGenerations: z.number().int().min(1).max(100000).default(DEFAULT_MAX_QUEUED_GENERATIONS),
     trustModelCode: z.boolean().default(false),
+    probeTimeoutMs: z.number().int().min(1).max(2 ** 31 - 1).default(DEFAULT_PROBE_TIMEOUT_MS),
 });
 
 const unit = () => z.number().min(0).max(1);

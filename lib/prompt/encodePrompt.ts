@@ -5,6 +5,7 @@ import type { ChatMessage, ChatRole, GenerateInput } from "../types";
 import { formatValue } from "../utils/formatValue";
 import { checkTokenIds } from "./checkTokenIds";
 import { encodeProtected, encodeUserText, newProtection, protect } from "./protectSpecialText";
+import { snapshotInput } from "./snapshotInput";
 
 /** What encoding a prompt needs to know about the model. */
 export interface PromptContext {
@@ -26,7 +27,8 @@ const INPUT_HINT = "pass a non-empty string, an array of token ids, or chat mess
  * Token ids of a prompt: a string (the user's message through the chat template when the model
  * has one and `raw` is false, else plain text), token ids (checked) or chat messages.
  */
-export function encodePrompt(input: GenerateInput, ctx: PromptContext, raw = false, specialTokens = false): number[] {
+export function encodePrompt(given: GenerateInput, ctx: PromptContext, raw = false, specialTokens = false): number[] {
+    const input = snapshotInput(given) as GenerateInput;
     if (typeof input === "string") {
         if (!raw && ctx.chatTemplate !== null) {
             if (input === "") throw new InvalidInputError("the prompt is empty", INPUT_HINT);

@@ -3,6 +3,27 @@ import path from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { TokenizerError } from "../errors";
 
+/**
+ * Largest tokenizer.json / tokenizer_config.json read from tokenizerPath: the same bound as an
+ * archive's embedded entries. Parsing is synchronous on the JS thread (a 400 MB file blocked it
+ * for seconds), so a bigger file is refused before it is read; real ones are under 20 MiB.
+ */
+export const MAX_TOKENIZER_FILE_BYTES = 64 * 1024 * 1024;
+
+/** Reads a tokenizer file after checking its size; `missing` is the code when it cannot be read. */
+async function readBounded(file: string): Promise<string> {
+    const info = await stat(file).catch((error: NodeJS.ErrnoException) => {
+        throw new TokenizerError("TOKENIZER_MISSING", `cannot read ${file} (${error.code ?? error.message})`, { cause: error });
+    });
+    if (!info.isFile()) throw new TokenizerError("TOKENIZER_MISSING", `${file} is not a file`);
+    if (info.size > MAX_TOKENIZER_FILE_BYTES) {
+        throw new TokenizerError("TOKENIZER_INVALID", `${file} is ${info.size} bytes, over the ${MAX_TOKENIZER_FILE_BYTES} byte (64 MiB) limit on tokenizer files: it was not read`);
+    }
+    return readFile(file, "utf8").catch((error: NodeJS.ErrnoException) => {
+        throw new TokenizerError("TOKENIZER_MISSING", `cannot read ${file} (${error.code ?? error.message})`, { cause: error });
+    });
+}
+
 /** The parts of tokenizer_config.json localleap reads; other keys are passed to the tokenizer as they are. */
 interface TokenizerConfig {
     chat_template?: unknown;
@@ -59,11 +80,10 @@ export class TextTokenizer {
         }
         const jsonPath = info.isDirectory() ? path.join(resolved, "tokenizer.json") : resolved;
         const configPath = path.join(path.dirname(jsonPath), "tokenizer_config.json");
-        const json = await readFile(jsonPath, "utf8").catch((error: NodeJS.ErrnoException) => {
-            throw new TokenizerError("TOKENIZER_MISSING", `cannot read ${jsonPath} (${error.code ?? error.message})`, { cause: error });
-        });
-        // The config is optional: a bare tokenizer.json still encodes and decodes.
-        const configJson = await readFile(configPath, "utf8").catch(() => "");
+        const json = await readBounded(jsonPath);
+        // The config is optional (a bare tokenizer.json still encodes and decodes), but bounded too.
+        const hasConfig = (await stat(configPath).catch(() => null)) !== null;
+        const configJson = hasConfig ? await readBounded(configPath) : "";
         return TextTokenizer.fromJson(json, configJson, jsonPath);
     }
 

@@ -1,5 +1,7 @@
 #include "model_wrap.h"
 
+#include <algorithm>
+
 #include "../engine/errors.h"
 #include "abort_token.h"
 #include "addon_data.h"
@@ -76,6 +78,19 @@ EngineError disposedError() {
 
 }  // namespace
 
+void ModelCore::track(const std::shared_ptr<std::atomic<bool>>& flag) {
+  inFlight.erase(std::remove_if(inFlight.begin(), inFlight.end(), [](const auto& f) { return f.expired(); }),
+                 inFlight.end());
+  inFlight.push_back(flag);
+}
+
+void ModelCore::abortAll() {
+  disposed = true;
+  for (const auto& weak : inFlight) {
+    if (auto flag = weak.lock()) flag->store(true);
+  }
+}
+
 Napi::Function ModelWrap::define(Napi::Env env) {
   return DefineClass(env, "Model",
                      {InstanceMethod<&ModelWrap::configure>("configure"),
@@ -87,13 +102,24 @@ Napi::Function ModelWrap::define(Napi::Env env) {
 
 Napi::Object ModelWrap::create(Napi::Env env, std::shared_ptr<ModelCore> core) {
   Napi::Object obj = env.GetInstanceData<AddonData>()->modelClass.New({});
-  Unwrap(obj)->core_ = std::move(core);
+  ModelWrap* wrap = Unwrap(obj);
+  wrap->core_ = std::move(core);
+  auto hook = std::make_unique<ShutdownHook>();
+  hook->core = wrap->core_;
+  if (napi_add_env_cleanup_hook(env, &ModelWrap::onShutdown, hook.get()) == napi_ok) wrap->shutdownHook_ = std::move(hook);
   return obj;
 }
 
 ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {}
 
+void ModelWrap::onShutdown(void* data) {
+  auto* hook = static_cast<ShutdownHook*>(data);
+  hook->ran = true;
+  if (auto core = hook->core.lock()) core->abortAll();
+}
+
 ModelWrap::~ModelWrap() {
+  if (shutdownHook_ && !shutdownHook_->ran) napi_remove_env_cleanup_hook(Env(), &ModelWrap::onShutdown, shutdownHook_.get());
   // Garbage-collected: no work is queued (queued work keeps this object alive). Free the engine
   // on its own thread, then join it.
   if (core_ && core_->worker) {
@@ -147,6 +173,8 @@ Napi::Value ModelWrap::generate(const Napi::CallbackInfo& info) {
   } catch (const Napi::Error& e) {
     return rejected(env, e);
   }
+  if (!abort) abort = std::make_shared<std::atomic<bool>>(false);  // for abortAll() at shutdown
+  core_->track(abort);
   auto* pending = new Pending(env);
   pending->keepAlive = Napi::Persistent(Value());
   if (!onStep.IsEmpty()) pending->callback = Napi::Persistent(onStep);

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <memory>
+#include <vector>
 
 #include "../engine/engine_model.h"
 #include "../engine/worker.h"
@@ -17,6 +18,13 @@ struct ModelCore {
   std::unique_ptr<Worker> worker;
   std::unique_ptr<EngineModel> engine;
   std::atomic<bool> disposed{false};
+
+  // The abort flags of generations queued or running (JS thread only): when the environment
+  // shuts down (process exit, worker.terminate()), they are all set, so the join in ~ModelWrap
+  // waits for one step rather than for every queued generation to finish.
+  std::vector<std::weak_ptr<std::atomic<bool>>> inFlight;
+  void track(const std::shared_ptr<std::atomic<bool>>& flag);
+  void abortAll();
 };
 
 class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
@@ -34,6 +42,13 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value disposed(const Napi::CallbackInfo& info);
 
   std::shared_ptr<ModelCore> core_;
+  // Registered with napi_add_env_cleanup_hook; `ran` once the environment shut down.
+  struct ShutdownHook {
+    std::weak_ptr<ModelCore> core;
+    bool ran = false;
+  };
+  static void onShutdown(void* hook);
+  std::unique_ptr<ShutdownHook> shutdownHook_;
 };
 
 // addon.loadModel(request): Promise<AddonLoadResult>.

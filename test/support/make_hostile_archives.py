@@ -101,6 +101,14 @@ def hostile_classes(out: str):
         def forward(self, ids: Tensor) -> Tensor:
             raise RuntimeError("hostile probe")
 
+    class ProbeLoops(Tiny):
+        # A forward that never returns (x only grows): no signal can interrupt it natively.
+        def forward(self, ids: Tensor) -> Tensor:
+            x = ids.sum()
+            while bool(x >= 0):
+                x = x + 1
+            return self.head(self.embed(ids))
+
     class WrongShapeLater(Tiny):
         # Right at the 8-token probe, wrong on longer canvases: caught at generate.
         @torch.jit.export
@@ -118,7 +126,7 @@ def hostile_classes(out: str):
     return {
         "save-in-forward": SaveInForward(written), "read-secret": ReadSecret(secret),
         "overwrite-shared": OverwriteShared(victim), "write-in-setstate": WriteInSetstate(setstate_file),
-        "set-input": SetInput(), "write-huge-ids": WriteHugeIds(), "probe-raises": ProbeRaises(),
+        "set-input": SetInput(), "write-huge-ids": WriteHugeIds(), "probe-raises": ProbeRaises(), "probe-loops": ProbeLoops(),
         "wrong-shape-later": WrongShapeLater(), "int-logits": IntLogits(), "valid": Tiny(),
     }
 

@@ -208,9 +208,9 @@ describe("generate options: cross-field rules", () => {
 
 describe("loadModel options", () => {
     test("defaults", () => {
-        expect(parseLoadModelOptions(undefined)).toEqual({ device: "auto", threads: 0, maxQueuedGenerations: 1024, trustModelCode: false });
+        expect(parseLoadModelOptions(undefined)).toEqual({ device: "auto", threads: 0, maxQueuedGenerations: 1024, trustModelCode: false, probeTimeoutMs: 60000 });
         expect(parseLoadModelOptions({ modelPath: "m.pt", device: "cpu", threads: 4, maxQueuedGenerations: 8 }))
-            .toEqual({ modelPath: "m.pt", device: "cpu", threads: 4, maxQueuedGenerations: 8, trustModelCode: false });
+            .toEqual({ modelPath: "m.pt", device: "cpu", threads: 4, maxQueuedGenerations: 8, trustModelCode: false, probeTimeoutMs: 60000 });
     });
 
     const cases: [string, unknown, RegExp][] = [
