@@ -1,9 +1,11 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
+import { packageRoot } from "../../lib/utils/packageRoot";
 
 /** Paths of the models the native tests use; created by tools/setup.sh or on first use. */
-export const ROOT = path.join(__dirname, "..", "..");
+// The repository root, from test/support (ts-jest) and from dist/test/support (the compiled GPU suite) alike.
+export const ROOT = packageRoot();
 export const FIXTURE_DIR = path.join(ROOT, "test", "fixtures", "generated");
 export const LLADA_FIXTURE = path.join(FIXTURE_DIR, "llada.pt");
 export const DREAM_FIXTURE = path.join(FIXTURE_DIR, "dream.pt");
