@@ -1,4 +1,4 @@
-import type { Addon, AddonAbortToken, AddonBuildInfo, AddonDType, AddonModel } from "./bindings/AddonTypes";
+import type { Addon, AddonAbortToken, AddonBuildInfo, AddonDType, AddonModel, AddonStepEvent } from "./bindings/AddonTypes";
 import { mapAddonError } from "./bindings/utils/mapAddonError";
 import { AbortError, InvalidInputError, InvalidOptionsError, ModelDisposedError, PromptTooLongError, QueueFullError } from "./errors";
 import { GenerationStream } from "./generation/GenerationStream";
@@ -244,7 +244,8 @@ export class Model {
                 cudaGraph: o.cudaGraph && this.info.device === "cuda",
                 ...(abort !== undefined && { abort }),
                 ...(finish !== undefined && { finish }),
-                ...(handler !== undefined && { onStep: handler.onStep }),
+                // After an abort the call has already rejected: later steps must not reach the callbacks.
+                ...(handler !== undefined && { onStep: (event: AddonStepEvent) => (o.signal?.aborted ? undefined : handler.onStep(event)) }),
             });
             // The queue slot is held until the engine is done, even when the caller stopped waiting.
             started = true;
