@@ -35,6 +35,8 @@ export function createStepHandler(options: StepHandlerOptions): StepHandler {
     const canvases = Array.from({ length: options.rows }, () => new CanvasTracker(options.genLength, limits.endIds, limits.decode, options.maskGlyph));
     const emitted = new Array<string>(options.rows).fill("");
     const ended = new Array<boolean>(options.rows).fill(false);
+    /** Final prefix length each row was last cut at: a step that does not extend it changes nothing. */
+    const cutAt = new Array<number>(options.rows).fill(-1);
     let allEnded = false;
 
     const emit = (index: number, text: string, finalTokens: number) => {
@@ -56,6 +58,8 @@ export function createStepHandler(options: StepHandlerOptions): StepHandler {
                 }
                 if (onTextChunk === undefined && onAllEnded === undefined) return;
                 const prefix = canvas.finalPrefix();
+                if (prefix.length === cutAt[index]) return;
+                cutAt[index] = prefix.length;
                 const cut = cutGeneration(prefix, canvas.complete, limits);
                 if (cut.reason !== null) ended[index] = true;
                 emit(index, cut.reason !== null ? cut.text : settledText(cut.text, limits.stop), prefix.length);
