@@ -130,6 +130,14 @@ class Attention(nn.Module):
         self.core = SdpaAttentionCore(cfg.head_dim) if use_sdpa else ManualAttentionCore(cfg.head_dim)
 
     def forward(self, x: Tensor, cos: Tensor, sin: Tensor, key_mask: Optional[Tensor]) -> Tensor:
+        return self.forward_cached(x, cos, sin, key_mask, None, None)
+
+    def forward_cached(self, x: Tensor, cos: Tensor, sin: Tensor, key_mask: Optional[Tensor],
+                       kv: Optional[Tensor], window: Optional[Tensor]) -> Tensor:
+        """kv: this layer's cache [2, B, Hkv, L, D] or None. window None: x is the whole canvas and
+        its keys/values are stored. Otherwise x holds the canvas positions `window` (int64 [W]):
+        their keys/values are written into the cache at those positions and the queries attend to
+        the whole cache (stale keys/values outside the window, fresh ones inside)."""
         b, n, _ = x.shape
         q = self.q(x).view(b, n, self.num_heads, self.head_dim).transpose(1, 2)
         k = self.k(x).view(b, n, self.num_kv_heads, self.head_dim).transpose(1, 2)
@@ -139,6 +147,15 @@ class Attention(nn.Module):
         kf = k.float()
         q = (qf * cos + rotate_half(qf) * sin).to(x.dtype)
         k = (kf * cos + rotate_half(kf) * sin).to(x.dtype)
+        if kv is not None:
+            if window is None:
+                kv[0].copy_(k)
+                kv[1].copy_(v)
+            else:
+                kv[0].index_copy_(2, window, k)
+                kv[1].index_copy_(2, window, v)
+                k = kv[0]
+                v = kv[1]
         if self.num_kv_heads != self.num_heads:
             rep = self.num_heads // self.num_kv_heads
             k = k.repeat_interleave(rep, dim=1)
@@ -168,6 +185,11 @@ class Block(nn.Module):
 
     def forward(self, x: Tensor, cos: Tensor, sin: Tensor, key_mask: Optional[Tensor]) -> Tensor:
         x = x + self.attn(self.attn_norm(x), cos, sin, key_mask)
+        return x + self.mlp(self.ffn_norm(x))
+
+    def forward_cached(self, x: Tensor, cos: Tensor, sin: Tensor, key_mask: Optional[Tensor], kv: Tensor,
+                       window: Optional[Tensor]) -> Tensor:
+        x = x + self.attn.forward_cached(self.attn_norm(x), cos, sin, key_mask, kv, window)
         return x + self.mlp(self.ffn_norm(x))
 
 
@@ -209,6 +231,28 @@ class DiffusionLM(nn.Module):
             x = layer(x, cos_sin[0], cos_sin[1], key_mask)
         return x
 
+    def hidden_cached(self, ids: Tensor, window: Optional[Tensor], left_pad: Optional[Tensor], kv: Tensor) -> Tensor:
+        """hidden() through the KV cache kv [layers, 2, B, Hkv, L, D]: window None runs the whole
+        canvas and stores every position's keys/values; a window runs only those positions."""
+        n = ids.shape[1]
+        pos = torch.arange(n, device=ids.device, dtype=torch.int64)[None, :]
+        key_mask: Optional[Tensor] = None
+        if left_pad is not None:
+            pos = pos - left_pad[:, None]
+            key_mask = pos >= 0
+            pos = pos.clamp(min=0)
+        x_ids = ids
+        if window is not None:
+            pos = pos.index_select(1, window)
+            x_ids = ids.index_select(1, window)
+        cos_sin = self.rotary(pos.float())
+        x = self.embed(x_ids)
+        i = 0
+        for layer in self.layers:
+            x = layer.forward_cached(x, cos_sin[0], cos_sin[1], key_mask, kv[i], window)
+            i += 1
+        return x
+
     def forward(self, ids: Tensor) -> Tensor:
         """logits [B, L, V] for every position."""
         return self.lm_head(self.norm(self.hidden(ids, None)))
@@ -224,6 +268,29 @@ class DiffusionLM(nn.Module):
         """As logits_at for left-padded rows: left_pad int64 [B] leading pad positions per row."""
         h = self.hidden(ids, left_pad).index_select(1, positions)
         return self.lm_head(self.norm(h))
+
+    # Format v2: the KV-cache methods (docs/model-format.md). kv is the engine's cache
+    # [layers, 2, B, Hkv, L, D] in the model's dtype, written in place; nothing else is allocated
+    # outside the caching allocator and nothing synchronises, so both can be graph-captured.
+
+    @torch.jit.export
+    def cache_full(self, ids: Tensor, positions: Tensor, left_pad: Optional[Tensor], kv: Tensor) -> Tensor:
+        """logits_at / logits_at_padded (left_pad None: no padding), storing every position's K/V."""
+        h = self.hidden_cached(ids, None, left_pad, kv).index_select(1, positions)
+        return self.lm_head(self.norm(h))
+
+    @torch.jit.export
+    def cache_step(self, ids: Tensor, window: Tensor, positions: Tensor, left_pad: Optional[Tensor],
+                   kv: Tensor) -> Tensor:
+        """logits [B, K, V] at window[positions]: only the canvas positions `window` (int64 [W],
+        ascending) run; they attend to the cache, whose entries at `window` they overwrite."""
+        h = self.hidden_cached(ids, window, left_pad, kv).index_select(1, positions)
+        return self.lm_head(self.norm(h))
+
+
+def kv_cache_shape(cfg: ModelConfig, batch: int, length: int) -> List[int]:
+    """The shape of the cache tensor the cache methods take."""
+    return [cfg.num_layers, 2, batch, cfg.num_kv_heads, length, cfg.head_dim]
 
 
 def build_model(cfg: ModelConfig, use_sdpa: Optional[bool] = None) -> DiffusionLM:
