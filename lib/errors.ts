@@ -8,6 +8,7 @@ export type LocalleapErrorCode =
     | "INVALID_OPTIONS"
     | "INVALID_INPUT"
     | "PROMPT_TOO_LONG"
+    | "CACHE_UNSUPPORTED"
     | "MODEL_NOT_FOUND"
     | "MODEL_CORRUPT"
     | "MODEL_INCOMPATIBLE"
@@ -189,6 +190,15 @@ export class ModelProbeError extends ModelLoadError {
         super("MODEL_PROBE_FAILED", message, {
             hint: "the network does not match its metadata (vocabSize, dtype, attention); re-export it, or use a libtorch >= 2.0 build for sdpa models",
             cause,
+        });
+    }
+}
+
+/** A KV cache ("prefix" or "dual") was asked of a format-v1 archive, which has no cache methods. */
+export class CacheUnsupportedError extends LocalleapError {
+    constructor(message: string) {
+        super("CACHE_UNSUPPORTED", message, {
+            hint: "re-export the model with this version's tools/export.py or tools/export_hf.py (format v2), or use cache: \"none\"",
         });
     }
 }

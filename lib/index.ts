@@ -3,7 +3,7 @@
  * decoding. Start with {@link loadModel}, then {@link Model.generate}.
  */
 export { loadModel } from "./loadModel";
-export { Model, type ModelInfo, type ModelBuildInfo, type ResultFor } from "./model";
+export { Model, type KvCacheInfo, type ModelInfo, type ModelBuildInfo, type ResultFor } from "./model";
 export { ChatSession, type ChatSessionOptions } from "./ChatSession";
 export {
     type CommonGenerateOptions,
@@ -25,6 +25,8 @@ export {
     MAX_SEED,
     MAX_THREADS,
     DEFAULT_MAX_QUEUED_GENERATIONS,
+    CACHE_MODES,
+    DEFAULT_CACHE,
 } from "./options";
 export { GenerationStream } from "./generation/GenerationStream";
 export type {
@@ -44,14 +46,16 @@ export type {
     GenerateTimings,
     LoadProgress,
     Strategy,
+    CacheMode,
 } from "./types";
-export { type ModelMetadata, parseModelMetadata } from "./metadata";
+export { type KvCacheSpec, type ModelMetadata, parseModelMetadata } from "./metadata";
 export { TextTokenizer } from "./tokenizer/TextTokenizer";
 export { getBuildInfo, type BuildInfo } from "./bindings/getAddon";
 export { defaultModelPath } from "./utils/defaultModelPath";
 export {
     AbortError,
     type BindingAttempt,
+    CacheUnsupportedError,
     CudaUnavailableError,
     InternalError,
     InvalidInputError,

@@ -7,7 +7,7 @@ import { AbortError, ModelMethodMissingError, ModelNotFoundError, ModelProbeErro
 import { raceAbort } from "./generation/raceAbort";
 import { parseModelMetadata, type ModelMetadata } from "./metadata";
 import { Model } from "./model";
-import { type LoadModelOptions, parseLoadModelOptions } from "./options";
+import { DEFAULT_CACHE, type LoadModelOptions, parseLoadModelOptions } from "./options";
 import type { PromptContext } from "./prompt/encodePrompt";
 import { compileChatTemplate } from "./tokenizer/renderChatTemplate";
 import { TextTokenizer } from "./tokenizer/TextTokenizer";
@@ -125,6 +125,7 @@ async function buildModel(
             padId: metadata.padId,
             logitsShifted: metadata.logitsShifted,
             maxLength: metadata.maxLength,
+            ...(metadata.kvCache !== undefined && { kvCache: metadata.kvCache }),
         }), ctx.probeTimeoutMs, ctx.signal, ctx.modelPath);
     } catch (error) {
         throw mapAddonError(error, "configure");
@@ -143,6 +144,15 @@ async function buildModel(
             threads: ctx.threads,
             fileBytes: result.fileBytes,
             parameterBytes: native.parameterBytes,
+            kvCache:
+                metadata.kvCache === undefined
+                    ? null
+                    : {
+                          ...metadata.kvCache,
+                          bytesPerPosition: native.kvCacheBytesPerPosition,
+                          bytesPerRowAtMaxLength: native.kvCacheBytesPerPosition * metadata.maxLength,
+                      },
+            defaultCache: metadata.kvCache === undefined ? "none" : DEFAULT_CACHE,
             tokenizerSource: tokenizer?.source ?? null,
             hasChatTemplate: prompt.chatTemplate !== null,
             build: {

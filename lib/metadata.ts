@@ -7,8 +7,8 @@ import { valueAt } from "./utils/valueAt";
 export interface ModelMetadata {
     /** Marks the archive as a localleap model. */
     format: "localleap";
-    /** Bumped on incompatible change; this version reads 1. */
-    formatVersion: 1;
+    /** Bumped on incompatible change; this version reads 1 and 2 (2 adds the KV-cache methods). */
+    formatVersion: 1 | 2;
     /** Human-readable model name. */
     name: string;
     /** Family of the network and of its tokenizer conventions. */
@@ -41,9 +41,20 @@ export interface ModelMetadata {
     bosToken: string | null;
     /** Tool, torch version and date of the export. */
     exporter: Record<string, unknown>;
+    /** Format v2 only: the KV cache's sizes (its dtype is `dtype`); absent in v1 archives. */
+    kvCache?: KvCacheSpec;
 }
 
-const METADATA_FORMAT_VERSION = 1;
+/** Format v2's KV-cache sizes: the cache tensor is [layers, 2, rows, kvHeads, positions, headDim]. */
+export interface KvCacheSpec {
+    layers: number;
+    kvHeads: number;
+    headDim: number;
+}
+
+const METADATA_FORMAT_VERSIONS = [1, 2] as const;
+/** The engine's bound on each kvCache size (native/bindings/js_convert.cc). */
+const MAX_KV_CACHE_SIZE = 2 ** 16;
 
 /** The native engine's limits (native/engine/generation.h, native/kernels/rule_types.h). */
 export const MAX_VOCAB_SIZE = 2 ** 30;
@@ -54,7 +65,7 @@ const id = () => z.number().int().min(0);
 
 const metadataSchema = z.looseObject({
     format: z.literal("localleap"),
-    formatVersion: z.literal(METADATA_FORMAT_VERSION),
+    formatVersion: z.union([z.literal(1), z.literal(2)]),
     name: z.string(),
     architecture: z.enum(["llada", "dream"]),
     vocabSize: z.number().int().min(1).max(MAX_VOCAB_SIZE),
@@ -71,11 +82,16 @@ const metadataSchema = z.looseObject({
     addBos: z.boolean(),
     bosToken: z.string().nullable(),
     exporter: z.record(z.string(), z.unknown()),
+    kvCache: z.strictObject({
+        layers: z.number().int().min(1).max(MAX_KV_CACHE_SIZE),
+        kvHeads: z.number().int().min(1).max(MAX_KV_CACHE_SIZE),
+        headDim: z.number().int().min(1).max(MAX_KV_CACHE_SIZE),
+    }).optional(),
 });
 
 const EXPECTED: Record<keyof ModelMetadata, string> = {
     format: '"localleap"',
-    formatVersion: `${METADATA_FORMAT_VERSION} (the version this localleap reads)`,
+    formatVersion: `${METADATA_FORMAT_VERSIONS.join(" or ")} (the versions this localleap reads)`,
     name: "a string",
     architecture: '"llada" or "dream"',
     vocabSize: `an integer from 1 to ${MAX_VOCAB_SIZE}`,
@@ -92,6 +108,7 @@ const EXPECTED: Record<keyof ModelMetadata, string> = {
     addBos: "true or false",
     bosToken: "a string, or null when addBos is false",
     exporter: "an object",
+    kvCache: `an object { layers, kvHeads, headDim } of integers from 1 to ${MAX_KV_CACHE_SIZE} (format v2)`,
 };
 
 /**
@@ -140,5 +157,7 @@ export function parseModelMetadata(json: string, source: string): ModelMetadata 
     if (!m.endIds.includes(m.eosId)) fail("endIds", `endIds ${JSON.stringify(m.endIds)} does not contain eosId ${m.eosId}`);
     if (m.endIds.includes(m.maskId)) fail("endIds", `endIds ${JSON.stringify(m.endIds)} contains the mask id ${m.maskId}`);
     if (m.addBos && (m.bosToken === null || m.bosToken === "")) fail("bosToken", "addBos is true but bosToken is null or empty");
+    if (m.formatVersion === 2 && m.kvCache === undefined) fail("kvCache", "formatVersion is 2 but kvCache is missing");
+    if (m.formatVersion === 1 && m.kvCache !== undefined) fail("kvCache", "formatVersion is 1 but kvCache is set (it is a format-v2 field)");
     return m;
 }

@@ -1,6 +1,6 @@
 import type { Addon, AddonAbortToken, AddonBuildInfo, AddonDType, AddonModel, AddonStepEvent } from "./bindings/AddonTypes";
 import { mapAddonError } from "./bindings/utils/mapAddonError";
-import { AbortError, InvalidInputError, InvalidOptionsError, ModelDisposedError, PromptTooLongError, QueueFullError } from "./errors";
+import { AbortError, CacheUnsupportedError, InvalidInputError, InvalidOptionsError, ModelDisposedError, PromptTooLongError, QueueFullError } from "./errors";
 import { GenerationStream } from "./generation/GenerationStream";
 import { isBatch } from "./generation/isBatch";
 import { createStepHandler } from "./generation/createStepHandler";
@@ -14,7 +14,7 @@ import { checkPromptChars } from "./prompt/checkPromptChars";
 import { encodeUserText } from "./prompt/protectSpecialText";
 import { snapshotBatch } from "./prompt/snapshotInput";
 import type { TextTokenizer } from "./tokenizer/TextTokenizer";
-import type { ChatMessage, Device, GenerateInput, GenerateResult, StepEvent, TextEvent } from "./types";
+import type { CacheMode, ChatMessage, Device, GenerateInput, GenerateResult, StepEvent, TextEvent } from "./types";
 import { formatValue } from "./utils/formatValue";
 import { buildGenerateResult } from "./utils/buildGenerateResult";
 
@@ -37,6 +37,17 @@ export interface ModelBuildInfo {
     cudaDeviceName: string;
 }
 
+/** The KV-cache sizes of {@link ModelInfo.kvCache}. */
+export interface KvCacheInfo {
+    layers: number;
+    kvHeads: number;
+    headDim: number;
+    /** Bytes per canvas position of one row: layers x 2 x kvHeads x headDim x dtype bytes. */
+    bytesPerPosition: number;
+    /** One row's cache at the model's maxLength. */
+    bytesPerRowAtMaxLength: number;
+}
+
 /** What {@link Model.info} describes. */
 export interface ModelInfo {
     /** The archive's path. */
@@ -53,6 +64,14 @@ export interface ModelInfo {
     fileBytes: number;
     /** Bytes of parameters and buffers. */
     parameterBytes: number;
+    /**
+     * The KV cache of a format-v2 archive (null for v1, which runs with cache "none" only). A
+     * generation's cache takes rows x canvas positions x bytesPerPosition bytes, allocated once
+     * per decode shape: bytesPerPosition = layers x 2 x kvHeads x headDim x dtype bytes.
+     */
+    kvCache: KvCacheInfo | null;
+    /** The cache generate() uses when its options do not say: DEFAULT_CACHE for v2 archives, "none" for v1. */
+    defaultCache: CacheMode;
     /** Where the tokenizer came from (the archive or tokenizerPath); null when there is none. */
     tokenizerSource: string | null;
     /** Whether chat messages can be used as input. */
@@ -188,7 +207,16 @@ export class Model {
             }
             return prompt;
         });
-        checkBatchMemory(prompts.length, Math.max(...prompts.map((p) => p.length)) + o.genLength, metadata.vocabSize);
+        const cache = o.cache ?? this.info.defaultCache;
+        if (cache !== "none" && this.info.kvCache === null) {
+            throw new CacheUnsupportedError(
+                `cache "${cache}" needs a format-v2 archive; ${this.info.path} is format v${metadata.formatVersion}, which has no KV-cache methods and runs with cache "none" only`,
+            );
+        }
+        const canvasLength = Math.max(...prompts.map((p) => p.length)) + o.genLength;
+        // The CPU cache lives in host memory next to the logits; a GPU's is checked by the engine.
+        const hostCacheBytes = cache !== "none" && this.info.device === "cpu" ? prompts.length * canvasLength * (this.info.kvCache?.bytesPerPosition ?? 0) : 0;
+        checkBatchMemory(prompts.length, canvasLength, metadata.vocabSize, undefined, hostCacheBytes);
         if (o.signal?.aborted) throw new AbortError("generation was aborted before it started");
 
         const { AbortToken } = this.parts.addon;
@@ -242,6 +270,7 @@ export class Model {
                 seeds: prompts.map(() => o.seed),
                 stopAtEos: o.stopAtEos,
                 cudaGraph: o.cudaGraph && this.info.device === "cuda",
+                cache,
                 ...(abort !== undefined && { abort }),
                 ...(finish !== undefined && { finish }),
                 // After an abort the call has already rejected: later steps must not reach the callbacks.
@@ -264,6 +293,7 @@ export class Model {
                 ...(finishedEarly && handler !== undefined && { finalLength: handler.finalLength(index) }),
                 seed: o.seed,
                 promptTokens: prompt.length,
+                cache,
                 index,
             }),
         );

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { InvalidOptionsError, type OptionIssue } from "./errors";
 import { formatZodIssues } from "./schemas/formatZodIssues";
-import type { DeviceOption, LoadProgress, StepEvent, Strategy, TextChunk } from "./types";
+import type { CacheMode, DeviceOption, LoadProgress, StepEvent, Strategy, TextChunk } from "./types";
 import { formatValue } from "./utils/formatValue";
 
 /** Largest genLength / blockLength / radius accepted; the model's maxLength is checked later. */
@@ -59,6 +59,15 @@ export interface LoadModelOptions {
     probeTimeoutMs?: number;
 }
 
+/** The KV-cache modes of {@link CommonGenerateOptions.cache}. */
+export const CACHE_MODES = ["none", "prefix", "dual"] as const satisfies readonly CacheMode[];
+
+/**
+ * The cache a format-v2 model uses when generate() does not say: see docs/decoding.md "KV cache"
+ * for the measurements behind it.
+ */
+export const DEFAULT_CACHE: CacheMode = "dual";
+
 /** Default of {@link LoadModelOptions.maxQueuedGenerations}. */
 export const DEFAULT_MAX_QUEUED_GENERATIONS = 1024;
 
@@ -79,6 +88,14 @@ export interface CommonGenerateOptions {
     stopAtEos?: boolean;
     /** Replay steps as CUDA graphs on CUDA (falls back to eager, with a reason in the result). Default true; ignored on CPU. */
     cudaGraph?: boolean;
+    /**
+     * KV cache (docs/decoding.md "KV cache"): "none" runs the whole canvas every step; "prefix"
+     * and "dual" run a block's first step whole and its later steps on the block (and, for
+     * "prefix", everything after it) against the cached keys/values. Default
+     * {@link DEFAULT_CACHE} on format-v2 archives, "none" on v1 archives (which cannot cache:
+     * asking one for "prefix" or "dual" gives CacheUnsupportedError).
+     */
+    cache?: CacheMode;
     /** Aborts generation before its next step (rejects with AbortError). */
     signal?: AbortSignal;
     /** Called after every step with what it committed and the canvas so far. */
@@ -187,6 +204,8 @@ export interface ResolvedGenerateOptions {
     seed: number;
     stopAtEos: boolean;
     cudaGraph: boolean;
+    /** undefined: the model's default (DEFAULT_CACHE, or "none" for a v1 archive). */
+    cache?: CacheMode;
     signal?: AbortSignal;
     onStep?: (event: StepEvent) => void;
     onTextChunk?: (chunk: TextChunk) => void;
@@ -237,6 +256,7 @@ const GENERATE_ALLOWED: Record<GenerateOptionName, string> = {
     seed: "an integer from 0 to 2^53 - 1",
     stopAtEos: "true or false",
     cudaGraph: "true or false",
+    cache: CACHE_MODES.map((c) => `"${c}"`).join(", "),
     signal: "an AbortSignal",
     onStep: "a function (event) => void",
     onTextChunk: "a function (chunk) => void",
@@ -276,6 +296,7 @@ const generateSchema = z.strictObject({
     seed: z.number().int().min(0).max(MAX_SEED).optional(),
     stopAtEos: z.boolean().default(false),
     cudaGraph: z.boolean().default(true),
+    cache: z.enum(CACHE_MODES).optional(),
     signal: z.instanceof(AbortSignal).optional(),
     onStep: z.custom<(event: StepEvent) => void>(isFunction).optional(),
     onTextChunk: z.custom<(chunk: TextChunk) => void>(isFunction).optional(),
@@ -372,6 +393,7 @@ export function parseGenerateOptions(options: unknown, randomSeed: () => number 
         seed,
         stopAtEos: o.stopAtEos,
         cudaGraph: o.cudaGraph,
+        ...(o.cache !== undefined && { cache: o.cache }),
         ...(o.signal !== undefined && { signal: o.signal }),
         ...(o.onStep !== undefined && { onStep: o.onStep }),
         ...(o.onTextChunk !== undefined && { onTextChunk: o.onTextChunk }),

@@ -3,6 +3,9 @@
 /** How a step picks which masked positions of the block to commit (docs/decoding.md). */
 export type Strategy = "low-confidence" | "random" | "threshold" | "localleap";
 
+/** Fast-dLLM's KV caches (docs/decoding.md "KV cache"). */
+export type CacheMode = "none" | "prefix" | "dual";
+
 /** Where to run: 'auto' picks CUDA when the loaded binary has it and a GPU is visible, else CPU. */
 export type DeviceOption = "cpu" | "cuda" | "auto";
 
@@ -47,6 +50,14 @@ export interface GenerateTimings {
      * is not counted, so stopAtEos does not inflate the figure.
      */
     tokensPerSecond: number;
+    /** Batch steps that ran the whole canvas: every step without a cache, each block's first step with one. */
+    fullSteps: number;
+    /** Milliseconds per full step (0 when there was none). */
+    msPerFullStep: number;
+    /** Batch steps that ran only the cached window (0 without a cache). */
+    cachedSteps: number;
+    /** Milliseconds per cached step (0 when there was none). */
+    msPerCachedStep: number;
 }
 
 /** What {@link Model.generate} resolves to. */
@@ -70,6 +81,8 @@ export interface GenerateResult {
     seed: number;
     /** Number of prompt tokens (after tokenization / chat templating). */
     promptTokens: number;
+    /** The KV cache the generation used (the option, or the model's default). */
+    cache: CacheMode;
     /** Whether steps ran as replayed CUDA graphs. */
     cudaGraph: boolean;
     /** Why a requested CUDA graph was not used ("" when it was, or was not requested). */

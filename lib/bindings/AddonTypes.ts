@@ -78,7 +78,12 @@ export interface AddonModelConfig {
     padId: number;
     logitsShifted: boolean;
     maxLength: number;
+    /** Format v2's KV-cache sizes; absent for a v1 archive (cache "none" only). */
+    kvCache?: { layers: number; kvHeads: number; headDim: number };
 }
+
+/** Fast-dLLM's KV caches (docs/decoding.md "KV cache"). */
+export type AddonCacheMode = "none" | "prefix" | "dual";
 
 export interface AddonModelInfo {
     device: AddonDevice;
@@ -86,6 +91,8 @@ export interface AddonModelInfo {
     dtype: AddonDType;
     /** Bytes of parameters and buffers. */
     parameterBytes: number;
+    /** KV-cache bytes per canvas position of one row (layers x 2 x kvHeads x headDim x dtype bytes); 0 for a v1 archive. */
+    kvCacheBytesPerPosition: number;
 }
 
 /** One generation of one batch (rows decode independently, as if alone). */
@@ -107,6 +114,8 @@ export interface AddonGenerateRequest {
     stopAtEos: boolean;
     /** Capture each step as a CUDA graph (CUDA only; falls back to eager with a reason). */
     cudaGraph: boolean;
+    /** KV cache; absent means "none". */
+    cache?: AddonCacheMode;
     abort?: AddonAbortToken;
     /** Set it to end the decode before its next step and resolve with the canvas as it is (masks left as the mask id). */
     finish?: AddonAbortToken;
@@ -138,6 +147,12 @@ export interface AddonGenerateResult {
     totalMs: number;
     /** Milliseconds spent in steps (forward + commit), excluding set-up. */
     stepMs: number;
+    /** Steps that ran the whole canvas (every step without a cache; a block's first step with one) and their milliseconds. */
+    fullSteps: number;
+    fullStepMs: number;
+    /** Steps that ran the cached window, and their milliseconds. */
+    cachedSteps: number;
+    cachedStepMs: number;
     /** Whether steps ran as replayed CUDA graphs. */
     cudaGraph: boolean;
     /** Why a requested CUDA graph was not used, "" otherwise. */
@@ -250,6 +265,7 @@ export type NativeErrorCode =
     | "MODEL_INCOMPATIBLE"
     | "MODEL_METHOD_MISSING"
     | "MODEL_PROBE_FAILED"
+    | "CACHE_UNSUPPORTED"
     | "MODEL_UNSAFE"
     | "MODEL_METADATA_INVALID"
     | "TOKENIZER_INVALID"

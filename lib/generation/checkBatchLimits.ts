@@ -30,16 +30,21 @@ export function estimatedStepBytes(rows: number, canvasLength: number, vocabSize
     return rows * canvasLength * vocabSize * 4;
 }
 
-/** Refuses a batch whose estimated step memory exceeds MAX_BATCH_MEMORY_FRACTION of the machine's memory. */
-export function checkBatchMemory(rows: number, canvasLength: number, vocabSize: number, memoryBytes = totalmem()): void {
-    const bytes = estimatedStepBytes(rows, canvasLength, vocabSize);
+/**
+ * Refuses a batch whose estimated step memory (plus `cacheBytes` of host KV cache) exceeds
+ * MAX_BATCH_MEMORY_FRACTION of the machine's memory.
+ */
+export function checkBatchMemory(rows: number, canvasLength: number, vocabSize: number, memoryBytes = totalmem(), cacheBytes = 0): void {
+    const logitBytes = estimatedStepBytes(rows, canvasLength, vocabSize);
+    const bytes = logitBytes + cacheBytes;
     const limit = memoryBytes * MAX_BATCH_MEMORY_FRACTION;
     if (bytes > limit) {
         const gib = (n: number) => (n / 2 ** 30).toFixed(1);
         throw new InvalidInputError(
-            `the batch (${rows} rows x ${canvasLength} positions x vocabSize ${vocabSize}) needs about ${gib(bytes)} GiB of logits a step, ` +
+            `the batch (${rows} rows x ${canvasLength} positions x vocabSize ${vocabSize}) needs about ${gib(logitBytes)} GiB of logits a step` +
+                (cacheBytes > 0 ? ` and ${gib(cacheBytes)} GiB of KV cache (${gib(bytes)} GiB in all), ` : ", ") +
                 `over half of this machine's ${gib(memoryBytes)} GiB`,
-            "use fewer rows per call, a shorter genLength or shorter prompts",
+            `use fewer rows per call, a shorter genLength or shorter prompts${cacheBytes > 0 ? ', or cache: "none"' : ""}`,
         );
     }
 }

@@ -1,7 +1,7 @@
 import type { AddonGenerateResult } from "../bindings/AddonTypes";
 import { InternalError } from "../errors";
 import { cutGeneration, type TextLimits } from "../generation/cutGeneration";
-import type { GenerateResult } from "../types";
+import type { CacheMode, GenerateResult } from "../types";
 
 /**
  * The public result of row `index` of a generation (docs/decoding.md "Ending"): tokens and text
@@ -12,7 +12,7 @@ import type { GenerateResult } from "../types";
  */
 export function buildGenerateResult(
     native: AddonGenerateResult,
-    details: { limits: TextLimits; finalLength?: number; seed: number; promptTokens: number; index?: number },
+    details: { limits: TextLimits; finalLength?: number; seed: number; promptTokens: number; cache: CacheMode; index?: number },
 ): GenerateResult {
     const row = native.rows[details.index ?? 0];
     if (row === undefined) throw new InternalError("the native engine returned no result row");
@@ -31,7 +31,12 @@ export function buildGenerateResult(
             totalMs: native.totalMs,
             msPerStep: native.batchSteps > 0 ? native.stepMs / native.batchSteps : 0,
             tokensPerSecond: native.totalMs > 0 ? usefulTokens / (native.totalMs / 1000) : 0,
+            fullSteps: native.fullSteps,
+            msPerFullStep: native.fullSteps > 0 ? native.fullStepMs / native.fullSteps : 0,
+            cachedSteps: native.cachedSteps,
+            msPerCachedStep: native.cachedSteps > 0 ? native.cachedStepMs / native.cachedSteps : 0,
         },
+        cache: details.cache,
         seed: details.seed,
         promptTokens: details.promptTokens,
         cudaGraph: native.cudaGraph,

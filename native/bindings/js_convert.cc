@@ -16,6 +16,15 @@ Strategy parseStrategy(Napi::Env env, const std::string& name) {
   throwInvalidArgument(env, "strategy must be 'low-confidence', 'random', 'threshold' or 'localleap'");
 }
 
+CacheMode parseCacheMode(Napi::Env env, const Napi::Value& value) {
+  if (value.IsUndefined()) return CacheMode::kNone;
+  const std::string name = value.IsString() ? value.As<Napi::String>().Utf8Value() : "";
+  if (name == "none") return CacheMode::kNone;
+  if (name == "prefix") return CacheMode::kPrefix;
+  if (name == "dual") return CacheMode::kDual;
+  throwInvalidArgument(env, "cache must be 'none', 'prefix' or 'dual'");
+}
+
 namespace {
 
 // The config comes from the archive's localleap.json: a bad value is the model's fault
@@ -52,6 +61,14 @@ ModelConfig toModelConfig(const Napi::Object& obj) {
   }
   c.logitsShifted = metadataField("logitsShifted", [&] { return args::boolean(obj, "logitsShifted"); });
   c.maxLength = metadataField("maxLength", [&] { return args::integer(obj, "maxLength", 2, kMaxModelLength); });
+  Napi::Value kvCache = obj.Get("kvCache");
+  if (!kvCache.IsUndefined() && !kvCache.IsNull()) {
+    // Format v2. The engine's bounds keep the cache's byte count far inside int64.
+    Napi::Object spec = metadataField("kvCache", [&] { return args::object(kvCache, "kvCache"); });
+    c.cache.layers = metadataField("kvCache", [&] { return args::integer(spec, "layers", 1, 1 << 16); });
+    c.cache.kvHeads = metadataField("kvCache", [&] { return args::integer(spec, "kvHeads", 1, 1 << 16); });
+    c.cache.headDim = metadataField("kvCache", [&] { return args::integer(spec, "headDim", 1, 1 << 16); });
+  }
   return c;
 }
 
@@ -87,6 +104,7 @@ GenerateRequest toGenerateRequest(const Napi::Object& obj) {
   }
   r.stopAtEos = args::boolean(obj, "stopAtEos");
   r.cudaGraph = args::boolean(obj, "cudaGraph");
+  r.cache = parseCacheMode(env, obj.Get("cache"));
   return r;
 }
 
@@ -101,6 +119,7 @@ Napi::Object fromModelInfo(Napi::Env env, const ModelInfo& info) {
   o.Set("device", info.device);
   o.Set("dtype", info.dtype);
   o.Set("parameterBytes", Napi::Number::New(env, (double)info.parameterBytes));
+  o.Set("kvCacheBytesPerPosition", Napi::Number::New(env, (double)info.kvCacheBytesPerPosition));
   return o;
 }
 
@@ -118,6 +137,10 @@ Napi::Object fromGenerateResult(Napi::Env env, const GenerateResult& result) {
   o.Set("batchSteps", result.batchSteps);
   o.Set("totalMs", result.totalMs);
   o.Set("stepMs", result.stepMs);
+  o.Set("fullSteps", result.fullSteps);
+  o.Set("fullStepMs", result.fullStepMs);
+  o.Set("cachedSteps", result.cachedSteps);
+  o.Set("cachedStepMs", result.cachedStepMs);
   o.Set("cudaGraph", result.cudaGraph);
   o.Set("cudaGraphFallbackReason", result.cudaGraphFallbackReason);
   return o;

@@ -8,6 +8,7 @@
 namespace localleap {
 
 Strategy parseStrategy(Napi::Env env, const std::string& name);
+CacheMode parseCacheMode(Napi::Env env, const Napi::Value& value);
 ModelConfig toModelConfig(const Napi::Object& obj);
 GenerateRequest toGenerateRequest(const Napi::Object& obj);
 

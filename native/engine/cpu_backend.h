@@ -1,4 +1,4 @@
-// The CPU back end: libtorch forward on the current block, then the host rule (rule_cpu.h).
+// The CPU back end: libtorch forward (whole canvas or cached window), then the host rule (rule_cpu.h).
 #pragma once
 #include <memory>
 
@@ -6,6 +6,8 @@
 
 namespace localleap {
 
-std::unique_ptr<StepBackend> makeCpuBackend(torch::jit::Module& module, int vocab, bool logitsShifted);
+// cacheDtype: the model's dtype, the KV cache's (format v2; unused when config.cache is unavailable).
+std::unique_ptr<StepBackend> makeCpuBackend(torch::jit::Module& module, const ModelConfig& config,
+                                            at::ScalarType cacheDtype);
 
 }  // namespace localleap

@@ -1,6 +1,6 @@
 #include "cuda_backend.h"
 
-#include <c10/cuda/CUDAStream.h>
+#include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime.h>
@@ -12,6 +12,7 @@
 
 #include "cuda_buffers.h"
 #include "errors.h"
+#include "kv_cache.h"
 #include "model_call.h"
 
 namespace localleap {
@@ -27,10 +28,12 @@ void checkCuda(cudaError_t status, const char* what) {
 
 class CudaBackend : public StepBackend {
  public:
-  CudaBackend(torch::jit::Module& module, int vocab, bool shifted, c10::Device device)
+  CudaBackend(torch::jit::Module& module, const ModelConfig& config, at::ScalarType cacheDtype, c10::Device device)
       : module_(module),
-        vocab_(vocab),
-        shifted_(shifted),
+        vocab_(config.vocabSize),
+        shifted_(config.logitsShifted),
+        cacheSpec_(config.cache),
+        cacheDtype_(cacheDtype),
         device_(device),
         rawStream_(createStream()),
         stream_(c10::cuda::getStreamFromExternal(rawStream_, device.index())) {}
@@ -49,6 +52,8 @@ class CudaBackend : public StepBackend {
     stepIndex_ = 0;
     params_ = params;
     call_.emplace(module_, shape.padded);
+    kvCall_.reset();
+    if (shape.cache != CacheMode::kNone) kvCall_.emplace(module_, shape.padded);
     ShapeBuffers& b = *buffers_;
     b.canvas.copy_(canvas);
     b.leftPad.copy_(leftPad);
@@ -70,19 +75,33 @@ class CudaBackend : public StepBackend {
               "copying rule parameters");
     const int64_t first = blockStart - (shifted_ ? 1 : 0);  // Dream: position i from output i - 1
     b.positions.copy_(at::arange(first, first + b.shape.blockLength, at::kLong));
+    if (b.shape.cache != CacheMode::kNone) {
+      at::Tensor window = cachedWindow(b.shape.cache, blockStart, b.shape.blockLength, b.shape.canvasLength, shifted_,
+                                       at::TensorOptions());
+      auto it = b.windows.find(window.size(0));
+      if (it == b.windows.end()) {
+        it = b.windows.emplace(window.size(0), at::empty({window.size(0)}, b.canvas.options())).first;
+      }
+      it->second.copy_(window);
+      window_ = it->second;
+    }
     b.blockSteps.zero_();
   }
 
-  void step() override {
+  void step(StepKind kind) override {
     c10::cuda::CUDAStreamGuard guard(stream_);
     ShapeBuffers& b = *buffers_;
     b.lastUse = ++useCounter_;
-    if (useGraph_ && b.graph) {
-      b.graph->replay();
-    } else if (useGraph_ && !b.captureFailed && stepIndex_ > 0) {
-      captureAndReplay(b);  // the first step ran eagerly: libraries and allocator are warm
+    kind_ = kind;
+    const int64_t key = kind == StepKind::kFull ? 0 : window_.size(0);
+    auto captured = b.graphs.find(key);
+    if (useGraph_ && captured != b.graphs.end()) {
+      captured->second.graph->replay();
+    } else if (useGraph_ && !b.captureFailed && b.eagerRuns[key] > 0) {
+      captureAndReplay(b, key);  // this step ran eagerly before: libraries and allocator are warm
     } else {
       eagerStep(b);
+      ++b.eagerRuns[key];
     }
     ++stepIndex_;
   }
@@ -102,10 +121,11 @@ class CudaBackend : public StepBackend {
     c10::cuda::CUDAStreamGuard guard(stream_);
     at::Tensor host = buffers_->canvas.to(at::kCPU);
     call_.reset();
+    kvCall_.reset();
     return host;
   }
 
-  bool usedCudaGraph() const override { return useGraph_ && buffers_ && buffers_->graph != nullptr; }
+  bool usedCudaGraph() const override { return useGraph_ && buffers_ && !buffers_->graphs.empty(); }
 
   std::string cudaGraphFallbackReason() const override {
     if (!useGraph_ || !buffers_) return "";
@@ -114,10 +134,10 @@ class CudaBackend : public StepBackend {
 
  private:
   // A captured graph bakes in the kernel variant (greedy or sampling) as well as the shape.
-  using Key = std::tuple<int, int, int, int, bool, bool>;
+  using Key = std::tuple<int, int, int, int, bool, bool, int>;
 
   ShapeBuffers& buffersFor(const DecodeShape& s, bool sampling) {
-    Key key{s.batch, s.canvasLength, s.genStart, s.blockLength, s.padded, sampling};
+    Key key{s.batch, s.canvasLength, s.genStart, s.blockLength, s.padded, sampling, (int)s.cache};
     auto it = cache_.find(key);
     if (it != cache_.end()) return *it->second;
     if (cache_.size() >= kMaxCachedShapes) {
@@ -127,16 +147,42 @@ class CudaBackend : public StepBackend {
       }
       cache_.erase(oldest);
     }
-    auto made = std::make_unique<ShapeBuffers>(s, vocab_, device_);
+    auto made = std::make_unique<ShapeBuffers>(s, vocab_, device_, kvCacheFor(s));
     ShapeBuffers& ref = *made;
     cache_.emplace(key, std::move(made));
     return ref;
   }
 
+  // The cache of a new shape. When it does not fit, the other shapes' buffers and graphs are
+  // given back first (they are only a speed-up), then it is tried once more.
+  at::Tensor kvCacheFor(const DecodeShape& s) {
+    if (s.cache == CacheMode::kNone) return at::Tensor();
+    try {
+      return allocateKvCache(cacheSpec_, cacheDtype_, s.batch, s.canvasLength, device_);
+    } catch (const EngineError& e) {
+      if (e.code() != ErrorCode::kOutOfMemory || cache_.empty()) throw;
+    }
+    checkCuda(cudaStreamSynchronize(rawStream_), "finishing earlier steps");
+    buffers_ = nullptr;
+    cache_.clear();
+    c10::cuda::CUDACachingAllocator::emptyCache();
+    return allocateKvCache(cacheSpec_, cacheDtype_, s.batch, s.canvasLength, device_);
+  }
+
   at::Tensor forward(ShapeBuffers& b) {
-    at::Tensor logits = (*call_)(b.canvas, b.positions, b.leftPad);
-    checkLogits(logits, b.shape.batch, b.shape.blockLength, vocab_, b.shape.padded ? "logits_at_padded" : "logits_at",
-                device_);
+    at::Tensor logits;
+    const char* method;
+    if (kind_ == StepKind::kCached) {
+      logits = kvCall_->step(b.canvas, window_, b.windowPositions, b.leftPad, b.kv);
+      method = "cache_step";
+    } else if (kvCall_) {
+      logits = kvCall_->full(b.canvas, b.positions, b.leftPad, b.kv);
+      method = "cache_full";
+    } else {
+      logits = (*call_)(b.canvas, b.positions, b.leftPad);
+      method = b.shape.padded ? "logits_at_padded" : "logits_at";
+    }
+    checkLogits(logits, b.shape.batch, b.shape.blockLength, vocab_, method, device_);
     return logits.is_contiguous() ? logits : logits.contiguous();
   }
 
@@ -145,20 +191,20 @@ class CudaBackend : public StepBackend {
     checkCuda(launchCommitStep(b.launch(logits, params_.temperature > 0.0f), stream_), "launching the commit kernel");
   }
 
-  void captureAndReplay(ShapeBuffers& b) {
+  void captureAndReplay(ShapeBuffers& b, int64_t key) {
     auto graph = std::make_unique<at::cuda::CUDAGraph>();
     try {
       // Thread-local mode: other models' threads may allocate while this one captures.
 #if TORCH_VERSION_MAJOR >= 2
-      graph->capture_begin({0, 0}, cudaStreamCaptureModeThreadLocal);
+      graph->capture_begin(b.pool, cudaStreamCaptureModeThreadLocal);
 #else
-      graph->capture_begin();
+      graph->capture_begin(b.pool);
 #endif
       try {
         at::Tensor logits = forward(b);
         checkCuda(launchCommitStep(b.launch(logits, params_.temperature > 0.0f), stream_), "launching the commit kernel");
-        b.graphLogits = logits;
         graph->capture_end();
+        b.graphs[key] = CapturedStep{std::move(graph), logits};
       } catch (...) {
         cudaGraph_t partial = nullptr;
         cudaStreamEndCapture(stream_, &partial);  // leave capture mode whatever happened
@@ -166,12 +212,11 @@ class CudaBackend : public StepBackend {
         cudaGetLastError();
         throw;
       }
-      b.graph = std::move(graph);
-      b.graph->replay();
+      b.graphs[key].graph->replay();
     } catch (const std::exception& e) {
       b.captureFailed = true;
       b.captureFailure = std::string("CUDA graph capture failed, steps run eagerly: ") + e.what();
-      b.graphLogits = at::Tensor();
+      b.graphs.erase(key);
       eagerStep(b);
     }
   }
@@ -186,12 +231,17 @@ class CudaBackend : public StepBackend {
   torch::jit::Module& module_;
   int vocab_;
   bool shifted_;
+  CacheSpec cacheSpec_;
+  at::ScalarType cacheDtype_;
   c10::Device device_;
   cudaStream_t rawStream_;
   c10::cuda::CUDAStream stream_;
   std::map<Key, std::unique_ptr<ShapeBuffers>> cache_;
   ShapeBuffers* buffers_ = nullptr;
   std::optional<BlockLogitsCall> call_;
+  std::optional<KvCacheCall> kvCall_;
+  at::Tensor window_;  // this block's cached-step window (one of buffers_->windows)
+  StepKind kind_ = StepKind::kFull;
   RuleParams params_{};
   bool useGraph_ = true;
   int stepIndex_ = 0;
@@ -200,9 +250,9 @@ class CudaBackend : public StepBackend {
 
 }  // namespace
 
-std::unique_ptr<StepBackend> makeCudaBackend(torch::jit::Module& module, int vocab, bool logitsShifted,
-                                             c10::Device device) {
-  return std::make_unique<CudaBackend>(module, vocab, logitsShifted, device);
+std::unique_ptr<StepBackend> makeCudaBackend(torch::jit::Module& module, const ModelConfig& config,
+                                             at::ScalarType cacheDtype, c10::Device device) {
+  return std::make_unique<CudaBackend>(module, config, cacheDtype, device);
 }
 
 }  // namespace localleap

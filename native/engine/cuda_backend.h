@@ -1,5 +1,5 @@
-// The CUDA back end: libtorch forward on the block + the fused commit kernel, the pair captured
-// once per decode shape as a CUDA graph and replayed for every later step.
+// The CUDA back end: libtorch forward (whole canvas or cached window) + the fused commit kernel,
+// the pair captured as a CUDA graph per decode shape and step kind and replayed for later steps.
 #pragma once
 #include <memory>
 
@@ -7,7 +7,7 @@
 
 namespace localleap {
 
-std::unique_ptr<StepBackend> makeCudaBackend(torch::jit::Module& module, int vocab, bool logitsShifted,
-                                             c10::Device device);
+std::unique_ptr<StepBackend> makeCudaBackend(torch::jit::Module& module, const ModelConfig& config,
+                                             at::ScalarType cacheDtype, c10::Device device);
 
 }  // namespace localleap

@@ -23,7 +23,7 @@ MappedInts::~MappedInts() {
   if (data_) cudaFreeHost(data_);
 }
 
-ShapeBuffers::ShapeBuffers(const DecodeShape& s, int vocab, c10::Device device)
+ShapeBuffers::ShapeBuffers(const DecodeShape& s, int vocab, c10::Device device, at::Tensor kvCache)
     : shape(s),
       remaining(s.batch),
       stepsOut(s.batch),
@@ -46,6 +46,9 @@ ShapeBuffers::ShapeBuffers(const DecodeShape& s, int vocab, c10::Device device)
   arrivals = at::zeros({s.batch}, i32);
   positionArrivals = at::zeros({cells}, i32);
   chunks = at::zeros({cells * commitChunkCount(vocab) * (int64_t)sizeof(rule::ChunkResult)}, u8);
+  kv = std::move(kvCache);
+  windowPositions = at::arange(s.blockLength, i64);
+  pool = at::cuda::graph_pool_handle();
 }
 
 StepState ShapeBuffers::stepState() const {

@@ -4,6 +4,7 @@
 #include <ATen/cuda/CUDAGraph.h>
 #include <torch/script.h>
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -27,8 +28,15 @@ class MappedInts {
   int32_t* device_ = nullptr;
 };
 
+// One captured step: the graph and the logits tensor its forward wrote (kept alive with it).
+struct CapturedStep {
+  std::unique_ptr<at::cuda::CUDAGraph> graph;
+  at::Tensor logits;
+};
+
 struct ShapeBuffers {
-  ShapeBuffers(const DecodeShape& shape, int vocab, c10::Device device);
+  // kv: the KV cache of this shape (undefined without a cache), allocated by the caller.
+  ShapeBuffers(const DecodeShape& shape, int vocab, c10::Device device, at::Tensor kv);
 
   DecodeShape shape;
   at::Tensor canvas, positions, leftPad;                  // int64
@@ -40,8 +48,15 @@ struct ShapeBuffers {
   at::Tensor chunks;                                      // ChunkResult scratch bytes
   MappedInts remaining, stepsOut, endFound, committed;
 
-  std::unique_ptr<at::cuda::CUDAGraph> graph;
-  at::Tensor graphLogits;                                 // output of the captured forward
+  at::Tensor kv;                                          // [layers, 2, B, kvHeads, L, headDim]
+  std::map<int64_t, at::Tensor> windows;                  // cached-step windows by length
+  at::Tensor windowPositions;                             // int64 arange(blockLength)
+
+  // Graphs by step: key 0 the full step, else the cached window's length (prefix windows differ
+  // per block). A key's first use runs eagerly (warm-up), its second is captured.
+  std::map<int64_t, CapturedStep> graphs;
+  std::map<int64_t, int> eagerRuns;
+  decltype(at::cuda::graph_pool_handle()) pool;           // shared by this shape's graphs (they never overlap)
   bool captureFailed = false;
   std::string captureFailure;
   uint64_t lastUse = 0;

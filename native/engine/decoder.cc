@@ -54,6 +54,12 @@ void validateRequest(const GenerateRequest& r, const ModelConfig& c) {
     invalid("temperature must be 0 (greedy) or at least 3e-39 (1 / temperature must be finite in float32)");
   }
   if ((int)c.endIds.size() > kMaxEndIds) invalid("a model may have at most 8 end ids");
+  if (r.cache != CacheMode::kNone && !c.cache.available()) {
+    throw EngineError(ErrorCode::kCacheUnsupported,
+                      "this archive is model format v1, which has no KV-cache methods: it runs with cache 'none' "
+                      "only. Re-export it with tools/export.py or tools/export_hf.py (format v2) to use cache "
+                      "'prefix' or 'dual'.");
+  }
   for (size_t b = 0; b < r.prompts.size(); ++b) {
     const auto& prompt = r.prompts[b];
     if (prompt.empty()) invalid("prompt " + std::to_string(b) + " is empty: a prompt needs at least one token");
@@ -126,7 +132,7 @@ GenerateResult runDecode(StepBackend& backend, const ModelConfig& config, const 
     for (size_t i = 0; i < prompt.size(); ++i) data[pad + i] = prompt[i];
   }
 
-  DecodeShape shape{batch, canvasLength, genStart, lb, padded};
+  DecodeShape shape{batch, canvasLength, genStart, lb, padded, request.cache};
   backend.start(shape, canvas, leftPad, ruleParamsFor(request, config, canvasLength, genStart), request.seeds,
                 request.cudaGraph);
 
@@ -152,10 +158,20 @@ GenerateResult runDecode(StepBackend& backend, const ModelConfig& config, const 
         finished = true;
         break;
       }
+      // Every block starts with a full forward (which refreshes the cache); later steps use it.
+      const StepKind kind = j == 0 || request.cache == CacheMode::kNone ? StepKind::kFull : StepKind::kCached;
       const auto s0 = Clock::now();
-      backend.step();
+      backend.step(kind);
       status = backend.wait();
-      stepMs += msSince(s0);
+      const double ms = msSince(s0);
+      stepMs += ms;
+      if (kind == StepKind::kFull) {
+        ++result.fullSteps;
+        result.fullStepMs += ms;
+      } else {
+        ++result.cachedSteps;
+        result.cachedStepMs += ms;
+      }
       if (observer) {
         StepEvent event;
         event.step = result.batchSteps;

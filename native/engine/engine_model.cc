@@ -5,6 +5,7 @@
 #include "cpu_backend.h"
 #include "decoder.h"
 #include "errors.h"
+#include "kv_cache.h"
 #include "model_call.h"
 #ifdef LOCALLEAP_WITH_CUDA
 #include "cuda_backend.h"
@@ -68,21 +69,48 @@ ModelInfo EngineModel::configure(const ModelConfig& config) {
                 "logits_at", device_);
     checkLogits(BlockLogitsCall(archive_.module, true)(ids, positions, leftPad), 1, n, config.vocabSize,
                 "logits_at_padded", device_);
+    if (config.cache.available()) probeCacheMethods(config, full.scalar_type());
     config_ = config;
     ModelInfo info;
     info.device = device_.is_cuda() ? "cuda" : "cpu";
     info.dtype = dtypeName(full.scalar_type());
+    if (config.cache.available()) info.kvCacheBytesPerPosition = kvCacheBytesPerRow(config.cache, full.scalar_type(), 1);
     for (const auto& p : archive_.module.parameters()) info.parameterBytes += p.numel() * p.element_size();
     for (const auto& b : archive_.module.buffers()) info.parameterBytes += b.numel() * b.element_size();
 #ifdef LOCALLEAP_WITH_CUDA
     if (device_.is_cuda()) {
-      backend_ = makeCudaBackend(archive_.module, config.vocabSize, config.logitsShifted, device_);
+      backend_ = makeCudaBackend(archive_.module, config, full.scalar_type(), device_);
       return info;
     }
 #endif
-    backend_ = makeCpuBackend(archive_.module, config.vocabSize, config.logitsShifted);
+    backend_ = makeCpuBackend(archive_.module, config, full.scalar_type());
     return info;
   });
+}
+
+void EngineModel::probeCacheMethods(const ModelConfig& config, at::ScalarType dtype) {
+  for (const char* name : {"cache_full", "cache_step"}) {
+    if (!archive_.module.find_method(name)) {
+      throw EngineError(ErrorCode::kModelMethodMissing,
+                        std::string("localleap.json says format v2 (kvCache) but the archive has no method ") + name +
+                            " (docs/model-format.md): re-export the model with tools/export.py or tools/export_hf.py",
+                        name);
+    }
+  }
+  const int64_t n = std::min<int64_t>(8, config.maxLength);
+  auto longOpts = at::TensorOptions().dtype(at::kLong).device(device_);
+  at::Tensor ids = at::full({1, n}, (int64_t)config.eosId, longOpts);
+  at::Tensor positions = at::arange(n, longOpts);
+  at::Tensor window = at::arange(1, n, longOpts);
+  at::Tensor windowPositions = at::arange(n - 1, longOpts);
+  at::Tensor leftPad = at::zeros({1}, longOpts);
+  at::Tensor kv = allocateKvCache(config.cache, dtype, 1, n, device_);
+  for (bool padded : {false, true}) {
+    KvCacheCall call(archive_.module, padded);
+    checkLogits(call.full(ids, positions, leftPad, kv), 1, n, config.vocabSize, "cache_full", device_);
+    checkLogits(call.step(ids, window, windowPositions, leftPad, kv), 1, n - 1, config.vocabSize, "cache_step",
+                device_);
+  }
 }
 
 GenerateResult EngineModel::generate(const GenerateRequest& request, const StepObserver& observer,

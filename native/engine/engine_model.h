@@ -16,6 +16,8 @@ struct ModelInfo {
   std::string device;  // "cpu" | "cuda"
   std::string dtype;   // of the logits
   int64_t parameterBytes = 0;
+  // Format v2: KV-cache bytes per canvas position of one row (layers x 2 x kvHeads x headDim x dtype); 0 for v1.
+  int64_t kvCacheBytesPerPosition = 0;
 };
 
 class EngineModel {
@@ -41,6 +43,9 @@ class EngineModel {
   c10::Device device_;
   ModelConfig config_;
   std::unique_ptr<StepBackend> backend_;
+
+  // Format v2: the cache methods exist and answer a short probe, padded and not.
+  void probeCacheMethods(const ModelConfig& config, at::ScalarType dtype);
 };
 
 // Parses "cpu" / "cuda"; CUDA_UNAVAILABLE (saying why) when this build or machine has no CUDA.

@@ -17,6 +17,7 @@ enum class ErrorCode {
   kModelMetadataInvalid, // localleap.json too large, or a value the engine cannot take
   kTokenizerInvalid,     // an embedded tokenizer file over its size limit
   kPromptTooLong,
+  kCacheUnsupported,     // a KV cache asked of a format-v1 archive
   kCudaUnavailable,
   kOutOfMemory,
   kResourceExhausted,    // the OS refused a thread (or another non-memory resource)

@@ -14,6 +14,18 @@ namespace localleap {
 constexpr int kMaxVocabSize = 1 << 30;
 constexpr int kMaxModelLength = 1 << 24;  // maxLength: prompt + generation
 
+// Fast-dLLM's KV caches (docs/decoding.md "KV cache"): none, the prefix before the block, or both
+// sides of the block (dual).
+enum class CacheMode { kNone, kPrefix, kDual };
+
+// Format v2's kvCache: the cache tensor is [layers, 2, B, kvHeads, L, headDim] in the model's dtype.
+struct CacheSpec {
+  int layers = 0;  // 0: a format-v1 archive, no cache methods
+  int kvHeads = 0;
+  int headDim = 0;
+  bool available() const { return layers > 0; }
+};
+
 // The validated metadata the engine needs (docs/model-format.md).
 struct ModelConfig {
   int vocabSize = 0;
@@ -23,6 +35,7 @@ struct ModelConfig {
   int padId = 0;
   bool logitsShifted = false;
   int maxLength = 0;
+  CacheSpec cache;
 };
 
 // Smallest positive temperature: the rule samples with 1 / T in float32, infinite below ~2.9387e-39.
@@ -42,6 +55,7 @@ struct GenerateRequest {
   std::vector<uint64_t> seeds;
   bool stopAtEos = false;
   bool cudaGraph = true;
+  CacheMode cache = CacheMode::kNone;
 };
 
 struct StepEvent {
@@ -67,6 +81,9 @@ struct GenerateResult {
   int batchSteps = 0;
   double totalMs = 0;
   double stepMs = 0;
+  // Block first steps (full forward) and cached steps, counted and timed apart.
+  int fullSteps = 0, cachedSteps = 0;
+  double fullStepMs = 0, cachedStepMs = 0;
   bool cudaGraph = false;
   std::string cudaGraphFallbackReason;
 };

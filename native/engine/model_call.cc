@@ -26,9 +26,18 @@ bool insideStorage(const at::Tensor& t) {
 
 }  // namespace
 
+c10::IValue invokeMethod(torch::jit::Method& method, std::vector<c10::IValue> args);
+
 at::Tensor callModelMethod(torch::jit::Method& method, const std::vector<at::Tensor>& inputs) {
   std::vector<c10::IValue> args;
   for (const at::Tensor& t : inputs) args.emplace_back(t.clone());
+  c10::IValue out = invokeMethod(method, std::move(args));
+  if (!out.isTensor()) badOutput("model method " + method.name() + " returned a " + out.tagKind() + ", not a tensor");
+  return out.toTensor();
+}
+
+// Runs the method, turning what it raises into MODEL_PROBE_FAILED (out of memory stays itself).
+c10::IValue invokeMethod(torch::jit::Method& method, std::vector<c10::IValue> args) {
   c10::IValue out;
   try {
     out = method(std::move(args));
@@ -42,6 +51,39 @@ at::Tensor callModelMethod(torch::jit::Method& method, const std::vector<at::Ten
     badOutput("model method " + method.name() + " raised: " + e.what_without_backtrace());
   } catch (const std::exception& e) {
     badOutput("model method " + method.name() + " raised: " + e.what());
+  }
+  return out;
+}
+
+std::vector<int64_t> kvCacheShape(int layers, int kvHeads, int headDim, int64_t batch, int64_t length) {
+  return {layers, 2, batch, kvHeads, length, headDim};
+}
+
+KvCacheCall::KvCacheCall(torch::jit::Module& module, bool padded)
+    : full_(module.get_method("cache_full")), step_(module.get_method("cache_step")), padded_(padded) {}
+
+at::Tensor KvCacheCall::full(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& leftPad,
+                             at::Tensor& kv) {
+  return call(full_, {ids.clone(), positions.clone(), padded_ ? c10::IValue(leftPad.clone()) : c10::IValue(), kv}, kv);
+}
+
+at::Tensor KvCacheCall::step(const at::Tensor& ids, const at::Tensor& window, const at::Tensor& positions,
+                             const at::Tensor& leftPad, at::Tensor& kv) {
+  return call(step_,
+              {ids.clone(), window.clone(), positions.clone(), padded_ ? c10::IValue(leftPad.clone()) : c10::IValue(), kv},
+              kv);
+}
+
+at::Tensor KvCacheCall::call(torch::jit::Method& method, std::vector<c10::IValue> args, at::Tensor& kv) {
+  const void* data = kv.data_ptr();
+  const auto sizes = kv.sizes().vec();
+  const auto strides = kv.strides().vec();
+  const auto bytes = kv.storage().nbytes();
+  c10::IValue out = invokeMethod(method, std::move(args));
+  // The cache is the engine's memory (a captured graph points at it): it must stay where it was.
+  if (kv.data_ptr() != data || kv.sizes().vec() != sizes || kv.strides().vec() != strides ||
+      kv.storage().nbytes() != bytes) {
+    badOutput("model method " + method.name() + " resized or re-pointed the KV cache tensor");
   }
   if (!out.isTensor()) badOutput("model method " + method.name() + " returned a " + out.tagKind() + ", not a tensor");
   return out.toTensor();

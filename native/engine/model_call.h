@@ -20,6 +20,27 @@ class BlockLogitsCall {
   bool padded_;
 };
 
+// The format-v2 cache methods (cache_full, cache_step). The cache tensor itself is passed (the
+// model writes it in place); after each call it must still be the engine's tensor (same storage,
+// sizes and strides), else MODEL_PROBE_FAILED.
+class KvCacheCall {
+ public:
+  KvCacheCall(torch::jit::Module& module, bool padded);
+  // logits [B, K, V] at `positions` of the whole canvas; stores every position's keys/values.
+  at::Tensor full(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& leftPad, at::Tensor& kv);
+  // logits [B, K, V] at window[positions], running only the canvas positions `window`.
+  at::Tensor step(const at::Tensor& ids, const at::Tensor& window, const at::Tensor& positions,
+                  const at::Tensor& leftPad, at::Tensor& kv);
+
+ private:
+  at::Tensor call(torch::jit::Method& method, std::vector<c10::IValue> args, at::Tensor& kv);
+  torch::jit::Method full_, step_;
+  bool padded_;
+};
+
+// The cache tensor's shape for `batch` rows of `length` positions: [layers, 2, B, kvHeads, L, headDim].
+std::vector<int64_t> kvCacheShape(int layers, int kvHeads, int headDim, int64_t batch, int64_t length);
+
 // Calls `method` with copies of `inputs` and returns its tensor result (MODEL_PROBE_FAILED when it
 // raises or returns something else).
 at::Tensor callModelMethod(torch::jit::Method& method, const std::vector<at::Tensor>& inputs);

@@ -49,7 +49,7 @@ const char* const kAllowed[] = {
     "aten::squeeze", "aten::unsqueeze", "aten::transpose", "aten::permute", "aten::t", "aten::expand",
     "aten::expand_as", "aten::repeat", "aten::repeat_interleave", "aten::slice", "aten::select", "aten::narrow",
     "aten::chunk", "aten::split_with_sizes", "aten::tensor_split", "aten::unbind", "aten::cat", "aten::concat",
-    "aten::stack", "aten::hstack", "aten::vstack", "aten::flip", "aten::roll", "aten::index_select",
+    "aten::stack", "aten::hstack", "aten::vstack", "aten::flip", "aten::roll", "aten::index_select", "aten::index_copy", "aten::index_copy_",
     "aten::gather", "aten::scatter", "aten::scatter_add", "aten::index_put", "aten::index_put_",
     "aten::masked_select", "aten::masked_fill", "aten::masked_fill_", "aten::masked_scatter", "aten::where",
     "aten::nonzero", "aten::take_along_dim", "aten::movedim", "aten::swapaxes", "aten::swapdims",

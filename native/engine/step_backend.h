@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../kernels/rule_types.h"
+#include "generation.h"
 
 namespace localleap {
 
@@ -16,7 +17,12 @@ struct DecodeShape {
   int genStart = 0;      // padded prompt length
   int blockLength = 0;
   bool padded = false;   // some row is left-padded: use logits_at_padded
+  CacheMode cache = CacheMode::kNone;
 };
+
+// What one step's forward runs: the whole canvas (a block's first step, or every step without a
+// cache; with a cache it also stores every position's keys/values), or the cached window.
+enum class StepKind { kFull, kCached };
 
 // Host-readable status of the last step (StepState's status arrays).
 struct StepStatus {
@@ -33,8 +39,8 @@ class StepBackend {
   virtual void start(const DecodeShape& shape, const at::Tensor& canvas, const at::Tensor& leftPad,
                      const RuleParams& params, const std::vector<uint64_t>& seeds, bool cudaGraph) = 0;
   virtual void startBlock(int blockStart) = 0;
-  // Queues one step; may return before it ran.
-  virtual void step() = 0;
+  // Queues one step; may return before it ran. kCached only when shape.cache != kNone.
+  virtual void step(StepKind kind) = 0;
   // Waits for the queued step and returns its status.
   virtual StepStatus wait() = 0;
   // Sets canvas[row, from:] = token (early stop at an end token).

@@ -1,5 +1,6 @@
 import {
     AbortError,
+    CacheUnsupportedError,
     CudaUnavailableError,
     InternalError,
     InvalidOptionsError,
@@ -65,6 +66,8 @@ export function mapAddonError(error: unknown, context: AddonCallContext): Locall
             return new ModelMethodMissingError(message);
         case "MODEL_PROBE_FAILED":
             return new ModelProbeError(message, error);
+        case "CACHE_UNSUPPORTED":
+            return new CacheUnsupportedError(message);
         case "PROMPT_TOO_LONG":
             return new PromptTooLongError({ message });
         case "CUDA_UNAVAILABLE":

@@ -1,6 +1,6 @@
 import { type Command, Option } from "commander";
 import type { GenerateOptionName, GenerateOptions, LoadModelOptions } from "../../options";
-import { STRATEGIES } from "../../options";
+import { CACHE_MODES, DEFAULT_CACHE, STRATEGIES } from "../../options";
 import type { LoadProgress } from "../../types";
 import { parseNumberFlag } from "./parseNumberFlag";
 
@@ -16,6 +16,7 @@ export const GENERATE_FLAGS: [flag: string, key: GenerateOptionName, description
     ["--radius <n>", "radius", "neighbourhood radius W, localleap only (default 4)", true],
     ["--temperature <x>", "temperature", "sampling temperature, 0 is greedy (default 0)", true],
     ["--seed <n>", "seed", "seed (default 0, or random when temperature > 0)", true],
+    ["--cache <mode>", "cache", `KV cache: ${CACHE_MODES.join(", ")} (default ${DEFAULT_CACHE} on format-v2 models, none on v1)`, false],
     ["--max-tokens <n>", "maxTokens", "most tokens of text to return; the decode ends once they are final", true],
 ];
 
