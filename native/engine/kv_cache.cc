@@ -1,5 +1,7 @@
 #include "kv_cache.h"
 
+#include <unistd.h>
+
 #include <sstream>
 
 #include "errors.h"
@@ -43,6 +45,13 @@ at::Tensor allocateKvCache(const CacheSpec& spec, at::ScalarType dtype, int64_t 
                            ". Use a smaller batch, a shorter genLength or prompt, cache 'none', or free memory.");
   };
   if (perRow * (double)batch > 9.0e15) throw tooBig("that is more memory than any machine has");
+  if (device.is_cpu()) {
+    // Refused up front: with overcommit the allocation could succeed and the zero fill be killed.
+    const double physical = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    if (physical > 0 && perRow * (double)batch > physical) {
+      throw tooBig("this machine has " + mib(physical) + " of memory");
+    }
+  }
   try {
     return at::zeros(kvCacheShape(spec.layers, spec.kvHeads, spec.headDim, batch, length),
                      at::TensorOptions().dtype(dtype).device(device));

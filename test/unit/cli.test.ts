@@ -15,9 +15,10 @@ const result: GenerateResult = {
     steps: 5,
     stepsPerBlock: [3, 2],
     finishReason: "eos",
-    timings: { totalMs: 250, msPerStep: 40, tokensPerSecond: 12 },
+    timings: { totalMs: 250, msPerStep: 40, tokensPerSecond: 12, fullSteps: 5, msPerFullStep: 40, cachedSteps: 0, msPerCachedStep: 0 },
     seed: 0,
     promptTokens: 7,
+    cache: "none",
     cudaGraph: false,
     cudaGraphFallbackReason: "",
 };
@@ -69,7 +70,7 @@ describe("localleap generate", () => {
         expect(options).toMatchObject({ genLength: 64, blockLength: 16, anchorThreshold: 0.8, relaxedThreshold: 0.7, radius: 2, stopAtEos: true });
         expect(options).not.toHaveProperty("steps");
         expect(out).toBe("Paris.\n");
-        expect(err).toContain("steps: 5 (per block: 3 2), finish: eos, 250.0 ms total, 40.00 ms/step, 12.0 tokens/s\n");
+        expect(err).toContain("steps: 5 (per block: 3 2), finish: eos, 250.0 ms total, 40.00 ms/step, 12.0 tokens/s, cache none\n");
         expect(dispose).toHaveBeenCalledTimes(1);
     });
 

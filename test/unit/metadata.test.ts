@@ -37,7 +37,11 @@ describe("localleap.json", () => {
 
     const broken: [field: string, overrides: Record<string, unknown>, says: RegExp][] = [
         ["format", { format: "other" }, /format is "other"; expected "localleap"/],
-        ["formatVersion", { formatVersion: 2 }, /formatVersion is 2; expected 1/],
+        ["formatVersion", { formatVersion: 3 }, /formatVersion is 3; expected 1 or 2/],
+        ["kvCache", { formatVersion: 2 }, /formatVersion is 2 but kvCache is missing/],
+        ["kvCache", { kvCache: { layers: 2, kvHeads: 4, headDim: 16 } }, /formatVersion is 1 but kvCache is set/],
+        ["kvCache.headDim", { formatVersion: 2, kvCache: { layers: 2, kvHeads: 4, headDim: 0 } }, /kvCache.headDim is 0; expected an object/],
+        ["kvCache", { formatVersion: 2, kvCache: { layers: 2, kvHeads: 4, headDim: 16, extra: 1 } }, /kvCache/],
         ["name", { name: 3 }, /name is 3/],
         ["architecture", { architecture: "gpt" }, /"llada" or "dream"/],
         ["vocabSize", { vocabSize: 0 }, /vocabSize is 0; expected an integer from 1 to 1073741824/],
@@ -82,6 +86,12 @@ describe("localleap.json", () => {
     });
 
     test("a newer formatVersion says to re-export or upgrade", () => {
-        expect(metadataError(withField({ formatVersion: 2 })).hint).toMatch(/re-export/);
+        expect(metadataError(withField({ formatVersion: 3 })).hint).toMatch(/re-export/);
+    });
+
+    test("format v2 carries the KV-cache sizes; v1 has none", () => {
+        const v2 = parseModelMetadata(withField({ formatVersion: 2, kvCache: { layers: 2, kvHeads: 4, headDim: 16 } }), "t");
+        expect(v2.kvCache).toEqual({ layers: 2, kvHeads: 4, headDim: 16 });
+        expect(parseModelMetadata(withField({}), "t").kvCache).toBeUndefined();
     });
 });

@@ -6,6 +6,7 @@ import type { LoadedAddon } from "../../lib/bindings/getAddon";
 import type { AddonBuildInfo } from "../../lib/bindings/AddonTypes";
 import {
     AbortError,
+    CacheUnsupportedError,
     CudaUnavailableError,
     InvalidInputError,
     InvalidOptionsError,
@@ -203,9 +204,10 @@ describe("Model.generate", () => {
             steps: 4,
             stepsPerBlock: [2, 2],
             finishReason: "eos",
-            timings: { totalMs: 100, msPerStep: 20, tokensPerSecond: 30 },
+            timings: { totalMs: 100, msPerStep: 20, tokensPerSecond: 30, fullSteps: 4, msPerFullStep: 20, cachedSteps: 0, msPerCachedStep: 0 },
             seed: 0,
             promptTokens: 2,
+            cache: "none",
             cudaGraph: false,
             cudaGraphFallbackReason: "",
         });
@@ -397,5 +399,45 @@ describe("Model.generate", () => {
         await expect(model.generate([1])).rejects.toBeInstanceOf(ModelDisposedError);
         // The message names the call that was made.
         await expect(model.stream([1]).result).rejects.toThrow("stream() called on a disposed model");
+    });
+});
+
+describe("KV cache option", () => {
+    const v2 = { formatVersion: 2, kvCache: { layers: 2, kvHeads: 4, headDim: 16 } };
+
+    test("a format-v2 model reports its cache and uses DEFAULT_CACHE unless told", async () => {
+        useAddon(new FakeAddon(fullArchive(v2)));
+        const model = await loadModel({ modelPath });
+        expect(addon.models[0]!.configured?.kvCache).toEqual(v2.kvCache);
+        expect(model.info.kvCache).toEqual({ ...v2.kvCache, bytesPerPosition: 64, bytesPerRowAtMaxLength: 64 * 64 });
+        expect(model.info.defaultCache).toBe("dual");
+        const result = await model.generate([1, 2], { genLength: 8 });
+        expect(addon.models[0]!.requests[0]!.cache).toBe("dual");
+        expect(result.cache).toBe("dual");
+        expect(result.timings).toMatchObject({ fullSteps: 1, cachedSteps: 1, msPerFullStep: 50, msPerCachedStep: 30 });
+        const none = await model.generate([1, 2], { genLength: 8, cache: "none" });
+        expect(addon.models[0]!.requests[1]!.cache).toBe("none");
+        expect(none.cache).toBe("none");
+    });
+
+    test("a format-v1 model runs without a cache and refuses one with CACHE_UNSUPPORTED", async () => {
+        useAddon(new FakeAddon(fullArchive()));
+        const model = await loadModel({ modelPath });
+        expect(model.info.kvCache).toBeNull();
+        expect(model.info.defaultCache).toBe("none");
+        await model.generate([1, 2], { genLength: 8 });
+        expect(addon.models[0]!.requests[0]!.cache).toBe("none");
+        for (const cache of ["prefix", "dual"] as const) {
+            const error = await model.generate([1, 2], { genLength: 8, cache }).catch((e: unknown) => e);
+            expect(error).toBeInstanceOf(CacheUnsupportedError);
+            expect(error).toMatchObject({ code: "CACHE_UNSUPPORTED", hint: expect.stringContaining("re-export") });
+        }
+        expect(addon.models[0]!.requests).toHaveLength(1);
+    });
+
+    test("an unknown cache mode is an option error", async () => {
+        useAddon(new FakeAddon(fullArchive(v2)));
+        const model = await loadModel({ modelPath });
+        await expect(model.generate([1, 2], { genLength: 8, cache: "full" as never })).rejects.toMatchObject({ code: "INVALID_OPTIONS", message: expect.stringContaining("cache") });
     });
 });

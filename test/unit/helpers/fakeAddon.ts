@@ -36,7 +36,7 @@ export class FakeAddonModel implements AddonModel {
     async configure(config: AddonModelConfig): Promise<AddonModelInfo> {
         if (this.configureError) throw this.configureError;
         this.configured = config;
-        return { device: "cpu", dtype: "float32", parameterBytes: 4096 };
+        return { device: "cpu", dtype: "float32", parameterBytes: 4096, kvCacheBytesPerPosition: config.kvCache ? 64 : 0 };
     }
 
     async generate(request: AddonGenerateRequest): Promise<AddonGenerateResult> {
@@ -52,6 +52,10 @@ export class FakeAddonModel implements AddonModel {
             batchSteps: blocks * 2,
             totalMs: 100,
             stepMs: 80,
+            fullSteps: request.cache === undefined || request.cache === "none" ? blocks * 2 : blocks,
+            fullStepMs: request.cache === undefined || request.cache === "none" ? 80 : 50,
+            cachedSteps: request.cache === undefined || request.cache === "none" ? 0 : blocks,
+            cachedStepMs: request.cache === undefined || request.cache === "none" ? 0 : 30,
             cudaGraph: false,
             cudaGraphFallbackReason: "",
         };
