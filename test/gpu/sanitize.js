@@ -21,10 +21,14 @@ async function main() {
     if (model) {
         const loaded = await addon.loadModel({ path: model, device: "cuda", threads: 0 });
         const m = JSON.parse(loaded.metadataJson);
-        await loaded.model.configure({ vocabSize: m.vocabSize, maskId: m.maskId, eosId: m.eosId, endIds: m.endIds, padId: m.padId, logitsShifted: m.logitsShifted, maxLength: m.maxLength });
-        for (const cudaGraph of [false, true]) {
-            await loaded.model.generate({ prompts: [Int32Array.from([1, 2, 3]), Int32Array.from([4, 5])], genLength: 16, blockLength: 8, strategy: "localleap", steps: 16,
-                threshold: 0.9, anchorThreshold: 0.9, relaxedThreshold: 0.75, radius: 4, temperature: 0, seeds: [1, 2], stopAtEos: false, cudaGraph });
+        await loaded.model.configure({ vocabSize: m.vocabSize, maskId: m.maskId, eosId: m.eosId, endIds: m.endIds, padId: m.padId, logitsShifted: m.logitsShifted, maxLength: m.maxLength,
+            ...(m.kvCache && { kvCache: m.kvCache }) });
+        // Every cache mode a v2 archive has: full steps, cached steps, their graphs.
+        for (const cache of m.kvCache ? ["none", "prefix", "dual"] : ["none"]) {
+            for (const cudaGraph of [false, true]) {
+                await loaded.model.generate({ prompts: [Int32Array.from([1, 2, 3]), Int32Array.from([4, 5])], genLength: 16, blockLength: 8, strategy: "localleap", steps: 16,
+                    threshold: 0.9, anchorThreshold: 0.9, relaxedThreshold: 0.75, radius: 4, temperature: 0, seeds: [1, 2], stopAtEos: false, cudaGraph, cache });
+            }
         }
         await loaded.model.dispose();
     }

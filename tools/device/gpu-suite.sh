@@ -33,9 +33,11 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
   cp prebuilds/linux-x64/localleap-cuda*.node "$OUT/"
 fi
 
-stage "fixture model (float32, manual attention, exported by this torch)"
-python3 tools/make_fixture.py --architecture llada --out-dir test/fixtures/generated/llada \
-  --model test/fixtures/generated/llada.pt --attention manual | tail -3
+stage "fixture models (float32, manual attention, exported by this torch)"
+for arch in llada dream; do
+  python3 tools/make_fixture.py --architecture $arch --out-dir test/fixtures/generated/$arch \
+    --model test/fixtures/generated/$arch.pt --attention manual | tail -1
+done
 
 stage "embedded model (models/reference/model.pt: float32, manual attention, as prepack exports it; here with this torch)"
 python3 tools/export.py --weights models/reference --out models/reference/model.pt --dtype float32 --attention manual | tail -2
@@ -51,7 +53,7 @@ fi
 stage "compute-sanitizer memcheck"
 compute-sanitizer --tool memcheck --error-exitcode 9 node test/gpu/sanitize.js test/fixtures/generated/llada.pt 2>&1 | tail -5 || status=1
 stage "compute-sanitizer racecheck"
-compute-sanitizer --tool racecheck --error-exitcode 9 node test/gpu/sanitize.js 2>&1 | tail -5 || status=1
+compute-sanitizer --tool racecheck --error-exitcode 9 node test/gpu/sanitize.js test/fixtures/generated/dream.pt 2>&1 | tail -5 || status=1
 
 if [ "${KERNEL_BENCH:-1}" = 1 ]; then
 stage "kernel benchmark: fused kernel vs eager PyTorch decision"
