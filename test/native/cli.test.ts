@@ -31,7 +31,7 @@ function cli(args: string[], stdin?: string): Promise<Run> {
 }
 
 const comparable = (result: GenerateResult) => ({ ...result, timings: null });
-const STATS = /(^|\n)steps: \d+ \(per block: [\d ]+\), finish: (eos|length|stop|max-tokens), [\d.]+ ms total, [\d.]+ ms\/step, [\d.]+ tokens\/s\n$/;
+const STATS = /(^|\n)steps: \d+ \(per block: [\d ]+\), finish: (eos|length|stop|max-tokens), [\d.]+ ms total, [\d.]+ ms\/step, [\d.]+ tokens\/s, cache (none|(prefix|dual) \(\d+ full steps at [\d.]+ ms, \d+ cached at [\d.]+ ms\))\n$/;
 const FIXTURE = ["-m", LLADA_FIXTURE, "--device", "cpu"];
 
 let model: Model;
