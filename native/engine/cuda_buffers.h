@@ -36,7 +36,7 @@ struct CapturedStep {
 
 struct ShapeBuffers {
   // kv: the KV cache of this shape (undefined without a cache), allocated by the caller.
-  ShapeBuffers(const DecodeShape& shape, int vocab, c10::Device device, at::Tensor kv);
+  ShapeBuffers(const DecodeShape& shape, int vocab, c10::Device device, at::Tensor kv = at::Tensor());
 
   DecodeShape shape;
   at::Tensor canvas, positions, leftPad;                  // int64
