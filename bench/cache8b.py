@@ -150,20 +150,21 @@ def sample_blocks(blocks, samples):
     return sorted({round(i * (blocks - 1) / (samples - 1)) for i in range(samples)})
 
 
-def interpolated_mean(points, blocks):
-    """Mean over blocks 0..blocks-1 of a function known at the sampled blocks (sorted (k, value)),
+def interpolate_at(points, k):
+    """The value at block k of a function known at sorted (block, value) points, linear in between,
+    constant beyond the ends."""
+    for (k0, v0), (k1, v1) in zip(points, points[1:]):
+        if k0 <= k <= k1:
+            return v0 if k1 == k0 else v0 + (v1 - v0) * (k - k0) / (k1 - k0)
+    return points[0][1] if k < points[0][0] else points[-1][1]
+
+
+def interpolated_mean(points, blocks, first=0):
+    """Mean over blocks first..blocks-1 of a function known at the sampled blocks (sorted (k, value)),
     linear in between: a prefix step's cost is close to linear in its window."""
-    if not points or any(v is None for _, v in points):
+    if not points or any(v is None for _, v in points) or blocks <= first:
         return None
-    total = 0.0
-    for k in range(blocks):
-        for (k0, v0), (k1, v1) in zip(points, points[1:]):
-            if k0 <= k <= k1:
-                total += v0 if k1 == k0 else v0 + (v1 - v0) * (k - k0) / (k1 - k0)
-                break
-        else:
-            total += points[0][1] if k < points[0][0] else points[-1][1]
-    return total / blocks
+    return sum(interpolate_at(points, k) for k in range(first, blocks)) / (blocks - first)
 
 
 def block_averaged(full, cached, steps_per_block):
