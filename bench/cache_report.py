@@ -181,19 +181,25 @@ def markdown(pt, en, rows, tg):
     tpf = (en or {}).get("tpf", 7)
     lines += ["", f"Steps per block for the block averages: block length / TPF {tpf} (assumed, not measured). Engine: lc1 runs (low-confidence, "
                   "one token per step); blocks run < blocks: the decode was finished early and PyTorch's prefix figure is over the same blocks.", "",
-              "| batch | canvas | cache | engine full | PyTorch full (graph / eager) | engine cached | PyTorch cached (graph / eager) | "
-              "floors of the cached step: weights / +KV / FLOPs | engine cached / weights floor | engine block avg | PyTorch block avg (graph / eager) | "
-              "engine / PyTorch graph (block avg) | engine speed-up over none | engine tok/s @ TPF | blocks run |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| batch | canvas | cache | engine full | PyTorch full (graph / eager) | floors of the full step: bytes / FLOPs | engine cached | "
+              "PyTorch cached (graph / eager) | floors of the cached step: weights / +KV / FLOPs | engine cached / weights floor | engine block avg | "
+              "PyTorch block avg (graph / eager) | engine / PyTorch graph (block avg) | engine speed-up over none | engine tok/s @ TPF | blocks run |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         e = r.get("engine") or {}
         pg = (r.get("pytorch") or {}).get("graph") or {}
         pe = (r.get("pytorch") or {}).get("eager") or {}
         fl = r.get("floors") or {}
         floor_cell = "-" if r["cache"] == "none" or not fl else f"{fmt(fl['weightsMs'])} / {fmt(fl['bytesMs'])} / {fmt(fl['computeMs'])}"
+        if not fl:
+            full_floor = "-"
+        elif r["cache"] == "none":  # logits_at: the weights, no cache
+            full_floor = f"{fmt(fl['weightsMs'])} / {fmt(fl['computeMs'])}"
+        else:
+            full_floor = f"{fmt(fl['fullBytesMs'])} / {fmt(fl['fullComputeMs'])}"
         lines.append(
             f"| {r['batch']} | {r['promptLength']} + {r['genLength']} | {r['cache']} | {fmt(e.get('fullMs'))} | {fmt(pg.get('fullMs'))} / {fmt(pe.get('fullMs'))} | "
-            f"{fmt(e.get('cachedMs'))} | {fmt(pg.get('cachedMs'))} / {fmt(pe.get('cachedMs'))} | {floor_cell} | "
+            f"{full_floor} | {fmt(e.get('cachedMs'))} | {fmt(pg.get('cachedMs'))} / {fmt(pe.get('cachedMs'))} | {floor_cell} | "
             f"{fmt(ratio(e.get('cachedMs'), fl.get('weightsMs')))}x | {fmt(e.get('blockAvgMs'))} | {fmt(pg.get('blockAvgMs'))} / {fmt(pe.get('blockAvgMs'))} | "
             f"{fmt(ratio(e.get('blockAvgMs'), pg.get('blockAvgMs')))} | {fmt(r.get('engineSpeedupOverNone'))}x | {fmt(r.get('engineTokensPerSecondAtTpf'), 0)} | "
             f"{e.get('blocksRun', '-')}/{e.get('blocks', '-')} |")
