@@ -2,7 +2,8 @@
 // and AUP of every configuration (bench/accuracy/configs.ts) on the reference model, optionally the
 // κ / τ / W sweep; writes bench.json, bench.md and SVG plots.
 //   node dist/bench/run.js [--device cpu|cuda] [--problems N] [--batch B] [--gen 128,256] [--sweep]
-//                          [--out DIR] [--model FILE.pt] [--sweep-problems N] [--budget-s S] ...
+//                          [--out DIR] [--model FILE.pt] [--sweep-problems N] [--budget-s S]
+//                          [--cache none,prefix,dual] ...
 // `npm run bench` runs it on the CPU with the defaults below; runBenchmark() is the same for a CLI.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, hostname, loadavg } from "node:os";
@@ -13,7 +14,7 @@ import type { Model } from "../lib/model";
 import type { DeviceOption } from "../lib/types";
 import { packageRoot } from "../lib/utils/packageRoot";
 import { answerTextFor } from "./accuracy/answerText";
-import { type BenchConfig, mainConfigs, sweepConfigs } from "./accuracy/configs";
+import { baseName, type BenchConfig, cacheVariants, mainConfigs, sweepConfigs } from "./accuracy/configs";
 import { accuracyVsStepsSvg, sweepSvg, tokensPerSecondSvg } from "./accuracy/plots";
 import { defaultProblemsPath, loadProblems, type Problem } from "./accuracy/problems";
 import { createProgress, type Progress } from "./accuracy/progress";
@@ -21,6 +22,7 @@ import { type BenchMeta, type BenchReport, type BenchSection, reportMarkdown } f
 import { runConfig } from "./accuracy/runner";
 import { aupByFamily, type ConfigSummary, summarize } from "./accuracy/summarize";
 import { problemMessages } from "./accuracy/prompt";
+import { type CacheMode, parseCacheModes } from "./cacheTypes";
 
 /**
  * Problems scored on the CPU by default. With gen lengths 128 and 256 and every configuration a
@@ -52,8 +54,15 @@ export interface BenchmarkOptions {
     batch?: number;
     /** Gen lengths of the main table (default [128, 256]). */
     genLengths?: number[];
-    /** Only these configurations of the main table, by name (default: all). */
+    /** Only these configurations of the main table, by name, with or without a cache suffix (default: all). */
     configs?: string[];
+    /**
+     * Run every configuration of the main table once per KV cache mode (issue 12), passing
+     * generate() the `cache` option; "none" keeps the configurations' usual names, prefix and dual
+     * add "-prefix" / "-dual". Default: no `cache` option at all (the engine's default). The sweep
+     * does not take it.
+     */
+    caches?: CacheMode[];
     /** Run the κ / τ / W sweep too. */
     sweep?: boolean;
     /** Run the sweep alone (no main table). */
@@ -94,8 +103,9 @@ export async function runBenchmark(options: BenchmarkOptions = {}): Promise<Benc
         const batch = options.batch ?? DEFAULT_BATCH[device];
         const gens = options.genLengths ?? [128, 256];
         const only = options.configs === undefined ? null : new Set(options.configs);
-        const pick = (list: BenchConfig[]) => list.filter((c) => only === null || only.has(c.name));
-        const mainList = options.sweepOnly ? [] : pick(gens.flatMap(mainConfigs));
+        const pick = (list: BenchConfig[]) => list.filter((c) => only === null || only.has(c.name) || only.has(baseName(c)));
+        const mainConfigsAll = gens.flatMap(mainConfigs);
+        const mainList = options.sweepOnly ? [] : pick(options.caches === undefined ? mainConfigsAll : cacheVariants(mainConfigsAll, options.caches));
         const sweepGen = options.sweepGenLength ?? 256;
         const sweep = options.sweep === true || options.sweepOnly === true;
         const sweepProblems = sweep ? problems.slice(0, options.sweepProblems ?? problems.length) : [];
@@ -256,6 +266,7 @@ export function parseBenchArgs(argv: string[]): BenchmarkOptions {
             batch: { type: "string" },
             gen: { type: "string" },
             configs: { type: "string" },
+            cache: { type: "string" },
             sweep: { type: "boolean" },
             "sweep-only": { type: "boolean" },
             "sweep-problems": { type: "string" },
@@ -287,6 +298,7 @@ export function parseBenchArgs(argv: string[]): BenchmarkOptions {
     if (batch !== undefined) o.batch = batch;
     if (values.gen !== undefined) o.genLengths = values.gen.split(",").map((g) => int("gen", g.trim()) as number);
     if (values.configs !== undefined) o.configs = values.configs.split(",").map((c) => c.trim()).filter(Boolean);
+    if (values.cache !== undefined) o.caches = parseCacheModes(values.cache, "--cache");
     if (values.sweep) o.sweep = true;
     if (values["sweep-only"]) o.sweepOnly = true;
     const sweepProblems = int("sweep-problems", values["sweep-problems"]);

@@ -1,5 +1,6 @@
 // The decoding configurations the benchmark scores (block length 32, greedy, as evaluate.py).
 import type { CommonGenerateOptions, GenerateOptions } from "../../lib/options";
+import type { CacheMode } from "../cacheTypes";
 
 /** The block length of every configuration (evaluate.py's). */
 export const BLOCK_LENGTH = 32;
@@ -22,6 +23,12 @@ export interface BenchConfig {
     options: GenerateOptions;
     /** For the sweep: which parameter this point varies ("kappa", "tau", "W", "theta") and its value. */
     sweep?: { parameter: "kappa" | "tau" | "W" | "theta"; value: number };
+    /**
+     * The KV cache (issue 12), passed to generate() as its `cache` option; absent: the option is
+     * not passed (the engine's default, and the only choice on a lib/ without the option).
+     * LOOSE: kept beside `options` until GenerateOptions has `cache`; then it can move into options.
+     */
+    cache?: CacheMode;
 }
 
 const base = (genLength: number): CommonGenerateOptions => ({ genLength, blockLength: BLOCK_LENGTH, temperature: 0, seed: 0 });
@@ -78,6 +85,30 @@ export function mainConfigs(genLength: number): BenchConfig[] {
         localleap(genLength),
         localleap(genLength, 0.9, 0.75, 4, true),
     ];
+}
+
+/**
+ * `config` with the KV cache `cache`: named and described with it unless "none" (so that a run with
+ * `--cache none,prefix,dual` keeps the cache-less names for the cache-less figures), same family
+ * (AUP groups by family and cache).
+ */
+export function withCache(config: BenchConfig, cache: CacheMode): BenchConfig {
+    return {
+        ...config,
+        name: cache === "none" ? config.name : `${config.name}-${cache}`,
+        description: cache === "none" ? config.description : `${config.description}, ${cache} cache`,
+        cache,
+    };
+}
+
+/** Every configuration once per cache mode, cache by cache in the order given (all of "none" first). */
+export function cacheVariants(configs: readonly BenchConfig[], caches: readonly CacheMode[]): BenchConfig[] {
+    return caches.flatMap((cache) => configs.map((c) => withCache(c, cache)));
+}
+
+/** The name of a configuration without its cache suffix ("threshold-256-dual" -> "threshold-256"). */
+export function baseName(config: BenchConfig): string {
+    return config.cache === undefined || config.cache === "none" ? config.name : config.name.slice(0, -(config.cache.length + 1));
 }
 
 /** Values of the sweep, one parameter at a time around the defaults (κ 0.9, τ 0.75, W 4). */

@@ -48,7 +48,9 @@ export function accuracyVsStepsSvg(summaries: readonly ConfigSummary[], subtitle
     drawAxes(svg, x, y, { x: "mean steps, % of the one-token-per-step baseline", y: "held-out accuracy, %", title: `Accuracy against steps (${subtitle})` });
     const gens = [...new Set(summaries.map((s) => s.genLength))].sort((a, b) => a - b);
     for (const g of gens) {
-        const lc = summaries.filter((s) => s.genLength === g && s.family === "low-confidence").sort((a, b) => a.stepsPct - b.stepsPct);
+        const lc = summaries
+            .filter((s) => s.genLength === g && s.family === "low-confidence" && (s.cache ?? "none") === "none")
+            .sort((a, b) => a.stepsPct - b.stepsPct);
         svg.polyline(lc.map((s) => [x(s.stepsPct), y(s.accuracy)]), { stroke: FAMILY_COLOR["low-confidence"], "stroke-dasharray": "4 3" });
     }
     // Labels keep clear of every marker and of the labels placed before them.

@@ -58,7 +58,8 @@ export function aupTable(aup: readonly AupSummary[]): string[] {
             .sort((p, q) => p.tpf - q.tpf)
             .map((p) => `${p.name} (${f2(p.tpf)}, ${f1(p.accuracy)}%)${a.kept.includes(p.name) ? "" : " [dropped: > 5 points below y_1]"}`)
             .join("; ");
-        lines.push(`| ${a.genLength} | ${a.family} | ${points} | ${f1(a.aup)} |`);
+        const family = a.cache === undefined || a.cache === "none" ? a.family : `${a.family}, ${a.cache} cache`;
+        lines.push(`| ${a.genLength} | ${family} | ${points} | ${f1(a.aup)} |`);
     }
     return lines;
 }

@@ -4,6 +4,7 @@ import type { Model } from "../../lib/model";
 import type { GenerateResult } from "../../lib/types";
 import { extractAnswer } from "./answer";
 import type { AnswerText } from "./answerText";
+import { withCacheOption } from "../cacheTypes";
 import type { BenchConfig } from "./configs";
 import type { Problem } from "./problems";
 import { problemMessages } from "./prompt";
@@ -69,7 +70,7 @@ export async function runConfig(
     for (let start = 0; start < problems.length; start += options.batch) {
         const chunk = problems.slice(start, start + options.batch);
         const t0 = performance.now();
-        const results = await model.generate(chunk.map((p) => problemMessages(p.question)), config.options);
+        const results = await model.generate(chunk.map((p) => problemMessages(p.question)), withCacheOption(config.options, config.cache));
         const wallMs = performance.now() - t0;
         const first = results[0] as GenerateResult;
         batches.push({

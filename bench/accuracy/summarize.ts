@@ -1,6 +1,7 @@
 // Per-configuration figures and per-family AUP from the rows and batch timings of a run.
 import { answerToJson } from "./answer";
 import { aup, aupCurve } from "./aup";
+import type { CacheMode } from "../cacheTypes";
 import type { BenchConfig, Family } from "./configs";
 import type { ConfigRun } from "./runner";
 
@@ -8,6 +9,8 @@ import type { ConfigRun } from "./runner";
 export interface ConfigSummary {
     name: string;
     family: Family;
+    /** The KV cache it ran with (absent: none was asked for). */
+    cache?: CacheMode;
     description: string;
     genLength: number;
     blockLength: number;
@@ -56,6 +59,8 @@ export interface ConfigSummary {
 export interface AupSummary {
     genLength: number;
     family: Family;
+    /** Configurations of one family with different KV caches are scored apart. */
+    cache?: CacheMode;
     /** Every point of the family (configuration, TPF, accuracy %) and those AUP integrates. */
     points: { name: string; tpf: number; accuracy: number }[];
     kept: string[];
@@ -88,6 +93,7 @@ export function summarize(run: ConfigRun): ConfigSummary {
     return {
         name: config.name,
         family: config.family,
+        ...(config.cache !== undefined && { cache: config.cache }),
         description: config.description,
         genLength: G,
         blockLength: Lb,
@@ -123,7 +129,7 @@ export function aupByFamily(summaries: readonly ConfigSummary[]): AupSummary[] {
     const yMax = Math.max(0, ...summaries.map((s) => s.accuracy));
     const groups = new Map<string, ConfigSummary[]>();
     for (const s of summaries) {
-        const key = `${s.genLength}\u0000${s.family}`;
+        const key = `${s.genLength}\u0000${s.family}\u0000${s.cache ?? "none"}`;
         groups.set(key, [...(groups.get(key) ?? []), s]);
     }
     const out: AupSummary[] = [];
@@ -134,6 +140,7 @@ export function aupByFamily(summaries: readonly ConfigSummary[]): AupSummary[] {
         out.push({
             genLength: first.genLength,
             family: first.family,
+            ...(first.cache !== undefined && { cache: first.cache }),
             points,
             kept: points.filter((p) => kept.has(p)).map((p) => p.name),
             yMax,

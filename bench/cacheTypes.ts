@@ -1,0 +1,79 @@
+// The KV-cache fields of issue 12 (Fast-dLLM prefix / dual cache) that the engine is gaining,
+// typed here, loosely, until lib/ has them. Every loose spot is marked LOOSE; once the engine
+// lands, tighten them (see the notes on each) and delete what becomes redundant.
+import type { AddonGenerateRequest, AddonGenerateResult } from "../lib/bindings/AddonTypes";
+import type { GenerateOptions } from "../lib/options";
+
+/** The request field `cache` of generate() (native request and, later, the TS option). */
+export type CacheMode = "none" | "prefix" | "dual";
+export const CACHE_MODES: readonly CacheMode[] = ["none", "prefix", "dual"];
+
+export function isCacheMode(value: string): value is CacheMode {
+    return (CACHE_MODES as readonly string[]).includes(value);
+}
+
+/** "none,prefix,dual" -> the modes, in that order; throws on anything else. */
+export function parseCacheModes(text: string, what = "--cache"): CacheMode[] {
+    const modes = text.split(",").map((s) => s.trim()).filter(Boolean);
+    if (modes.length === 0) throw new Error(`${what}: give one or more of ${CACHE_MODES.join(", ")}`);
+    for (const m of modes) if (!isCacheMode(m)) throw new Error(`${what}: ${JSON.stringify(m)} is not one of ${CACHE_MODES.join(", ")}`);
+    return [...new Set(modes as CacheMode[])];
+}
+
+/**
+ * LOOSE: the native request with the engine's `cache` field. Tighten: add `cache?: CacheMode` to
+ * AddonGenerateRequest (lib/bindings/AddonTypes.ts) and use AddonGenerateRequest here.
+ */
+export type CacheGenerateRequest = AddonGenerateRequest & { cache?: CacheMode };
+
+/** The engine's per-kind step timings in generate()'s native result (issue 12). */
+export interface CacheStepTimings {
+    /** Steps that ran the whole canvas (every step without a cache; a block's first step with one). */
+    fullSteps: number;
+    /** Milliseconds of those steps, summed. */
+    fullStepMs: number;
+    /** Steps that ran only the window, against the cache. */
+    cachedSteps: number;
+    /** Milliseconds of those steps, summed. */
+    cachedStepMs: number;
+}
+
+/**
+ * LOOSE: reads CacheStepTimings from a native result that is typed without them. Tighten: add
+ * the four fields to AddonGenerateResult and read them directly; `legacyOk` is then for old
+ * binaries only (or goes).
+ *
+ * Missing fields throw, unless `legacyOk` (a dry run on a binary that predates the cache): then
+ * every step counts as a full step, which is right only for cache "none", and `legacy` says so.
+ */
+export function cacheStepTimings(result: AddonGenerateResult, legacyOk: boolean): CacheStepTimings & { legacy: boolean } {
+    const r = result as AddonGenerateResult & Partial<CacheStepTimings>;
+    const fields = ["fullSteps", "fullStepMs", "cachedSteps", "cachedStepMs"] as const;
+    const missing = fields.filter((f) => typeof r[f] !== "number" || !Number.isFinite(r[f]));
+    if (missing.length === 0) {
+        return { fullSteps: r.fullSteps as number, fullStepMs: r.fullStepMs as number, cachedSteps: r.cachedSteps as number, cachedStepMs: r.cachedStepMs as number, legacy: false };
+    }
+    if (!legacyOk) {
+        throw new Error(
+            `the engine's generate() result has no ${missing.join(", ")}: this binary predates the KV cache of issue 12 ` +
+                "(rebuild it from native/, e.g. tools/device/cache8b.sh without SKIP_BUILD=1; --legacy-ok only for a dry run of the bench's code)",
+        );
+    }
+    return { fullSteps: result.batchSteps, fullStepMs: result.stepMs, cachedSteps: 0, cachedStepMs: 0, legacy: true };
+}
+
+/**
+ * LOOSE: generate() options with the coming `cache` option. Tighten: once lib/options.ts has
+ * `cache`, GenerateOptions is enough and this type and the cast in withCacheOption go.
+ */
+export type GenerateOptionsWithCache = GenerateOptions & { cache?: CacheMode };
+
+/**
+ * The options to pass to model.generate(): `options`, plus `cache` when one is given. Without a
+ * cache nothing is added, so runs without --cache work on today's lib/ (whose strict schema
+ * rejects unknown options).
+ */
+export function withCacheOption(options: GenerateOptions, cache: CacheMode | undefined): GenerateOptions {
+    if (cache === undefined) return options;
+    return { ...options, cache } as GenerateOptionsWithCache as GenerateOptions; // LOOSE (see above)
+}
