@@ -1,12 +1,10 @@
-// The KV-cache fields of issue 12 (Fast-dLLM prefix / dual cache) that the engine is gaining,
-// typed here, loosely, until lib/ has them. Every loose spot is marked LOOSE; once the engine
-// lands, tighten them (see the notes on each) and delete what becomes redundant.
+// The benches' helpers for the KV cache (docs/decoding.md "KV cache"): parsing --cache, the
+// per-kind step timings of a native result, the cache option of generate().
 import type { AddonGenerateRequest, AddonGenerateResult } from "../lib/bindings/AddonTypes";
-import type { GenerateOptions } from "../lib/options";
+import { CACHE_MODES, type GenerateOptions } from "../lib/options";
+import type { CacheMode } from "../lib/types";
 
-/** The request field `cache` of generate() (native request and, later, the TS option). */
-export type CacheMode = "none" | "prefix" | "dual";
-export const CACHE_MODES: readonly CacheMode[] = ["none", "prefix", "dual"];
+export { CACHE_MODES, type CacheMode };
 
 export function isCacheMode(value: string): value is CacheMode {
     return (CACHE_MODES as readonly string[]).includes(value);
@@ -20,11 +18,8 @@ export function parseCacheModes(text: string, what = "--cache"): CacheMode[] {
     return [...new Set(modes as CacheMode[])];
 }
 
-/**
- * LOOSE: the native request with the engine's `cache` field. Tighten: add `cache?: CacheMode` to
- * AddonGenerateRequest (lib/bindings/AddonTypes.ts) and use AddonGenerateRequest here.
- */
-export type CacheGenerateRequest = AddonGenerateRequest & { cache?: CacheMode };
+/** The native request (it has the `cache` field). */
+export type CacheGenerateRequest = AddonGenerateRequest;
 
 /** The engine's per-kind step timings in generate()'s native result (issue 12). */
 export interface CacheStepTimings {
@@ -39,15 +34,12 @@ export interface CacheStepTimings {
 }
 
 /**
- * LOOSE: reads CacheStepTimings from a native result that is typed without them. Tighten: add
- * the four fields to AddonGenerateResult and read them directly; `legacyOk` is then for old
- * binaries only (or goes).
- *
- * Missing fields throw, unless `legacyOk` (a dry run on a binary that predates the cache): then
+ * The per-kind step timings of a native result. Missing fields (a binary that predates the
+ * cache) throw, throw, unless `legacyOk` (a dry run on a binary that predates the cache): then
  * every step counts as a full step, which is right only for cache "none", and `legacy` says so.
  */
 export function cacheStepTimings(result: AddonGenerateResult, legacyOk: boolean): CacheStepTimings & { legacy: boolean } {
-    const r = result as AddonGenerateResult & Partial<CacheStepTimings>;
+    const r = result as Partial<AddonGenerateResult>;
     const fields = ["fullSteps", "fullStepMs", "cachedSteps", "cachedStepMs"] as const;
     const missing = fields.filter((f) => typeof r[f] !== "number" || !Number.isFinite(r[f]));
     if (missing.length === 0) {
@@ -62,18 +54,8 @@ export function cacheStepTimings(result: AddonGenerateResult, legacyOk: boolean)
     return { fullSteps: result.batchSteps, fullStepMs: result.stepMs, cachedSteps: 0, cachedStepMs: 0, legacy: true };
 }
 
-/**
- * LOOSE: generate() options with the coming `cache` option. Tighten: once lib/options.ts has
- * `cache`, GenerateOptions is enough and this type and the cast in withCacheOption go.
- */
-export type GenerateOptionsWithCache = GenerateOptions & { cache?: CacheMode };
-
-/**
- * The options to pass to model.generate(): `options`, plus `cache` when one is given. Without a
- * cache nothing is added, so runs without --cache work on today's lib/ (whose strict schema
- * rejects unknown options).
- */
+/** The options to pass to model.generate(): `options`, plus `cache` when one is given (else the model's default). */
 export function withCacheOption(options: GenerateOptions, cache: CacheMode | undefined): GenerateOptions {
     if (cache === undefined) return options;
-    return { ...options, cache } as GenerateOptionsWithCache as GenerateOptions; // LOOSE (see above)
+    return { ...options, cache };
 }

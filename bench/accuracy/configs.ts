@@ -25,8 +25,7 @@ export interface BenchConfig {
     sweep?: { parameter: "kappa" | "tau" | "W" | "theta"; value: number };
     /**
      * The KV cache (issue 12), passed to generate() as its `cache` option; absent: the option is
-     * not passed (the engine's default, and the only choice on a lib/ without the option).
-     * LOOSE: kept beside `options` until GenerateOptions has `cache`; then it can move into options.
+     * not passed (the model's default: model.info.defaultCache).
      */
     cache?: CacheMode;
 }
