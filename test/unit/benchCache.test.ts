@@ -105,7 +105,7 @@ describe("bench/cacheSteps.ts", () => {
     });
 
     test("per-kind timings: read when present, loud when missing, legacy only when asked", () => {
-        const base = { rows: [], batchSteps: 10, totalMs: 100, stepMs: 90, cudaGraph: true, cudaGraphFallbackReason: "" } as AddonGenerateResult;
+        const base = { rows: [], batchSteps: 10, totalMs: 100, stepMs: 90, cudaGraph: true, cudaGraphFallbackReason: "" } as unknown as AddonGenerateResult; // a binary that predates the cache: no per-kind fields
         const withFields = { ...base, fullSteps: 2, fullStepMs: 30, cachedSteps: 8, cachedStepMs: 60 } as AddonGenerateResult;
         expect(cacheStepTimings(withFields, false)).toEqual({ fullSteps: 2, fullStepMs: 30, cachedSteps: 8, cachedStepMs: 60, legacy: false });
         expect(() => cacheStepTimings(base, false)).toThrow(/predates the KV cache/);
