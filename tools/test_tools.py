@@ -19,7 +19,7 @@ from localleap import commit_rule as cr  # noqa: E402
 from localleap import hash_rng  # noqa: E402
 from localleap import safetensors_io as st  # noqa: E402
 from localleap.exporter import export_model  # noqa: E402
-from localleap.metadata import build_metadata  # noqa: E402
+from localleap.metadata import build_metadata, validate_metadata  # noqa: E402
 from localleap.model import ModelConfig  # noqa: E402
 from localleap.reference_decoder import ReferenceModel, decode  # noqa: E402
 from localleap.weights import load_model  # noqa: E402
@@ -214,6 +214,31 @@ def test_metadata_validation():
     tc = {"chat_template": "{{x}}", "bos_token": {"content": "<s>"}, "add_bos_token": True}
     md = build_metadata(base, cfg, "float32", "manual", "m", tc, {"added_tokens": [{"id": 5, "content": "<s>"}]})
     assert md["chatTemplate"] == "{{x}}" and md["bosToken"] == "<s>" and md["addBos"] is True
+    test_metadata_v2()
+
+
+def test_metadata_v2():
+    # format 2: kvCache from the config (GQA: kvHeads is num_kv_heads, not num_heads)
+    cfg = ModelConfig(vocab_size=100, hidden_size=48, num_layers=3, num_heads=6, num_kv_heads=2, intermediate_size=8)
+    base = {"architecture": "dream", "mask_id": 99, "eos_id": 98}
+    md = build_metadata(base, cfg, "bfloat16", "manual", "m")
+    assert md["formatVersion"] == 2 and md["kvCache"] == {"layers": 3, "kvHeads": 2, "headDim": 8}, md
+    with_kv = lambda **kv: dict(md, kvCache=dict(md["kvCache"], **kv))  # noqa: E731
+    raises(lambda: validate_metadata({k: v for k, v in md.items() if k != "kvCache"}), "kvCache", "layers, kvHeads")
+    raises(lambda: validate_metadata(with_kv(layers=4)), "kvCache.layers", "is 4 but config gives 3")
+    raises(lambda: validate_metadata(with_kv(kvHeads=6)), "kvCache.kvHeads", "config gives 2")
+    raises(lambda: validate_metadata(with_kv(headDim=8.0)), "kvCache.headDim", "positive integer")
+    raises(lambda: validate_metadata(with_kv(layers=0)), "kvCache.layers", "positive integer")
+    raises(lambda: validate_metadata(with_kv(extra=1)), "kvCache", "exactly")
+    raises(lambda: validate_metadata(dict(md, config={"num_layers": 3})), "metadata config")
+    raises(lambda: validate_metadata(dict(md, formatVersion=3)), "formatVersion", "got 3")
+    raises(lambda: validate_metadata(dict(md, formatVersion="2")), "formatVersion")
+    raises(lambda: validate_metadata(dict(md, format="other")), "format")
+    # format 1 (before the KV cache): no kvCache, still valid for reading old archives
+    v1 = {k: v for k, v in md.items() if k != "kvCache"}
+    v1["formatVersion"] = 1
+    validate_metadata(v1)
+    raises(lambda: validate_metadata(dict(v1, kvCache={"layers": 9, "kvHeads": 2, "headDim": 8})), "kvCache.layers")
 
 
 def test_export_reload(folder, archive):
@@ -222,8 +247,10 @@ def test_export_reload(folder, archive):
     md = json.loads(extra["localleap.json"])
     config = json.load(open(os.path.join(folder, "config.json")))
     for k in ("format", "formatVersion", "name", "architecture", "vocabSize", "maskId", "eosId", "endIds", "padId",
-              "logitsShifted", "maxLength", "dtype", "attention", "config", "chatTemplate", "addBos", "bosToken", "exporter"):
+              "logitsShifted", "maxLength", "dtype", "attention", "config", "kvCache", "chatTemplate", "addBos",
+              "bosToken", "exporter"):
         assert k in md, k
+    assert md["formatVersion"] == 2
     assert md["maskId"] == config["mask_id"] and md["endIds"] == config["end_ids"] and md["bosToken"] == "<|startoftext|>"
     assert json.loads(extra["tokenizer.json"])["model"]["type"] == "BPE" and "chat_template" in json.loads(extra["tokenizer_config.json"])
     eager, _, _ = load_model(folder)
