@@ -18,7 +18,7 @@ import torch  # noqa: E402
 from localleap import commit_rule as cr  # noqa: E402
 from localleap import hash_rng  # noqa: E402
 from localleap import safetensors_io as st  # noqa: E402
-from localleap.exporter import export_model  # noqa: E402
+from localleap.exporter import export_model, parity_check  # noqa: E402
 from localleap.metadata import build_metadata, validate_metadata  # noqa: E402
 from localleap.model import ModelConfig  # noqa: E402
 from localleap.reference_decoder import ReferenceModel, decode  # noqa: E402
@@ -269,6 +269,40 @@ def test_export_reload(folder, archive):
     assert r.returncode == 1 and r.stderr.strip().count("\n") == 0 and "Traceback" not in r.stderr, r.stderr
 
 
+class Defective:
+    """A scripted model with one defect in its cache methods, for parity_check."""
+
+    def __init__(self, scripted, defect):
+        self.m, self.defect = scripted, defect
+
+    def __call__(self, ids):
+        return self.m(ids)
+
+    def __getattr__(self, name):
+        return getattr(self.m, name)
+
+    def cache_full(self, ids, positions, left_pad, kv):
+        if self.defect == "no-store":  # the cache stays zero
+            return self.m.cache_full(ids, positions, left_pad, torch.zeros_like(kv))
+        z = self.m.cache_full(ids, positions, left_pad, kv)
+        return z + 1e-6 * z.abs().max() if self.defect == "low-bits" else z
+
+    def cache_step(self, ids, window, positions, left_pad, kv):
+        if self.defect == "last-position":  # the logits of the window's last positions, not `positions`
+            positions = positions + (len(window) - len(positions))
+        return self.m.cache_step(ids, window, positions, left_pad, kv)
+
+
+def test_parity_cache(folder):
+    eager, cfg, _ = load_model(folder)
+    scripted = torch.jit.script(eager)
+    check = lambda m: parity_check(eager, m, cfg.vocab_size, cfg.max_length, "float32", "cpu", 2, QUIET)  # noqa: E731
+    assert check(Defective(scripted, None)) < 1e-4
+    raises(lambda: check(Defective(scripted, "low-bits")), "cache_full", "bit for bit")
+    raises(lambda: check(Defective(scripted, "no-store")), "cache_step", "bound")
+    raises(lambda: check(Defective(scripted, "last-position")), "cache_step prefix", "bound")
+
+
 # ---------------------------------------------------------------- the rule on hand-built confidences
 def rule(strategy, conf, masked=None, k=1, thr=0.9, kappa=0.9, tau=0.75, radius=2):
     conf = np.asarray(conf, dtype=np.float32)
@@ -428,6 +462,7 @@ def main():
     print(f"ok test_weights_validation ({time.time() - T0:.0f} s)")
     test_export_reload(llada, llada_pt)
     test_export_reload(dream, dream_pt)
+    test_parity_cache(dream)
     print(f"ok test_export_reload ({time.time() - T0:.0f} s)")
     test_reference_decoder(llada_pt, False)
     test_reference_decoder(dream_pt, True)

@@ -38,10 +38,43 @@ def _cpu_half_matmul() -> bool:
         return False
 
 
+def _cache_for(eager, batch: int, length: int, device: str) -> torch.Tensor:
+    """A zeroed KV cache as the engine allocates it (model.py kv_cache_shape) for the eager model."""
+    attn = eager.layers[0].attn
+    shape = [len(eager.layers), 2, batch, attn.num_kv_heads, length, attn.head_dim]
+    return torch.zeros(shape, dtype=eager.embed.weight.dtype, device=device)
+
+
+def _cache_step_checks(scripted, eager, ids: torch.Tensor, ref: torch.Tensor, pad: int, gen: torch.Generator,
+                       device: str) -> Dict[str, torch.Tensor]:
+    """cache_step right after cache_full on the same canvas vs the eager logits, for a random block
+    [lo, hi), dual and prefix windows, unshifted and shifted (s = 1 reads the outputs at lo-1..hi-2),
+    unpadded and left-padded by `pad`. On an unchanged canvas the cache is exact, so the window's
+    logits must equal the full forward's up to rounding."""
+    n = ids.shape[1]
+    lo = int(torch.randint(1, n, (1,), generator=gen)) if n > 1 else 0
+    hi = int(torch.randint(lo + 1, n + 1, (1,), generator=gen))
+    out: Dict[str, torch.Tensor] = {}
+    for p in (0, pad):
+        canvas = torch.cat([torch.zeros(2, p, dtype=ids.dtype, device=device), ids], dim=1)
+        left = torch.tensor([p, p], device=device) if p else None
+        for s in (0, 1) if lo >= 1 else (0,):
+            want = ref[:, lo - s:hi - s]
+            for kind, end in (("dual", hi), ("prefix", n)):
+                kv = _cache_for(eager, 2, n + p, device)
+                scripted.cache_full(canvas, torch.arange(p + lo, p + hi, device=device) - s, left, kv)
+                window = torch.arange(p + lo - s, p + end, device=device)
+                got = scripted.cache_step(canvas, window, torch.arange(hi - lo, device=device), left, kv)
+                out[f"cache_step {kind} s={s}" + (" padded" if p else "")] = got.float() - want
+    return out
+
+
 def parity_check(eager, scripted, vocab: int, max_length: int, dtype: str, device: str, prompts: int,
                  log: Callable[[str], None] = _stderr, seed: int = 1234) -> float:
-    """Scripted vs eager logits, logits_at vs forward sliced, logits_at_padded vs unpadded.
-    Returns the largest difference relative to the logit scale; raises ValueError above the bound."""
+    """Scripted vs eager logits, logits_at vs forward sliced, logits_at_padded vs unpadded,
+    cache_full vs logits_at(_padded) (bit for bit on CPU float32) and cache_step after cache_full
+    vs forward sliced. Returns the largest difference relative to the logit scale; raises
+    ValueError above the bound."""
     gen = torch.Generator().manual_seed(seed)
     worst = 0.0
     with torch.no_grad():
@@ -55,16 +88,29 @@ def parity_check(eager, scripted, vocab: int, max_length: int, dtype: str, devic
             padded = torch.cat([torch.zeros(2, pad, dtype=ids.dtype, device=device), ids], dim=1)
             left = torch.tensor([pad, pad], device=device)
             for _ in range(3):  # the profiling executor optimises from the second call on
+                at = scripted.logits_at(ids, pos)
+                at_padded = scripted.logits_at_padded(padded, pos + pad, left)
                 checks = {
                     "forward": scripted(ids).float() - ref,
-                    "logits_at": scripted.logits_at(ids, pos).float() - ref.index_select(1, pos),
-                    "logits_at_padded": scripted.logits_at_padded(padded, pos + pad, left).float() - ref.index_select(1, pos),
+                    "logits_at": at.float() - ref.index_select(1, pos),
+                    "logits_at_padded": at_padded.float() - ref.index_select(1, pos),
                 }
+                full = scripted.cache_full(ids, pos, None, _cache_for(eager, 2, n, device))
+                full_padded = scripted.cache_full(padded, pos + pad, left, _cache_for(eager, 2, n + pad, device))
+                exact = device == "cpu" and dtype == "float32"  # the same ops on the same shapes
+                for what, got, want in (("cache_full", full, at), ("cache_full padded", full_padded, at_padded)):
+                    if exact and not torch.equal(got, want):
+                        raise ValueError(f"parity check failed: {what} differs from logits_at"
+                                         f"{'_padded' if 'padded' in what else ''} by {float((got - want).abs().max()):.3g} "
+                                         f"(must be bit for bit on CPU float32; prompt {p}, length {n})")
+                    checks[what] = got.float() - want.float()
+                checks.update(_cache_step_checks(scripted, eager, ids, ref, pad, gen, device))
                 for what, d in checks.items():
                     rel = float(d.abs().max()) / scale
                     worst = max(worst, rel)
                     if not rel <= PARITY_TOLERANCE[dtype]:  # also catches NaN
-                        raise ValueError(f"parity check failed: {what} differs from eager forward by {rel:.3g} "
+                        against = "logits_at" if what.startswith("cache_full") else "eager forward"
+                        raise ValueError(f"parity check failed: {what} differs from {against} by {rel:.3g} "
                                          f"x logit scale {scale:.3g} (prompt {p}, length {n}, bound {PARITY_TOLERANCE[dtype]})")
     log(f"parity: {prompts} prompts, max |scripted - eager| = {worst:.3g} x logit scale (bound {PARITY_TOLERANCE[dtype]})")
     return worst
