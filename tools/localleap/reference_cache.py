@@ -68,7 +68,7 @@ class PlainTransformer:
         v = self._linear(x, p + "v").view(b, n, cfg.num_kv_heads, cfg.head_dim).transpose(1, 2)
         q = _rope(q, cos, sin)
         k = _rope(k, cos, sin)
-        # Stored dense, as the engine's cache is: the attention matmuls' low bits follow the layout.
+        # Stored dense, as the engine's cache is, so that the attention matmuls see the same layout.
         kv = (k.contiguous(), v.contiguous())
         if stored is not None:
             k = _replaced(stored[0], window, k)
