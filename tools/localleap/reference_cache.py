@@ -1,4 +1,4 @@
-"""A plain eager transformer for the reference decoder's KV-cached steps (docs/decoding.md).
+"""A plain eager transformer for the reference decoder's KV-cached steps (docs/model-format.md).
 
 It does not run the archive's code: it takes the archive's tensors (state_dict) and the config of
 its localleap.json and redoes the math of model.py in the same op order and on the same shapes,
