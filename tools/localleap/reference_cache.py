@@ -28,7 +28,7 @@ class PlainTransformer:
         self.w = {n: tensors[n] for n in want}
         self.w["lm_head.weight"] = tensors["embed.weight" if cfg.tie_embeddings else "lm_head.weight"]
         self.inv_freq = tensors["inv_freq"] if "inv_freq" in tensors else _inv_freq(cfg)
-        self.sdpa = attention == "sdpa" and hasattr(F, "scaled_dot_product_attention")
+        self.sdpa = attention == "sdpa"  # such archives load only in torch >= 2.0, which has SDPA
 
     @torch.no_grad()
     def full(self, ids: Tensor, positions: Tensor, left_pad: Optional[Tensor]) -> Tuple[Tensor, KV]:
@@ -85,7 +85,7 @@ class PlainTransformer:
         if self.sdpa:
             mask = None if key_mask is None else key_mask[:, None, None, :]
             return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        # model.py ManualAttentionCore (also the fallback for SDPA archives on torch 1.13: not bit exact)
+        # model.py ManualAttentionCore: softmax in float32
         scores = torch.matmul(q, k.transpose(-1, -2)).float() * (1.0 / float(self.cfg.head_dim) ** 0.5)
         if key_mask is not None:
             scores = scores.masked_fill(torch.logical_not(key_mask[:, None, None, :]), float("-inf"))
