@@ -4,7 +4,8 @@
 A case: {"model": "path/model.pt", "prompts": [[ids...], ...], "genLength": 64,
 "blockLength": 32, "strategy": "localleap", "steps": 64, "threshold": 0.9,
 "anchorThreshold": 0.9, "relaxedThreshold": 0.75, "radius": 4, "temperature": 0,
-"seeds": [0, ...] (or "seed": 0 for every row), "stopAtEos": false}.
+"seeds": [0, ...] (or "seed": 0 for every row), "stopAtEos": false, "cache": "none"}.
+cache "prefix" / "dual" (format 2 archives): KV-cached steps after each block's first one.
 A result: {"rows": [{"tokens": [genLength ids], "steps", "stepsPerBlock", "finishReason"}],
 "batchSteps"}. steps defaults to genLength; it only matters for low-confidence and random.
 """
@@ -17,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 CASE_KEYS = {"model": None, "prompts": None, "genLength": None, "blockLength": 32, "strategy": "low-confidence",
              "steps": None, "threshold": 0.9, "anchorThreshold": 0.9, "relaxedThreshold": 0.75, "radius": 4,
-             "temperature": 0.0, "seeds": None, "seed": 0, "stopAtEos": False}
+             "temperature": 0.0, "seeds": None, "seed": 0, "stopAtEos": False, "cache": "none"}
 
 
 def run_case(case: dict, models: dict, device: str) -> dict:
@@ -36,7 +37,7 @@ def run_case(case: dict, models: dict, device: str) -> dict:
     seeds = c["seeds"] if c["seeds"] is not None else [c["seed"]] * len(c["prompts"])
     return decode(models[c["model"]], c["prompts"], c["genLength"], c["blockLength"], c["strategy"], c["steps"],
                   c["threshold"], c["anchorThreshold"], c["relaxedThreshold"], c["radius"], c["temperature"],
-                  seeds, c["stopAtEos"])
+                  seeds, c["stopAtEos"], c["cache"])
 
 
 def main(argv=None) -> int:

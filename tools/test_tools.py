@@ -18,10 +18,11 @@ import torch  # noqa: E402
 from localleap import commit_rule as cr  # noqa: E402
 from localleap import hash_rng  # noqa: E402
 from localleap import safetensors_io as st  # noqa: E402
-from localleap.exporter import export_model  # noqa: E402
-from localleap.metadata import build_metadata  # noqa: E402
-from localleap.model import ModelConfig  # noqa: E402
-from localleap.reference_decoder import ReferenceModel, decode  # noqa: E402
+from localleap.exporter import export_model, parity_check  # noqa: E402
+from localleap.metadata import build_metadata, validate_metadata  # noqa: E402
+from localleap.model import ModelConfig, build_model, kv_cache_shape  # noqa: E402
+from localleap.reference_cache import PlainTransformer  # noqa: E402
+from localleap.reference_decoder import ReferenceModel, cache_window, decode  # noqa: E402
 from localleap.weights import load_model  # noqa: E402
 
 TMP = tempfile.mkdtemp(prefix="localleap-test-")
@@ -214,6 +215,31 @@ def test_metadata_validation():
     tc = {"chat_template": "{{x}}", "bos_token": {"content": "<s>"}, "add_bos_token": True}
     md = build_metadata(base, cfg, "float32", "manual", "m", tc, {"added_tokens": [{"id": 5, "content": "<s>"}]})
     assert md["chatTemplate"] == "{{x}}" and md["bosToken"] == "<s>" and md["addBos"] is True
+    test_metadata_v2()
+
+
+def test_metadata_v2():
+    # format 2: kvCache from the config (GQA: kvHeads is num_kv_heads, not num_heads)
+    cfg = ModelConfig(vocab_size=100, hidden_size=48, num_layers=3, num_heads=6, num_kv_heads=2, intermediate_size=8)
+    base = {"architecture": "dream", "mask_id": 99, "eos_id": 98}
+    md = build_metadata(base, cfg, "bfloat16", "manual", "m")
+    assert md["formatVersion"] == 2 and md["kvCache"] == {"layers": 3, "kvHeads": 2, "headDim": 8}, md
+    with_kv = lambda **kv: dict(md, kvCache=dict(md["kvCache"], **kv))  # noqa: E731
+    raises(lambda: validate_metadata({k: v for k, v in md.items() if k != "kvCache"}), "kvCache", "layers, kvHeads")
+    raises(lambda: validate_metadata(with_kv(layers=4)), "kvCache.layers", "is 4 but config gives 3")
+    raises(lambda: validate_metadata(with_kv(kvHeads=6)), "kvCache.kvHeads", "config gives 2")
+    raises(lambda: validate_metadata(with_kv(headDim=8.0)), "kvCache.headDim", "positive integer")
+    raises(lambda: validate_metadata(with_kv(layers=0)), "kvCache.layers", "positive integer")
+    raises(lambda: validate_metadata(with_kv(extra=1)), "kvCache", "exactly")
+    raises(lambda: validate_metadata(dict(md, config={"num_layers": 3})), "metadata config")
+    raises(lambda: validate_metadata(dict(md, formatVersion=3)), "formatVersion", "got 3")
+    raises(lambda: validate_metadata(dict(md, formatVersion="2")), "formatVersion")
+    raises(lambda: validate_metadata(dict(md, format="other")), "format")
+    # format 1 (before the KV cache): no kvCache, still valid for reading old archives
+    v1 = {k: v for k, v in md.items() if k != "kvCache"}
+    v1["formatVersion"] = 1
+    validate_metadata(v1)
+    raises(lambda: validate_metadata(dict(v1, kvCache={"layers": 9, "kvHeads": 2, "headDim": 8})), "kvCache.layers")
 
 
 def test_export_reload(folder, archive):
@@ -222,8 +248,10 @@ def test_export_reload(folder, archive):
     md = json.loads(extra["localleap.json"])
     config = json.load(open(os.path.join(folder, "config.json")))
     for k in ("format", "formatVersion", "name", "architecture", "vocabSize", "maskId", "eosId", "endIds", "padId",
-              "logitsShifted", "maxLength", "dtype", "attention", "config", "chatTemplate", "addBos", "bosToken", "exporter"):
+              "logitsShifted", "maxLength", "dtype", "attention", "config", "kvCache", "chatTemplate", "addBos",
+              "bosToken", "exporter"):
         assert k in md, k
+    assert md["formatVersion"] == 2
     assert md["maskId"] == config["mask_id"] and md["endIds"] == config["end_ids"] and md["bosToken"] == "<|startoftext|>"
     assert json.loads(extra["tokenizer.json"])["model"]["type"] == "BPE" and "chat_template" in json.loads(extra["tokenizer_config.json"])
     eager, _, _ = load_model(folder)
@@ -240,6 +268,40 @@ def test_export_reload(folder, archive):
     r = subprocess.run([sys.executable, os.path.join(HERE, "export.py"), "--weights", os.path.join(TMP, "nowhere"),
                         "--out", os.path.join(TMP, "x.pt")], capture_output=True, text=True)
     assert r.returncode == 1 and r.stderr.strip().count("\n") == 0 and "Traceback" not in r.stderr, r.stderr
+
+
+class Defective:
+    """A scripted model with one defect in its cache methods, for parity_check."""
+
+    def __init__(self, scripted, defect):
+        self.m, self.defect = scripted, defect
+
+    def __call__(self, ids):
+        return self.m(ids)
+
+    def __getattr__(self, name):
+        return getattr(self.m, name)
+
+    def cache_full(self, ids, positions, left_pad, kv):
+        if self.defect == "no-store":  # the cache stays zero
+            return self.m.cache_full(ids, positions, left_pad, torch.zeros_like(kv))
+        z = self.m.cache_full(ids, positions, left_pad, kv)
+        return z + 1e-6 * z.abs().max() if self.defect == "low-bits" else z
+
+    def cache_step(self, ids, window, positions, left_pad, kv):
+        if self.defect == "last-position":  # the logits of the window's last positions, not `positions`
+            positions = positions + (len(window) - len(positions))
+        return self.m.cache_step(ids, window, positions, left_pad, kv)
+
+
+def test_parity_cache(folder):
+    eager, cfg, _ = load_model(folder)
+    scripted = torch.jit.script(eager)
+    check = lambda m: parity_check(eager, m, cfg.vocab_size, cfg.max_length, "float32", "cpu", 2, QUIET)  # noqa: E731
+    assert check(Defective(scripted, None)) < 1e-4
+    raises(lambda: check(Defective(scripted, "low-bits")), "cache_full", "bit for bit")
+    raises(lambda: check(Defective(scripted, "no-store")), "cache_step", "bound")
+    raises(lambda: check(Defective(scripted, "last-position")), "cache_step prefix", "bound")
 
 
 # ---------------------------------------------------------------- the rule on hand-built confidences
@@ -388,6 +450,182 @@ def test_stop_at_eos(archive):
     return stopped
 
 
+# ---------------------------------------------------------------- KV cache (format 2)
+V1_ARCHIVE = os.path.join(HERE, "..", "test", "fixtures", "torch1.13", "llada.pt")
+
+
+def scripted_model(seed, **sizes):
+    """An in-memory float32 archive (manual attention) with random weights."""
+    cfg = ModelConfig(**dict(dict(vocab_size=300, hidden_size=64, num_layers=2, num_heads=4, intermediate_size=96), **sizes))
+    torch.manual_seed(seed)
+    m = build_model(cfg, use_sdpa=False).eval()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.normal_(0, 0.3)
+    return torch.jit.script(m), cfg
+
+
+def cache_cases(archive_paths):
+    """(name, scripted module, ModelConfig): the fixture archives (LLaDA-like; Dream-like with GQA
+    and qkv bias) and two in-memory ones (tied embeddings with one kv head; GQA + bias, 3 layers)."""
+    out = []
+    for path in archive_paths:
+        ref = ReferenceModel(path)
+        out.append((os.path.basename(path), ref.module, ModelConfig.from_dict(ref.meta["config"])))
+    out.append(("tied, 1 kv head", *scripted_model(5, num_kv_heads=1, tie_embeddings=True, rope_theta=500.0)))
+    out.append(("gqa+bias, 3 layers", *scripted_model(6, num_layers=3, num_heads=8, num_kv_heads=2, qkv_bias=True)))
+    return out
+
+
+def canvas_for(cfg, padded, seed):
+    """A 3-row canvas (prompt 7, two blocks of 8) with the left pads of a batch, or none."""
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(0, cfg.vocab_size, (3, 23), generator=g)
+    left = torch.tensor([0, 3, 6]) if padded else None
+    if padded:
+        for b, n in enumerate(left.tolist()):
+            ids[b, :n] = 0
+    return ids, left
+
+
+def full_logits(module, ids, positions, left):
+    return module.logits_at(ids, positions) if left is None else module.logits_at_padded(ids, positions, left)
+
+
+def test_cache_full_exact(cases):
+    """(a) cache_full gives logits_at(_padded)'s logits bit for bit and writes every position."""
+    for name, module, cfg in cases:
+        for padded in (False, True):
+            ids, left = canvas_for(cfg, padded, 1)
+            positions = torch.arange(7, 15)
+            for _ in range(3):  # the profiling executor optimises from the second call on
+                kv = torch.zeros(kv_cache_shape(cfg, 3, ids.shape[1]))
+                with torch.no_grad():
+                    got = module.cache_full(ids, positions, left, kv)
+                    want = full_logits(module, ids, positions, left)
+                assert torch.equal(got, want), (name, padded, float((got - want).abs().max()))
+                assert bool((kv.abs().sum(-1) > 0).all()), (name, "a position's keys/values were not written")
+
+
+def test_plain_window_exact(cases):
+    """(b) the reference's plain transformer equals the archive bit for bit on float32: its full pass
+    (logits and stored keys/values) and its window pass vs cache_step, for dual and prefix windows,
+    unshifted and shifted, unpadded and padded, on a canvas changed since the full step."""
+    n = 0
+    for name, module, cfg in cases:
+        plain = PlainTransformer(module.state_dict(), cfg.to_dict(), "manual")
+        for padded in (False, True):
+            ids, left = canvas_for(cfg, padded, 2)
+            L = ids.shape[1]
+            for shift in (0, 1):
+                lo, hi = 15, 23  # the second block: the first one has been committed
+                positions = torch.arange(lo, hi) - shift
+                kv = torch.zeros(kv_cache_shape(cfg, 3, L))
+                with torch.no_grad():
+                    want = module.cache_full(ids, positions, left, kv)
+                got, stored = plain.full(ids, positions, left)
+                assert torch.equal(got, want), (name, "full pass", float((got - want).abs().max()))
+                for i, (k, v) in enumerate(stored):
+                    assert torch.equal(k, kv[i, 0]) and torch.equal(v, kv[i, 1]), (name, "stored K/V", i)
+                ids2 = ids.clone()
+                ids2[:, lo:lo + 3] = torch.randint(0, cfg.vocab_size - 3, (3, 3))  # tokens committed since
+                for cache in ("dual", "prefix"):
+                    window, wpos = (torch.from_numpy(a) for a in cache_window(cache, lo, hi, L, shift))
+                    kv_step = kv.clone()
+                    for _ in range(2):  # the second step reads the cache the first one wrote into
+                        with torch.no_grad():
+                            want = module.cache_step(ids2, window, wpos, left, kv_step)
+                        got = plain.window(ids2, window, wpos, left, stored)
+                        assert torch.equal(got, want), (name, cache, shift, padded, float((got - want).abs().max()))
+                        n += 1
+                    fresh = full_logits(module, ids2, positions, left)
+                    assert not torch.allclose(got, fresh, atol=1e-4), (name, cache, "the window step saw no stale keys")
+    print(f"  {n} window passes identical to cache_step")
+
+
+class Recording:
+    """A ReferenceModel whose forward calls are logged: ("full", first position) for logits_at,
+    ("store",) for the stored keys/values, ("window", first, last + 1) for a cached step."""
+
+    def __init__(self, model):
+        self.m, self.calls = model, []
+
+    def __getattr__(self, name):
+        return getattr(self.m, name)
+
+    def logits(self, canvas, positions, left_pad):
+        self.calls.append(("full", int(positions[0])))
+        return self.m.logits(canvas, positions, left_pad)
+
+    def cache_full(self, canvas, left_pad):
+        self.calls.append(("store",))
+        return self.m.cache_full(canvas, left_pad)
+
+    def cache_window(self, canvas, window, positions, left_pad, kv):
+        assert positions.tolist() == list(range(len(positions)))
+        self.calls.append(("window", int(window[0]), int(window[-1]) + 1))
+        return self.m.cache_window(canvas, window, positions, left_pad, kv)
+
+
+def test_cached_decode(archive):
+    """(c) cached decodes: each block's first step is a full step and its later ones the windows
+    of the spec; the results differ from cache "none" (the stale keys/values are used) except
+    with one step per block, where every step is a full one."""
+    model = ReferenceModel(archive)
+    s = 1 if model.shifted else 0
+    rng = np.random.default_rng(3)
+    prompts = [rng.integers(0, 256, size=n).tolist() for n in (1, 5, 13)]
+    P, G, blk = 13, 48, 16
+    differs = {"prefix": 0, "dual": 0}
+    for kw in (dict(strategy="low-confidence", steps=12), dict(strategy="threshold", threshold=0.7),
+               dict(strategy="localleap"), dict(strategy="random", steps=24, temperature=0.8),
+               dict(strategy="threshold", stop_at_eos=True, threshold=0.6)):
+        none = decode(model, prompts, G, blk, seeds=[1, 2, 3], **kw)
+        for cache in ("prefix", "dual"):
+            rec = Recording(model)
+            got = decode(rec, prompts, G, blk, seeds=[1, 2, 3], cache=cache, **kw)
+            want_calls = []
+            for b in range(G // blk):
+                lo, hi = P + b * blk, P + (b + 1) * blk
+                steps = max(r["stepsPerBlock"][b] for r in got["rows"])
+                end = hi if cache == "dual" else P + G
+                want_calls += [("full", lo - s), ("store",)] * (steps > 0) + [("window", lo - s, end)] * (steps - 1)
+            assert rec.calls == want_calls, (kw, cache, rec.calls)
+            assert got["batchSteps"] == sum(c[0] != "store" for c in rec.calls)
+            for row in got["rows"]:
+                assert model.mask_id not in row["tokens"] and sum(row["stepsPerBlock"]) == row["steps"]
+            differs[cache] += got["rows"] != none["rows"]
+        for b, p in enumerate(prompts[:2]):  # a batch's row decodes as alone, cached too
+            alone = decode(model, [p], G, blk, seeds=[b + 1], cache="dual", **kw)["rows"][0]
+            assert alone == decode(model, prompts, G, blk, seeds=[1, 2, 3], cache="dual", **kw)["rows"][b], (kw, b)
+    assert differs["prefix"] > 0 and differs["dual"] > 0, differs
+    for cache in ("prefix", "dual"):  # one step per block: nothing is ever read from the cache
+        for kw in (dict(strategy="low-confidence", steps=G // blk), dict(strategy="random", steps=G // blk)):
+            assert decode(model, prompts, G, blk, cache=cache, **kw) == decode(model, prompts, G, blk, **kw), (cache, kw)
+    print(f"  cached decodes that differ from cache none: {differs} of 5 each")
+
+
+def test_format1_archive(archive_v2):
+    """(d) a format 1 archive decodes with cache none and refuses prefix/dual with a hint."""
+    model = ReferenceModel(V1_ARCHIVE)
+    assert model.version == 1 and not hasattr(model.module, "cache_full")
+    out = decode(model, [[5, 6, 7], [9]], 32, 16, "threshold")
+    assert all(len(r["tokens"]) == 32 and model.mask_id not in r["tokens"] for r in out["rows"])
+    for cache in ("prefix", "dual"):
+        raises(lambda: decode(model, [[5]], 32, 16, cache=cache), "format 1", "re-export with tools/export.py")
+    raises(lambda: decode(ReferenceModel(archive_v2), [[5]], 32, 16, cache="full"), "cache must be one of")
+    # the CLI: key "cache"; the same result as the library call; a one-line error for format 1
+    case = {"model": archive_v2, "prompts": [[5, 6], [7]], "genLength": 32, "blockLength": 16,
+            "strategy": "threshold", "cache": "dual"}
+    r = subprocess.run([sys.executable, os.path.join(HERE, "reference_decode.py")], input=json.dumps([case]),
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)[0] == decode(ReferenceModel(archive_v2), [[5, 6], [7]], 32, 16, "threshold", cache="dual")
+    r = subprocess.run([sys.executable, os.path.join(HERE, "reference_decode.py")],
+                       input=json.dumps([dict(case, model=V1_ARCHIVE)]), capture_output=True, text=True)
+    assert r.returncode == 1 and "re-export with tools/export.py" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
 def main():
     torch.manual_seed(0)
     tests = [test_safetensors_roundtrip, test_safetensors_foreign_file, test_safetensors_sharded,
@@ -401,12 +639,23 @@ def main():
     print(f"ok test_weights_validation ({time.time() - T0:.0f} s)")
     test_export_reload(llada, llada_pt)
     test_export_reload(dream, dream_pt)
+    test_parity_cache(dream)
     print(f"ok test_export_reload ({time.time() - T0:.0f} s)")
     test_reference_decoder(llada_pt, False)
     test_reference_decoder(dream_pt, True)
     print(f"ok test_reference_decoder, batch == single ({time.time() - T0:.0f} s)")
     assert test_stop_at_eos(llada_pt) + test_stop_at_eos(dream_pt) > 0, "no generation ended early"
     print(f"ok test_stop_at_eos ({time.time() - T0:.0f} s)")
+    cases = cache_cases([llada_pt, dream_pt])
+    test_cache_full_exact(cases)
+    print(f"ok test_cache_full_exact ({time.time() - T0:.0f} s)")
+    test_plain_window_exact(cases)
+    print(f"ok test_plain_window_exact ({time.time() - T0:.0f} s)")
+    test_cached_decode(llada_pt)
+    test_cached_decode(dream_pt)
+    print(f"ok test_cached_decode ({time.time() - T0:.0f} s)")
+    test_format1_archive(llada_pt)
+    print(f"ok test_format1_archive ({time.time() - T0:.0f} s)")
     shutil.rmtree(TMP, ignore_errors=True)
     print("all passed")
 

@@ -12,7 +12,8 @@ from typing import Dict, Optional, Tuple
 
 from .model import ModelConfig
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the KV-cache methods cache_full / cache_step and the kvCache field
+READABLE_VERSIONS = (1, 2)  # version 1 archives still load; they decode with cache "none" only
 META_FIELDS = ("name", "architecture", "mask_id", "eos_id", "end_ids", "pad_id", "logits_shifted",
                "chat_template", "add_bos", "bos_token")
 MODEL_FIELDS = tuple(ModelConfig.__dataclass_fields__)
@@ -131,6 +132,7 @@ def build_metadata(meta: Dict, cfg: ModelConfig, dtype: str, attention: str, def
         "dtype": dtype,
         "attention": attention,
         "config": cfg.to_dict(),
+        "kvCache": kv_cache_meta(cfg),
         "chatTemplate": meta["chat_template"] if "chat_template" in meta else _template_text(tc.get("chat_template")),
         "addBos": meta["add_bos"] if "add_bos" in meta else bool(tc.get("add_bos_token", False)),
         "bosToken": meta["bos_token"] if "bos_token" in meta else _token_text(tc.get("bos_token")),
@@ -139,6 +141,11 @@ def build_metadata(meta: Dict, cfg: ModelConfig, dtype: str, attention: str, def
     }
     validate_metadata(md, tokenizer)
     return md
+
+
+def kv_cache_meta(cfg: ModelConfig) -> Dict[str, int]:
+    """The sizes of one row's cache (model.py kv_cache_shape without batch and length)."""
+    return {"layers": cfg.num_layers, "kvHeads": cfg.num_kv_heads, "headDim": cfg.head_dim}
 
 
 def _torch_version() -> str:
@@ -153,6 +160,12 @@ def validate_metadata(md: Dict, tokenizer: Optional[Dict] = None) -> None:
     def is_int(v) -> bool:
         return type(v) is int
 
+    if md.get("format") != "localleap":
+        fail("format", f"must be \"localleap\", got {md.get('format')!r}")
+    version = md.get("formatVersion")
+    if not is_int(version) or version not in READABLE_VERSIONS:
+        fail("formatVersion", f"must be one of {', '.join(map(str, READABLE_VERSIONS))} (re-export with this "
+                              f"version's tools/export.py), got {version!r}")
     if md.get("architecture") not in ARCHITECTURES:
         fail("architecture", f"must be one of {', '.join(ARCHITECTURES)}, got {md.get('architecture')!r}")
     if not isinstance(md.get("name"), str) or not md["name"]:
@@ -187,8 +200,26 @@ def validate_metadata(md: Dict, tokenizer: Optional[Dict] = None) -> None:
         fail("dtype", f"must be float32, bfloat16 or float16, got {md.get('dtype')!r}")
     if md.get("attention") not in ("manual", "sdpa"):
         fail("attention", f"must be manual or sdpa, got {md.get('attention')!r}")
+    if version >= 2 or "kvCache" in md:
+        _check_kv_cache(md.get("kvCache"), md.get("config"), fail)
     if tokenizer is not None:
         _check_tokenizer(md, tokenizer)
+
+
+def _check_kv_cache(kv, config, fail) -> None:
+    """kvCache (required from format version 2) must be positive ints that match config."""
+    if not isinstance(kv, dict) or set(kv) != {"layers", "kvHeads", "headDim"}:
+        fail("kvCache", f"must be an object with exactly layers, kvHeads and headDim, got {kv!r}")
+    for k, v in kv.items():
+        if type(v) is not int or v <= 0:
+            fail(f"kvCache.{k}", f"must be a positive integer, got {v!r}")
+    try:
+        want = kv_cache_meta(ModelConfig.from_dict(config))
+    except (ValueError, TypeError) as e:  # TypeError: config is not a dict or lacks a size
+        fail("config", f"is not a valid model config ({e})")
+    for k, v in want.items():
+        if kv[k] != v:
+            fail(f"kvCache.{k}", f"is {kv[k]} but config gives {v}")
 
 
 def tokenizer_tokens(tok: Dict) -> Dict[str, int]:

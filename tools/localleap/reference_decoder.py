@@ -2,14 +2,20 @@
 
 It calls the methods the engine calls (logits_at with the current block's positions, minus one for
 shifted models; logits_at_padded for left-padded batches) and applies commit_rule to each row.
+With a KV cache ("prefix", "dual") the later steps of a block run only a window of the canvas; the
+reference computes those with its own plain transformer (reference_cache.py) on the archive's
+weights, not with the archive's cache_step, so that a match with the engine means something.
 """
 import json
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
 from .commit_rule import STRATEGIES, check_steps, choose, commit_mask, order_keys, schedule
+from .metadata import validate_metadata
+
+CACHES = ("none", "prefix", "dual")
 
 
 class ReferenceModel:
@@ -23,37 +29,81 @@ class ReferenceModel:
             self.meta = json.loads(extra["localleap.json"])
         except json.JSONDecodeError:
             raise ValueError(f"{path}: localleap.json is missing or not JSON") from None
+        try:
+            validate_metadata(self.meta)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
         self.path, self.device = path, device
+        self.version = self.meta["formatVersion"]
+        self._plain = None
         m = self.meta
         self.vocab, self.mask_id, self.eos_id = m["vocabSize"], m["maskId"], m["eosId"]
         self.end_ids, self.pad_id = list(m["endIds"]), m["padId"]
         self.shifted, self.max_length = bool(m["logitsShifted"]), m["maxLength"]
 
+    def _tensor(self, a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64)).to(self.device)
+
+    def _checked(self, z: torch.Tensor, rows: int, k: int) -> np.ndarray:
+        z = z.float().cpu().numpy()
+        if z.shape != (rows, k, self.vocab):
+            raise ValueError(f"{self.path}: logits have shape {list(z.shape)}, expected {[rows, k, self.vocab]}")
+        return z
+
     def logits(self, canvas: np.ndarray, positions: np.ndarray, left_pad: np.ndarray) -> np.ndarray:
         """float32 [B, K, V] model outputs at `positions` (shared by all rows)."""
-        ids = torch.from_numpy(np.ascontiguousarray(canvas, dtype=np.int64)).to(self.device)
-        pos = torch.from_numpy(np.ascontiguousarray(positions, dtype=np.int64)).to(self.device)
+        ids, pos = self._tensor(canvas), self._tensor(positions)
         with torch.no_grad():
             if left_pad.any():
-                pad = torch.from_numpy(np.ascontiguousarray(left_pad, dtype=np.int64)).to(self.device)
-                z = self.module.logits_at_padded(ids, pos, pad)
+                z = self.module.logits_at_padded(ids, pos, self._tensor(left_pad))
             else:
                 z = self.module.logits_at(ids, pos)
-        z = z.float().cpu().numpy()
-        if z.shape != (canvas.shape[0], len(positions), self.vocab):
-            raise ValueError(f"{self.path}: logits have shape {list(z.shape)}, expected "
-                             f"{[canvas.shape[0], len(positions), self.vocab]}")
-        return z
+        return self._checked(z, canvas.shape[0], len(positions))
+
+    def check_cache(self, cache: str) -> None:
+        """The engine runs format 1 archives (no cache methods) with cache "none" only; so does this."""
+        if self.version < 2:
+            raise ValueError(f"{self.path}: cache {cache!r} needs a format 2 archive (this one is format "
+                             f"{self.version}, without the KV-cache methods): re-export with tools/export.py "
+                             "(or tools/export_hf.py)")
+
+    def plain(self):
+        """The plain transformer on this archive's weights (built on first use)."""
+        if self._plain is None:
+            from .reference_cache import PlainTransformer
+            self._plain = PlainTransformer(self.module.state_dict(), self.meta["config"], self.meta["attention"])
+        return self._plain
+
+    def cache_full(self, canvas: np.ndarray, left_pad: np.ndarray):
+        """Every position's keys/values (the plain transformer's full pass), for cache_window."""
+        ids = self._tensor(canvas)
+        _, kv = self.plain().full(ids, ids.new_zeros(1), self._tensor(left_pad) if left_pad.any() else None)
+        return kv
+
+    def cache_window(self, canvas: np.ndarray, window: np.ndarray, positions: np.ndarray, left_pad: np.ndarray,
+                     kv) -> np.ndarray:
+        """float32 [B, K, V] outputs at window[positions] when only `window` runs, over the stored kv."""
+        z = self.plain().window(self._tensor(canvas), self._tensor(window), self._tensor(positions),
+                                self._tensor(left_pad) if left_pad.any() else None, kv)
+        return self._checked(z, canvas.shape[0], len(positions))
 
 
 def decode(model: ReferenceModel, prompts: Sequence[Sequence[int]], gen_length: int, block_length: int = 32,
            strategy: str = "low-confidence", steps: Optional[int] = None, threshold: float = 0.9,
            anchor_threshold: float = 0.9, relaxed_threshold: float = 0.75, radius: int = 4,
-           temperature: float = 0.0, seeds: Optional[Sequence[int]] = None, stop_at_eos: bool = False) -> Dict:
-    """{"rows": [{"tokens", "steps", "stepsPerBlock", "finishReason"}], "batchSteps"}."""
+           temperature: float = 0.0, seeds: Optional[Sequence[int]] = None, stop_at_eos: bool = False,
+           cache: str = "none") -> Dict:
+    """{"rows": [{"tokens", "steps", "stepsPerBlock", "finishReason"}], "batchSteps"}.
+
+    cache "prefix" / "dual": a block's first batch step runs the whole canvas and stores every
+    position's keys/values; its later steps run only a window (see block_logits)."""
     B = len(prompts)
     if B == 0:
         raise ValueError("no prompts")
+    if cache not in CACHES:
+        raise ValueError(f"cache must be one of {', '.join(CACHES)}, got {cache!r}")
+    if cache != "none":
+        model.check_cache(cache)
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
     if gen_length <= 0 or block_length <= 0 or gen_length % block_length:
@@ -100,11 +150,12 @@ def decode(model: ReferenceModel, prompts: Sequence[Sequence[int]], gen_length: 
         positions = np.arange(lo, hi) - (1 if model.shifted else 0)
         if positions[0] < 0:
             raise ValueError("shifted logits need a prompt of at least one token")
+        kv = None  # this block's stored keys/values, from its first step
         while True:
             todo = [b for b in range(B) if not stopped[b] and (canvas[b, lo:hi] == model.mask_id).any()]
             if not todo:
                 break
-            z = model.logits(canvas, positions, left_pad)
+            z, kv = block_logits(model, cache, canvas, lo, hi, left_pad, kv)
             batch_steps += 1
             for b in todo:
                 block = canvas[b, lo:hi]
@@ -138,3 +189,24 @@ def decode(model: ReferenceModel, prompts: Sequence[Sequence[int]], gen_length: 
         rows.append({"tokens": span, "steps": row_steps[b], "stepsPerBlock": per_block[b],
                      "finishReason": "eos" if any(t in model.end_ids for t in span) else "length"})
     return {"rows": rows, "batchSteps": batch_steps}
+
+
+def cache_window(cache: str, lo: int, hi: int, length: int, shift: int) -> Tuple[np.ndarray, np.ndarray]:
+    """(window, positions) of a block's cached step: the block (and, shifted, the position before
+    it, whose output predicts the block's first token) for "dual", everything from there to the
+    canvas end for "prefix"; positions index the window at the block's outputs."""
+    end = hi if cache == "dual" else length
+    return np.arange(lo - shift, end), np.arange(hi - lo)
+
+
+def block_logits(model, cache: str, canvas: np.ndarray, lo: int, hi: int, left_pad: np.ndarray, kv):
+    """(logits [B, hi - lo, V] of the block's outputs, kv for the block's next step). Without a cache,
+    or at the block's first step (kv None), the whole canvas runs (the archive's logits_at); the
+    cache also takes every position's keys/values then, from the plain transformer. Later steps
+    run the window only, over those keys/values."""
+    shift = 1 if model.shifted else 0
+    if cache == "none" or kv is None:
+        z = model.logits(canvas, np.arange(lo, hi) - shift, left_pad)
+        return z, (None if cache == "none" else model.cache_full(canvas, left_pad))
+    window, positions = cache_window(cache, lo, hi, canvas.shape[1], shift)
+    return model.cache_window(canvas, window, positions, left_pad, kv), kv
