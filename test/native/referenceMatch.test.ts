@@ -2,9 +2,10 @@
 // (tools/reference_decode.py, run with Debian's torch 1.13) on random-weight models exported by
 // the export tool: token for token and step for step, every strategy, two block lengths, greedy
 // and sampled, with and without stopAtEos, a batch of prompts of different lengths, LLaDA
-// (unshifted) and Dream (shifted) layouts.
+// (unshifted) and Dream (shifted) layouts; and the same for the KV caches (prefix, dual: the
+// reference runs its own eager transformer for the cached window, tools/localleap/reference_cache.py).
 import { beforeAll, describe, expect, test } from "@jest/globals";
-import type { Addon, AddonModel, AddonStrategy } from "../../lib/bindings/AddonTypes";
+import type { Addon, AddonCacheMode, AddonModel, AddonStrategy } from "../../lib/bindings/AddonTypes";
 import { getAddon } from "../../lib/bindings/getAddon";
 import { DREAM_FIXTURE, LLADA_FIXTURE } from "../support/fixtures";
 import { type ReferenceCase, runReferenceDecoder } from "../support/referenceDecoder";
@@ -20,11 +21,11 @@ beforeAll(async () => {
 async function openModel(path: string): Promise<AddonModel> {
     const loaded = await addon.loadModel({ path, device: "cpu", threads: 1 });
     const m = JSON.parse(loaded.metadataJson);
-    await loaded.model.configure({ vocabSize: m.vocabSize, maskId: m.maskId, eosId: m.eosId, endIds: m.endIds, padId: m.padId, logitsShifted: m.logitsShifted, maxLength: m.maxLength });
+    await loaded.model.configure({ vocabSize: m.vocabSize, maskId: m.maskId, eosId: m.eosId, endIds: m.endIds, padId: m.padId, logitsShifted: m.logitsShifted, maxLength: m.maxLength, kvCache: m.kvCache });
     return loaded.model;
 }
 
-function casesFor(model: string): ReferenceCase[] {
+function casesFor(model: string, cache: AddonCacheMode): ReferenceCase[] {
     const cases: ReferenceCase[] = [];
     for (const strategy of STRATEGIES) {
         for (const blockLength of [8, 16]) {
@@ -34,20 +35,28 @@ function casesFor(model: string): ReferenceCase[] {
                     model, prompts: PROMPTS, genLength, blockLength, strategy,
                     steps: strategy === "low-confidence" || strategy === "random" ? genLength / 2 : genLength,
                     threshold: 0.8, anchorThreshold: 0.85, relaxedThreshold: 0.6, radius: 3, temperature,
-                    seeds: [3, 5, 7], stopAtEos: blockLength === 8,
+                    seeds: [3, 5, 7], stopAtEos: blockLength === 8, cache,
                 });
+                // A single row (no padding) too, when there is a cache: its steps take the unpadded methods.
+                if (cache !== "none" && temperature === 0) {
+                    cases.push({ ...cases[cases.length - 1]!, prompts: [PROMPTS[1]!], seeds: [9] });
+                }
             }
         }
     }
     return cases;
 }
 
-describe.each([["llada", LLADA_FIXTURE], ["dream", DREAM_FIXTURE]])("%s fixture", (_name, modelPath) => {
+const MODELS = [["llada", LLADA_FIXTURE], ["dream", DREAM_FIXTURE]] as const;
+const RUNS = MODELS.flatMap(([name, file]) => (["none", "prefix", "dual"] as const).map((cache) => [name, cache, file] as const));
+
+describe.each(RUNS)("%s fixture, cache %s", (_name, cache, modelPath) => {
     test("engine decode equals the Python reference decoder token for token", async () => {
-        const cases = casesFor(modelPath);
+        const cases = casesFor(modelPath, cache);
         const expected = runReferenceDecoder(cases);
         const model = await openModel(modelPath);
         let multiTokenSteps = 0;
+        let cachedSteps = 0;
         try {
             for (let i = 0; i < cases.length; i++) {
                 const c = cases[i]!;
@@ -55,8 +64,9 @@ describe.each([["llada", LLADA_FIXTURE], ["dream", DREAM_FIXTURE]])("%s fixture"
                     ...c, prompts: c.prompts.map((p) => Int32Array.from(p)), cudaGraph: false,
                 });
                 const want = expected[i]!;
-                const label = `${c.strategy} Lb=${c.blockLength} T=${c.temperature} stopAtEos=${c.stopAtEos}`;
+                const label = `${c.strategy} Lb=${c.blockLength} T=${c.temperature} stopAtEos=${c.stopAtEos} rows=${c.prompts.length}`;
                 expect({ label, batchSteps: got.batchSteps }).toEqual({ label, batchSteps: want.batchSteps });
+                if (cache !== "none") cachedSteps += got.cachedSteps;
                 got.rows.forEach((row, b) => {
                     expect({ label, b, tokens: Array.from(row.tokens) }).toEqual({ label, b, tokens: want.rows[b]!.tokens });
                     expect({ label, b, steps: row.steps, perBlock: Array.from(row.stepsPerBlock) })
@@ -70,5 +80,7 @@ describe.each([["llada", LLADA_FIXTURE], ["dream", DREAM_FIXTURE]])("%s fixture"
         // The fixture must make threshold/localleap commit several tokens per step sometimes,
         // or the comparison would not exercise the parallel rules.
         expect(multiTokenSteps).toBeGreaterThan(0);
+        // With a cache, most steps must really be cached steps.
+        if (cache !== "none") expect(cachedSteps).toBeGreaterThan(0);
     }, 600_000);
 });

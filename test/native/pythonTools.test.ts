@@ -1,0 +1,15 @@
+// The Python tools' own tests (tools/test_tools.py: export, metadata, the cache methods against the
+// reference's plain transformer bit for bit, the reference decoder), with Debian's torch.
+import { execFileSync } from "node:child_process";
+import path from "node:path";
+import { expect, test } from "@jest/globals";
+import { ROOT, torchPython } from "../support/fixtures";
+
+test("tools/test_tools.py passes", () => {
+    const out = execFileSync(torchPython(), [path.join(ROOT, "tools", "test_tools.py")], {
+        cwd: ROOT,
+        env: { ...process.env, OMP_NUM_THREADS: process.env.OMP_NUM_THREADS ?? "1" },
+        maxBuffer: 16 << 20,
+    }).toString();
+    expect(out).toContain("all passed");
+}, 300_000);
