@@ -504,8 +504,8 @@ async function main(): Promise<void> {
 
     const { addon, buildInfo } = await getAddon({ device });
     const loaded = await addon.loadModel({ path: modelPath, device, threads: 0, ...(values["trust-model-code"] && { trustModelCode: true }) });
-    const m = JSON.parse(loaded.metadataJson) as { name: string; vocabSize: number; maskId: number; eosId: number; endIds: number[]; padId: number; logitsShifted: boolean; maxLength: number };
-    const info = await loaded.model.configure({ vocabSize: m.vocabSize, maskId: m.maskId, eosId: m.eosId, endIds: m.endIds, padId: m.padId, logitsShifted: m.logitsShifted, maxLength: m.maxLength });
+    const m = JSON.parse(loaded.metadataJson) as { name: string; vocabSize: number; maskId: number; eosId: number; endIds: number[]; padId: number; logitsShifted: boolean; maxLength: number; kvCache?: { layers: number; kvHeads: number; headDim: number } };
+    const info = await loaded.model.configure({ vocabSize: m.vocabSize, maskId: m.maskId, eosId: m.eosId, endIds: m.endIds, padId: m.padId, logitsShifted: m.logitsShifted, maxLength: m.maxLength, ...(m.kvCache && { kvCache: m.kvCache }) });
     const loadMs = performance.now() - t0;
     log(`loaded ${modelPath} (${m.name}, ${info.dtype}, ${(info.parameterBytes / 2 ** 30).toFixed(2)} GiB) in ${(loadMs / 1000).toFixed(1)} s on ${buildInfo.cudaDeviceName || device}; methods ${loaded.methods.join(", ")}`);
     // Ordinary tokens: never the mask or an end token (as bench/stepOverhead.ts).

@@ -13,7 +13,7 @@ async function main(): Promise<void> {
     const { addon, buildInfo } = await getAddon({ device: "cuda" });
     const loaded = await addon.loadModel({ path: modelPath, device: "cuda", threads: 0 });
     const m = JSON.parse(loaded.metadataJson);
-    const info = await loaded.model.configure({ vocabSize: m.vocabSize, maskId: m.maskId, eosId: m.eosId, endIds: m.endIds, padId: m.padId, logitsShifted: m.logitsShifted, maxLength: m.maxLength });
+    const info = await loaded.model.configure({ vocabSize: m.vocabSize, maskId: m.maskId, eosId: m.eosId, endIds: m.endIds, padId: m.padId, logitsShifted: m.logitsShifted, maxLength: m.maxLength, ...(m.kvCache && { kvCache: m.kvCache }) });
     // Any ordinary tokens: never the mask or an end token.
     const special = new Set<number>([m.maskId, ...m.endIds]);
     const ordinary = Array.from({ length: Math.min(m.vocabSize, 1000) }, (_, i) => i).filter((id) => !special.has(id));
