@@ -40,11 +40,13 @@ RuleCase toRuleCase(const Napi::Object& obj) {
     c.logitsBits.assign(a.Data(), a.Data() + a.ElementLength());
   }
   c.block = args::int32Values(obj.Get("block"), "block");
-  RuleParams& p = c.params;
+  RuleParams p{};
   p.strategy = parseStrategy(env, args::string(obj, "strategy"));
   p.maskId = args::integer(obj, "maskId", 0, 1 << 30);
   p.canvasLength = c.blockLength;
   p.blockStart = 0;
+  p.blockLength = c.blockLength;
+  p.logitsOffset = 0;
   p.genStart = -args::integer(obj, "genOffset", 0, 1 << 24);
   p.stepsPerBlock = 1;
   p.topKOverride = args::integer(obj, "topK", 1, 1024);
@@ -56,6 +58,31 @@ RuleCase toRuleCase(const Napi::Object& obj) {
   if (!std::isfinite(p.temperature) || p.temperature < 0) throwInvalidArgument(env, "temperature must be >= 0");
   p.invTemperature = p.temperature > 0 ? 1.0f / p.temperature : 0.0f;
   p.numEndIds = 0;
+  c.params.assign(c.batch > 0 ? c.batch : 0, p);
+  // Optional per-row overrides (mixed rows in one step): rows[b] may set strategy, topK, radius,
+  // threshold, anchorThreshold, relaxedThreshold, temperature and genOffset of row b.
+  Napi::Value rowsValue = obj.Get("rows");
+  if (!rowsValue.IsUndefined()) {
+    if (!rowsValue.IsArray()) throwInvalidArgument(env, "rows must be an array of per-row overrides");
+    Napi::Array rows = rowsValue.As<Napi::Array>();
+    if ((int)rows.Length() != c.batch) throwInvalidArgument(env, "rows must hold one entry per row");
+    for (int b = 0; b < c.batch; ++b) {
+      Napi::Object r = args::object(rows.Get((uint32_t)b), "rows[]");
+      RuleParams& q = c.params[b];
+      if (r.Has("strategy")) q.strategy = parseStrategy(env, args::string(r, "strategy"));
+      if (r.Has("topK")) q.topKOverride = args::integer(r, "topK", 1, 1024);
+      if (r.Has("radius")) q.radius = args::integer(r, "radius", 0, 1 << 24);
+      if (r.Has("threshold")) q.threshold = (float)args::number(r, "threshold");
+      if (r.Has("anchorThreshold")) q.anchorThreshold = (float)args::number(r, "anchorThreshold");
+      if (r.Has("relaxedThreshold")) q.relaxedThreshold = (float)args::number(r, "relaxedThreshold");
+      if (r.Has("genOffset")) q.genStart = -args::integer(r, "genOffset", 0, 1 << 24);
+      if (r.Has("temperature")) {
+        q.temperature = (float)args::number(r, "temperature");
+        if (!std::isfinite(q.temperature) || q.temperature < 0) throwInvalidArgument(env, "temperature must be >= 0");
+        q.invTemperature = q.temperature > 0 ? 1.0f / q.temperature : 0.0f;
+      }
+    }
+  }
   for (double s : args::numberArray(obj, "seeds")) c.seeds.push_back((uint64_t)s);
   for (int s : args::intArray(obj, "rowSteps")) c.rowSteps.push_back(s);
   return c;

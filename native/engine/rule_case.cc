@@ -18,6 +18,7 @@ void checkRuleCase(const RuleCase& c) {
     throw EngineError(ErrorCode::kInvalidArgument, "logits must hold batch * blockLength * vocabSize values");
   }
   if (c.block.size() != cells) throw EngineError(ErrorCode::kInvalidArgument, "block must hold batch * blockLength ids");
+  if (c.params.size() != (size_t)c.batch) throw EngineError(ErrorCode::kInvalidArgument, "one RuleParams per row is needed");
   if (c.seeds.size() != (size_t)c.batch || c.rowSteps.size() != (size_t)c.batch) {
     throw EngineError(ErrorCode::kInvalidArgument, "seeds and rowSteps need one value per row");
   }
@@ -42,7 +43,8 @@ RuleCaseResult runRuleCaseCpu(const RuleCase& c) {
   std::vector<float> conf(cells);
   StepState st{c.seeds.data(), steps.data(), blockSteps.data(), masks0.data(), conf.data(), token.data(), nullptr,
                remaining.data(), stepsOut.data(), endFound.data(), committed.data()};
-  applyRuleCpu(logits.data_ptr<float>(), c.batch, c.blockLength, c.vocab, canvas.data(), c.params, st);
+  applyRuleCpu(logits.data_ptr<float>(), c.batch, c.blockLength, c.blockLength, c.vocab, canvas.data(), c.params.data(),
+               st);
 
   RuleCaseResult r;
   r.tokens = token;

@@ -17,7 +17,9 @@ struct RuleCase {
   std::vector<uint16_t> logitsBits;   // bf16 / fp16 bit patterns otherwise
   int batch = 0, blockLength = 0, vocab = 0;
   std::vector<int32_t> block;         // [batch, blockLength]
-  RuleParams params{};                // blockStart 0, canvasLength blockLength, genStart -genOffset
+  // One per row (rows may mix strategies, thresholds, temperatures): blockStart 0, canvasLength
+  // and blockLength the case's blockLength, logitsOffset 0, genStart -genOffset.
+  std::vector<RuleParams> params;
   std::vector<uint64_t> seeds;        // [batch]
   std::vector<int32_t> rowSteps;      // [batch]
 };

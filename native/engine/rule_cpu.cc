@@ -44,12 +44,13 @@ void choosePosition(const float* row, int vocab, const RuleParams& p, uint64_t g
   rule::combineChunks(results.data(), chunks, token, conf);
 }
 
-void decideRow(int b, int blockLength, int64_t* canvasRow, const RuleParams& p,
+void decideRow(int b, int blockStride, int64_t* canvasRow, const RuleParams& p,
                const StepState& st) {
+  const int blockLength = p.blockLength;
   std::vector<uint8_t> masked(blockLength);
   std::vector<uint64_t> keys(blockLength);
-  const float* conf = st.conf + (int64_t)b * blockLength;
-  const int32_t* token = st.token + (int64_t)b * blockLength;
+  const float* conf = st.conf + (int64_t)b * blockStride;
+  const int32_t* token = st.token + (int64_t)b * blockStride;
   int maskedCount = 0;
   for (int i = 0; i < blockLength; ++i) {
     masked[i] = canvasRow[p.blockStart + i] == p.maskId;
@@ -66,7 +67,8 @@ void decideRow(int b, int blockLength, int64_t* canvasRow, const RuleParams& p,
   rule::RowView view{conf, keys.data(), masked.data(), blockLength};
 
   int committedCount = 0;
-  int32_t* committed = st.committed + (int64_t)b * blockLength;
+  int32_t* committed = st.committed + (int64_t)b * blockStride;
+  for (int i = blockLength; i < blockStride; ++i) committed[i] = -1;
   for (int i = 0; i < blockLength; ++i) {
     committed[i] = -1;
     if (rule::decidePosition(view, i, p, quota)) {
@@ -90,15 +92,16 @@ void decideRow(int b, int blockLength, int64_t* canvasRow, const RuleParams& p,
 
 }  // namespace
 
-void applyRuleCpu(const float* logits, int batch, int blockLength, int vocab, int64_t* canvas,
-                  const RuleParams& p, const StepState& st) {
-  const int64_t positions = (int64_t)batch * blockLength;
+void applyRuleCpu(const float* logits, int batch, int logitsPerRow, int blockStride, int vocab, int64_t* canvas,
+                  const RuleParams* params, const StepState& st) {
+  const int64_t positions = (int64_t)batch * blockStride;
   at::parallel_for(0, positions, 1, [&](int64_t begin, int64_t end) {
     for (int64_t q = begin; q < end; ++q) {
-      const int b = (int)(q / blockLength);
-      const int i = (int)(q % blockLength);
+      const int b = (int)(q / blockStride);
+      const int i = (int)(q % blockStride);
+      const RuleParams& p = params[b];
       const int64_t* canvasRow = canvas + (int64_t)b * p.canvasLength;
-      if (canvasRow[p.blockStart + i] != p.maskId) {
+      if (i >= p.blockLength || canvasRow[p.blockStart + i] != p.maskId) {
         st.conf[q] = 0.0f;
         st.token[q] = -1;
         continue;
@@ -108,10 +111,11 @@ void applyRuleCpu(const float* logits, int batch, int blockLength, int vocab, in
         uint64_t genPos = (uint64_t)(p.blockStart + i - p.genStart);
         base = rule::gumbelBase(rule::positionStream(st.seeds[b], (uint64_t)st.steps[b], genPos));
       }
-      choosePosition(logits + q * vocab, vocab, p, base, st.token + q, st.conf + q);
+      const float* row = logits + ((int64_t)b * logitsPerRow + p.logitsOffset + i) * vocab;
+      choosePosition(row, vocab, p, base, st.token + q, st.conf + q);
     }
   });
-  for (int b = 0; b < batch; ++b) decideRow(b, blockLength, canvas + (int64_t)b * p.canvasLength, p, st);
+  for (int b = 0; b < batch; ++b) decideRow(b, blockStride, canvas + (int64_t)b * params[b].canvasLength, params[b], st);
 }
 
 }  // namespace localleap

@@ -214,8 +214,9 @@ __device__ void combineChunksWarp(const ChunkResult* all, int chunks, int32_t* t
 }
 
 // Step 3: the commit decision for row b, by the CTA that finished the row's last position.
-__device__ void decideRow(int b, int blockLength, int64_t* canvas, const RuleParams& p,
+__device__ void decideRow(int b, int blockStride, int64_t* canvas, const RuleParams& p,
                           const StepState& st) {
+  const int blockLength = p.blockLength;
   extern __shared__ unsigned char sRow[];
   uint64_t* keys = reinterpret_cast<uint64_t*>(sRow);
   float* conf = reinterpret_cast<float*>(keys + blockLength);
@@ -224,7 +225,7 @@ __device__ void decideRow(int b, int blockLength, int64_t* canvas, const RulePar
   __shared__ int sMasked, sCommitted, sEnd, sQuota;
 
   int64_t* canvasRow = canvas + (int64_t)b * p.canvasLength;
-  const int64_t rowBase = (int64_t)b * blockLength;
+  const int64_t rowBase = (int64_t)b * blockStride;
   const uint64_t rowStep = (uint64_t)st.steps[b];
   if (threadIdx.x == 0) {
     sMasked = 0;
@@ -252,6 +253,7 @@ __device__ void decideRow(int b, int blockLength, int64_t* canvas, const RulePar
   __syncthreads();
 
   rule::RowView view{conf, keys, masked, blockLength};
+  for (int i = blockLength + threadIdx.x; i < blockStride; i += blockDim.x) st.committed[rowBase + i] = -1;
   for (int i = threadIdx.x; i < blockLength; i += blockDim.x) {
     const bool commit = rule::decidePosition(view, i, p, sQuota);
     st.committed[rowBase + i] = commit ? token[i] : -1;
@@ -290,29 +292,37 @@ constexpr int minCtasPerSm() {
   return kSampling ? 2 : (sizeof(T) == 2 ? LL_COMMIT_MIN_CTAS : 4);
 }
 
+// One CTA per (row, block offset, vocabulary chunk). Rows carry their own parameters
+// (params[b]): strategy, thresholds, temperature, block position and length, and where their
+// block's logits start (logitsOffset). kSampling: some row of the launch samples (a row with
+// temperature 0 still takes the greedy path, chosen per CTA, so mixed rows keep their bits).
 template <typename T, bool kSampling>
 __global__ void __launch_bounds__(kThreads, (minCtasPerSm<T, kSampling>()))
-    commitStepKernel(const T* __restrict__ logits, int blockLength, int vocab, int chunks,
+    commitStepKernel(const T* __restrict__ logits, int logitsPerRow, int blockStride, int vocab, int chunks,
                      int64_t* canvas, const RuleParams* __restrict__ params, StepState st,
                      ChunkResult* chunkScratch, uint32_t* positionArrivals) {
-  const RuleParams& p = *params;
   const int chunk = blockIdx.x % chunks;
-  const int q = blockIdx.x / chunks;  // b * blockLength + i
-  const int b = q / blockLength;
-  const int i = q % blockLength;
+  const int q = blockIdx.x / chunks;  // b * blockStride + i
+  const int b = q / blockStride;
+  const int i = q % blockStride;
+  const RuleParams& p = params[b];
+  if (i >= p.blockLength) return;  // past this row's block: no position (uniform per CTA)
   const int64_t* canvasRow = canvas + (int64_t)b * p.canvasLength;
   const bool masked = canvasRow[p.blockStart + i] == p.maskId;
+  const bool rowSamples = kSampling && p.temperature > 0.0f;
 
   // 1. Reduce this chunk (all threads take part; thread 0 holds the result).
   if (masked) {
     uint64_t base = 0;
-    if (kSampling) {
+    if (rowSamples) {
       uint64_t genPos = (uint64_t)(p.blockStart + i - p.genStart);
       base = rule::gumbelBase(rule::positionStream(st.seeds[b], (uint64_t)st.steps[b], genPos));
     }
     const int begin = chunk * rule::kVocabChunk;
     const int end = min(begin + rule::kVocabChunk, vocab);
-    ChunkResult r = reduceChunk<T, kSampling>(logits + (int64_t)q * vocab, begin, end, p, base);
+    const T* row = logits + ((int64_t)b * logitsPerRow + p.logitsOffset + i) * vocab;
+    ChunkResult r = rowSamples ? reduceChunk<T, kSampling>(row, begin, end, p, base)
+                               : reduceChunk<T, false>(row, begin, end, p, base);
     if (threadIdx.x == 0) chunkScratch[(int64_t)q * chunks + chunk] = r;
   }
 
@@ -335,7 +345,7 @@ __global__ void __launch_bounds__(kThreads, (minCtasPerSm<T, kSampling>()))
       st.token[q] = token;
       __threadfence();
       // A second flag: other warps may still be reading sLast (no barrier since they did).
-      sRowLast = atomicAdd(&st.arrivals[b], 1u) == (unsigned)(blockLength - 1);
+      sRowLast = atomicAdd(&st.arrivals[b], 1u) == (unsigned)(p.blockLength - 1);
     }
   }
   __syncthreads();
@@ -343,16 +353,16 @@ __global__ void __launch_bounds__(kThreads, (minCtasPerSm<T, kSampling>()))
   __threadfence();
 
   // 3. The last position of the row decides and commits.
-  decideRow(b, blockLength, canvas, p, st);
+  decideRow(b, blockStride, canvas, p, st);
 }
 
 template <typename T, bool kSampling>
 cudaError_t launchTyped(const CommitLaunch& l, cudaStream_t stream) {
   const int chunks = commitChunkCount(l.vocab);
-  const long long grid = (long long)l.batch * l.blockLength * chunks;
-  const size_t shared = (size_t)l.blockLength * (sizeof(uint64_t) + sizeof(float) + sizeof(int32_t) + 1);
+  const long long grid = (long long)l.batch * l.blockStride * chunks;
+  const size_t shared = (size_t)l.blockStride * (sizeof(uint64_t) + sizeof(float) + sizeof(int32_t) + 1);
   commitStepKernel<T, kSampling><<<(unsigned)grid, kThreads, shared, stream>>>(
-      static_cast<const T*>(l.logits), l.blockLength, l.vocab, chunks, l.canvas, l.params, l.state,
+      static_cast<const T*>(l.logits), l.logitsPerRow, l.blockStride, l.vocab, chunks, l.canvas, l.params, l.state,
       l.chunks, l.positionArrivals);
   return cudaGetLastError();
 }
@@ -362,8 +372,8 @@ cudaError_t launchTyped(const CommitLaunch& l, cudaStream_t stream) {
 int commitChunkCount(int vocab) { return (vocab + rule::kVocabChunk - 1) / rule::kVocabChunk; }
 
 cudaError_t launchCommitStep(const CommitLaunch& l, cudaStream_t stream) {
-  if (l.batch <= 0 || l.blockLength <= 0 || l.blockLength > kMaxBlockLength || l.vocab <= 0 ||
-      l.vocab > kMaxVocab) {
+  if (l.batch <= 0 || l.blockStride <= 0 || l.blockStride > kMaxBlockLength || l.logitsPerRow <= 0 ||
+      l.vocab <= 0 || l.vocab > kMaxVocab) {
     return cudaErrorInvalidValue;
   }
   switch (l.type) {

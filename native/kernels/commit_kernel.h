@@ -14,17 +14,18 @@ namespace localleap {
 enum class LogitsType { kFloat32, kBFloat16, kFloat16 };
 
 struct CommitLaunch {
-  const void* logits;            // [batch, blockLength, vocab], contiguous
+  const void* logits;            // [batch, logitsPerRow, vocab], contiguous
   LogitsType type;
-  bool sampling;                 // temperature > 0: must match params->temperature
+  bool sampling;                 // some row has temperature > 0 (rows with 0 stay greedy)
   int batch;
-  int blockLength;
+  int blockStride;               // the largest params[b].blockLength: row stride of the [B*Lb] arrays
+  int logitsPerRow;              // row b's block position i reads logits[b, params[b].logitsOffset + i]
   int vocab;
-  int64_t* canvas;               // [batch, params->canvasLength], updated in place
-  const RuleParams* params;      // device memory
+  int64_t* canvas;               // [batch, W] (W = params[b].canvasLength), updated in place
+  const RuleParams* params;      // device memory, one per row
   StepState state;               // device or host-mapped pointers
-  rule::ChunkResult* chunks;     // [batch * blockLength * commitChunkCount(vocab)] scratch
-  uint32_t* positionArrivals;    // [batch * blockLength], zero before the first launch
+  rule::ChunkResult* chunks;     // [batch * blockStride * commitChunkCount(vocab)] scratch
+  uint32_t* positionArrivals;    // [batch * blockStride], zero before the first launch
 };
 
 int commitChunkCount(int vocab);

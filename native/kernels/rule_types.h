@@ -13,14 +13,17 @@ enum Strategy : int32_t {
 
 constexpr int kMaxEndIds = 8;
 
-// Everything the rule reads that may change between generations. On CUDA it lives in device
-// memory so that a captured graph picks up new values without re-capture.
+// Everything the rule reads about one row. One RuleParams per row of a step (the scheduler's
+// rows keep their own strategy, thresholds and block): params[b] describes row b. On CUDA the
+// array lives in device memory so that a captured graph picks up new values without re-capture.
 struct RuleParams {
   int32_t strategy;
   int32_t maskId;
-  int32_t canvasLength;    // row stride of the canvas (L)
-  int32_t genStart;        // canvas position of generation position 0, same for every row
-  int32_t blockStart;      // canvas position of the current block's first position
+  int32_t canvasLength;    // row stride of the step's canvas (W); the same for every row of a step
+  int32_t genStart;        // canvas column of this row's generation position 0
+  int32_t blockStart;      // canvas column of this row's current block's first position
+  int32_t blockLength;     // this row's block length (<= the step's block stride)
+  int32_t logitsOffset;    // index, among the row's logits of this step, of its block's first position
   int32_t stepsPerBlock;   // s, for low-confidence and random
   int32_t topKOverride;    // > 0: commit this many by rank (test hook); 0: the schedule
   int32_t radius;          // W
@@ -34,7 +37,9 @@ struct RuleParams {
 };
 
 // Per-row decode state and the step's outputs. Pointers may be host, device or host-mapped
-// memory; the layout is the same for both back ends.
+// memory; the layout is the same for both back ends. [B*Lb] arrays have a row stride of the
+// step's block stride (the largest blockLength among its rows); a row uses its first
+// params[b].blockLength cells.
 struct StepState {
   const uint64_t* seeds;   // [B]
   int32_t* steps;          // [B] forward passes the row has taken (its RNG step counter)
