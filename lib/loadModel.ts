@@ -51,6 +51,7 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
             path: modelPath,
             device,
             threads: o.threads,
+            maxBatchSize: o.maxBatchSize,
             trustModelCode: o.trustModelCode,
             ...(abort !== undefined && { abort }),
             ...(o.onProgress !== undefined && { onProgress: o.onProgress }),

@@ -40,10 +40,16 @@ export interface LoadModelOptions {
     onProgress?: (progress: LoadProgress) => void;
     /**
      * Most generate()/stream() calls that may wait for this model at once (1..100000, default
-     * 1024); one more rejects at once with QueueFullError. Calls run one after another on the
-     * model's worker thread, in the order made.
+     * 1024); one more rejects at once with QueueFullError. Calls are admitted in the order made
+     * (FIFO) into the model's running batch (see maxBatchSize, docs/scheduler.md).
      */
     maxQueuedGenerations?: number;
+    /**
+     * Most rows (prompts) decoded at once (1..4096, default 32): concurrent generate()/stream()
+     * calls, and each row of a batch, join one running batch that takes one forward per step;
+     * a call waits in the queue until its rows fit (a call with more rows runs alone).
+     */
+    maxBatchSize?: number;
     /**
      * Load an archive whose code uses operators outside localleap's allowlist (file, network,
      * process or serialisation operators, custom ops). Default false: such an archive is refused
@@ -70,6 +76,9 @@ export const DEFAULT_CACHE: CacheMode = "dual";
 
 /** Default of {@link LoadModelOptions.maxQueuedGenerations}. */
 export const DEFAULT_MAX_QUEUED_GENERATIONS = 1024;
+
+/** Default of {@link LoadModelOptions.maxBatchSize}: rows decoded at once by the model's scheduler. */
+export const DEFAULT_MAX_BATCH_SIZE = 32;
 
 /** Default of {@link LoadModelOptions.probeTimeoutMs}: a probe is a few 8-token forwards, far below this on any device. */
 export const DEFAULT_PROBE_TIMEOUT_MS = 60000;
@@ -227,6 +236,7 @@ export interface ResolvedLoadModelOptions {
     signal?: AbortSignal;
     onProgress?: (progress: LoadProgress) => void;
     maxQueuedGenerations: number;
+    maxBatchSize: number;
     trustModelCode: boolean;
     probeTimeoutMs: number;
 }
@@ -239,6 +249,7 @@ const LOAD_ALLOWED: Record<keyof LoadModelOptions, string> = {
     signal: "an AbortSignal",
     onProgress: "a function",
     maxQueuedGenerations: "an integer from 1 to 100000",
+    maxBatchSize: "an integer from 1 to 4096",
     trustModelCode: "true or false",
     probeTimeoutMs: "an integer from 1 to 2147483647 (milliseconds)",
 };
@@ -277,6 +288,7 @@ const loadModelSchema = z.strictObject({
     signal: z.instanceof(AbortSignal).optional(),
     onProgress: z.custom<(progress: LoadProgress) => void>(isFunction).optional(),
     maxQueuedGenerations: z.number().int().min(1).max(100000).default(DEFAULT_MAX_QUEUED_GENERATIONS),
+    maxBatchSize: z.number().int().min(1).max(4096).default(DEFAULT_MAX_BATCH_SIZE),
     trustModelCode: z.boolean().default(false),
     probeTimeoutMs: z.number().int().min(1).max(2 ** 31 - 1).default(DEFAULT_PROBE_TIMEOUT_MS),
 });

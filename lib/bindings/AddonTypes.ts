@@ -48,6 +48,8 @@ export interface AddonLoadRequest {
     device: AddonDevice;
     /** Intra-op threads for this model's worker thread; 0 keeps libtorch's default. */
     threads: number;
+    /** Rows the model's scheduler decodes at once (LoadModelOptions.maxBatchSize); default 32. */
+    maxBatchSize?: number;
     /** Skip the operator allowlist checks (LoadModelOptions.trustModelCode); default false. */
     trustModelCode?: boolean;
     abort?: AddonAbortToken;
@@ -124,12 +126,12 @@ export interface AddonGenerateRequest {
 }
 
 export interface AddonStepEvent {
-    /** Batch step index, 0-based. */
+    /** Index of the forward among those this call took part in, 0-based. */
     step: number;
-    /** Block index, 0-based. */
+    /** Block index of the call's first row, 0-based (rows move on independently: see rows[].block). */
     block: number;
-    /** Per row: generation-relative positions and tokens committed by this step. */
-    rows: { positions: Int32Array; tokens: Int32Array }[];
+    /** Per row: its block, and the generation-relative positions and tokens committed by this step. */
+    rows: { block: number; positions: Int32Array; tokens: Int32Array }[];
 }
 
 export interface AddonRowResult {

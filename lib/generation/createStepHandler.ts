@@ -54,7 +54,7 @@ export function createStepHandler(options: StepHandlerOptions): StepHandler {
                 const canvas = canvases[index] as CanvasTracker;
                 canvas.commit(committed);
                 if (onStep !== undefined) {
-                    guarded("onStep", () => onStep({ type: "step", index, step: event.step, block: event.block, committed, text: canvas.text() }));
+                    guarded("onStep", () => onStep({ type: "step", index, step: event.step, block: row.block ?? event.block, committed, text: canvas.text() }));
                 }
                 if (onTextChunk === undefined && onAllEnded === undefined) return;
                 const prefix = canvas.finalPrefix();

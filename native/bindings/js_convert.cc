@@ -153,6 +153,7 @@ Napi::Object fromStepEvent(Napi::Env env, const StepEvent& event) {
   Napi::Array rows = Napi::Array::New(env, event.rows.size());
   for (size_t b = 0; b < event.rows.size(); ++b) {
     Napi::Object row = Napi::Object::New(env);
+    row.Set("block", event.rows[b].block);
     row.Set("positions", int32ArrayOf(env, event.rows[b].positions));
     row.Set("tokens", int32ArrayOf(env, event.rows[b].tokens));
     rows.Set((uint32_t)b, row);

@@ -72,6 +72,9 @@ struct ArchiveSummary {
   std::vector<std::string> methods;
 };
 
+// Rows decoded at once when loadModel does not say (LoadModelOptions.maxBatchSize).
+constexpr int kDefaultMaxBatchSize = 32;
+
 EngineError disposedError() {
   return EngineError(ErrorCode::kModelDisposed, "the model was disposed: load it again to use it");
 }
@@ -180,30 +183,32 @@ Napi::Value ModelWrap::generate(const Napi::CallbackInfo& info) {
   if (!onStep.IsEmpty()) pending->callback = Napi::Persistent(onStep);
   auto channel = JsChannel::open(env, "localleap.generate");
   ModelCore* core = core_.get();
-  const bool streaming = !onStep.IsEmpty();
-  core->worker->post([core, request, abort, finish, pending, channel, streaming] {
-    try {
-      StepObserver observer;
-      if (streaming) {
-        observer = [pending, channel](StepEvent&& event) {
-          auto shared = std::make_shared<StepEvent>(std::move(event));
-          channel->post([pending, shared](Napi::Env env) {
-            Napi::HandleScope scope(env);
-            try {
-              pending->callback.Call({fromStepEvent(env, *shared)});
-            } catch (const Napi::Error&) {
-              // The TS layer catches its own callback errors; a stray one must not kill decoding.
-            }
-          });
-        };
-      }
-      GenerateResult result = core->engine->generate(request, observer, abort.get(), finish.get());
-      auto shared = std::make_shared<GenerateResult>(std::move(result));
-      settle(channel, pending, [shared](Napi::Env env) { return fromGenerateResult(env, *shared); });
-    } catch (...) {
-      fail(channel, pending, currentErrorAsEngineError("generating"));
-    }
-  });
+  auto call = std::make_unique<GenerateCall>();
+  call->request = std::move(request);
+  call->abort = abort;
+  call->finish = finish;
+  if (!onStep.IsEmpty()) {
+    call->observer = [pending, channel](StepEvent&& event) {
+      auto shared = std::make_shared<StepEvent>(std::move(event));
+      channel->post([pending, shared](Napi::Env env) {
+        Napi::HandleScope scope(env);
+        try {
+          pending->callback.Call({fromStepEvent(env, *shared)});
+        } catch (const Napi::Error&) {
+          // The TS layer catches its own callback errors; a stray one must not kill decoding.
+        }
+      });
+    };
+  }
+  call->resolve = [pending, channel](GenerateResult&& result) {
+    auto shared = std::make_shared<GenerateResult>(std::move(result));
+    settle(channel, pending, [shared](Napi::Env env) { return fromGenerateResult(env, *shared); });
+  };
+  call->reject = [pending, channel](const EngineError& error) { fail(channel, pending, error); };
+  // The call joins the model's running batch; when the scheduler was idle, a drain job starts it.
+  if (core->scheduler->submit(std::move(call))) {
+    core->worker->post([core] { core->engine->drain(*core->scheduler); });
+  }
   return pending->deferred.Promise();
 }
 
@@ -276,6 +281,7 @@ Napi::Value loadModel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path, deviceName;
   int threads = 0;
+  int maxBatchSize = 0;
   LoadOptions options;
   std::shared_ptr<std::atomic<bool>> abort;
   Napi::Function onProgress;
@@ -285,6 +291,7 @@ Napi::Value loadModel(const Napi::CallbackInfo& info) {
     path = args::string(req, "path");
     deviceName = args::string(req, "device");
     threads = args::integer(req, "threads", 0, 4096);
+    maxBatchSize = req.Has("maxBatchSize") ? args::integer(req, "maxBatchSize", 1, 4096) : kDefaultMaxBatchSize;
     options.trustModelCode = args::optionalBoolean(req, "trustModelCode", false);
     abort = AbortToken::flagOf(env, req.Get("abort"));
     onProgress = args::optionalFunction(req, "onProgress");
@@ -297,7 +304,7 @@ Napi::Value loadModel(const Napi::CallbackInfo& info) {
 
   std::shared_ptr<ModelCore> core;
   try {
-    core = std::make_shared<ModelCore>(threads);
+    core = std::make_shared<ModelCore>(threads, maxBatchSize);
   } catch (...) {
     // std::system_error when the OS refuses the worker thread: must not escape into N-API.
     return rejected(env, toJsError(env, currentErrorAsEngineError("starting the model's worker thread")));

@@ -8,14 +8,18 @@
 #include <vector>
 
 #include "../engine/engine_model.h"
+#include "../engine/scheduler.h"
 #include "../engine/worker.h"
 
 namespace localleap {
 
 // What a model owns. `engine` is touched only on the worker thread.
 struct ModelCore {
-  explicit ModelCore(int threads) : worker(std::make_unique<Worker>(threads)) {}
+  ModelCore(int threads, int maxBatchSize)
+      : worker(std::make_unique<Worker>(threads)), scheduler(std::make_unique<Scheduler>(maxBatchSize)) {}
   std::unique_ptr<Worker> worker;
+  // Every generate() call goes through it (any thread submits; its drain runs on the worker).
+  std::unique_ptr<Scheduler> scheduler;
   std::unique_ptr<EngineModel> engine;
   std::atomic<bool> disposed{false};
 

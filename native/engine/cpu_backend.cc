@@ -18,100 +18,65 @@ class CpuBackend : public StepBackend {
         cacheSpec_(config.cache),
         cacheDtype_(cacheDtype) {}
 
-  void start(const DecodeShape& shape, const at::Tensor& canvas, const at::Tensor& leftPad,
-             const RuleParams& params, const std::vector<uint64_t>& seeds, bool) override {
-    shape_ = shape;
-    canvas_ = canvas.clone();
-    leftPad_ = leftPad.clone();
-    params_ = params;
-    seeds_ = seeds;
-    const size_t rows = shape.batch, cells = (size_t)shape.batch * shape.blockLength;
-    steps_.assign(rows, 0);
-    blockSteps_.assign(rows, 0);
-    blockMasks0_.assign(rows, 0);
-    remaining_.assign(rows, 0);
-    stepsOut_.assign(rows, 0);
-    endFound_.assign(rows, 0);
-    conf_.assign(cells, 0.0f);
-    token_.assign(cells, -1);
-    committed_.assign(cells, -1);
-    call_.emplace(module_, shape.padded);
-    kvCall_.reset();
-    if (shape.cache != CacheMode::kNone) {
-      kvCall_.emplace(module_, shape.padded);
-      // Kept between generations of the same shape: its content is rewritten by each block's first step.
-      const auto want = kvCacheShape(cacheSpec_.layers, cacheSpec_.kvHeads, cacheSpec_.headDim, shape.batch,
-                                     shape.canvasLength);
-      if (!kv_.defined() || kv_.sizes().vec() != want) {
-        kv_ = at::Tensor();
-        kv_ = allocateKvCache(cacheSpec_, cacheDtype_, shape.batch, shape.canvasLength, c10::Device(c10::kCPU));
-      }
-    } else {
-      kv_ = at::Tensor();
-    }
-  }
-
-  void startBlock(int blockStart) override {
-    params_.blockStart = blockStart;
-    // Shifted models (Dream) predict position i from the output at i - 1.
-    positions_ = at::arange(blockStart - (shifted_ ? 1 : 0), blockStart - (shifted_ ? 1 : 0) + shape_.blockLength,
-                            at::kLong);
-    if (shape_.cache != CacheMode::kNone) {
-      window_ = cachedWindow(shape_.cache, blockStart, shape_.blockLength, shape_.canvasLength, shifted_,
-                             at::TensorOptions());
-      windowPositions_ = at::arange(shape_.blockLength, at::kLong);
-    }
-    std::fill(blockSteps_.begin(), blockSteps_.end(), 0);
-  }
-
-  void step(StepKind kind) override {
+  void run(StepPlan& plan) override {
+    const int B = plan.batch, K = plan.logitsCount, stride = plan.blockStride;
     at::Tensor logits;
     const char* method;
-    if (kind == StepKind::kCached) {
-      logits = kvCall_->step(canvas_, window_, windowPositions_, leftPad_, kv_);
+    if (plan.kind == StepKind::kCached) {
+      logits = kvCall(plan.padded).step(plan.canvas, plan.window, at::arange(K, at::kLong), plan.leftPad, *plan.kv);
       method = "cache_step";
-    } else if (kvCall_) {
-      logits = kvCall_->full(canvas_, positions_, leftPad_, kv_);
-      method = "cache_full";
     } else {
-      logits = (*call_)(canvas_, positions_, leftPad_);
-      method = shape_.padded ? "logits_at_padded" : "logits_at";
+      // Shifted models (Dream) predict column i from the output at i - 1.
+      const int64_t first = plan.logitsBegin - (shifted_ ? 1 : 0);
+      at::Tensor positions = at::arange(first, first + K, at::kLong);
+      if (plan.cache != CacheMode::kNone) {
+        logits = kvCall(plan.padded).full(plan.canvas, positions, plan.leftPad, *plan.kv);
+        method = "cache_full";
+      } else {
+        logits = blockCall(plan.padded)(plan.canvas, positions, plan.leftPad);
+        method = plan.padded ? "logits_at_padded" : "logits_at";
+      }
     }
-    checkLogits(logits, shape_.batch, shape_.blockLength, vocab_, method, c10::Device(c10::kCPU));
+    checkLogits(logits, B, K, vocab_, method, c10::Device(c10::kCPU));
     at::Tensor upcast = logits.to(at::kFloat).contiguous();
-    StepState st{seeds_.data(), steps_.data(), blockSteps_.data(), blockMasks0_.data(), conf_.data(),
-                 token_.data(), nullptr, remaining_.data(), stepsOut_.data(), endFound_.data(),
-                 committed_.data()};
-    applyRuleCpu(upcast.data_ptr<float>(), shape_.batch, shape_.blockLength, vocab_,
-                 canvas_.data_ptr<int64_t>(), params_, st);
+    const size_t cells = (size_t)B * stride;
+    conf_.assign(cells, 0.0f);
+    token_.assign(cells, -1);
+    plan.remaining.assign(B, 0);
+    plan.committed.assign(cells, -1);
+    stepsOut_.assign(B, 0);
+    StepState st{plan.seeds.data(), plan.steps.data(), plan.blockSteps.data(), plan.blockMasks0.data(), conf_.data(),
+                 token_.data(), nullptr, plan.remaining.data(), stepsOut_.data(), plan.endFound.data(),
+                 plan.committed.data()};
+    applyRuleCpu(upcast.data_ptr<float>(), B, K, stride, vocab_, plan.canvas.data_ptr<int64_t>(), plan.params.data(),
+                 st);
   }
 
-  StepStatus wait() override {
-    return StepStatus{remaining_.data(), stepsOut_.data(), endFound_.data(), committed_.data()};
-  }
-
-  void fillFrom(int row, int from, int64_t token) override { canvas_[row].slice(0, from).fill_(token); }
-
-  at::Tensor finish() override {
-    call_.reset();
-    kvCall_.reset();
-    return canvas_;
+  at::Tensor allocateCache(int batch, int length) override {
+    return allocateKvCache(cacheSpec_, cacheDtype_, batch, length, c10::Device(c10::kCPU));
   }
 
  private:
+  BlockLogitsCall& blockCall(bool padded) {
+    auto& slot = padded ? padded_ : plain_;
+    if (!slot) slot.emplace(module_, padded);
+    return *slot;
+  }
+  KvCacheCall& kvCall(bool padded) {
+    auto& slot = padded ? kvPadded_ : kvPlain_;
+    if (!slot) slot.emplace(module_, padded);
+    return *slot;
+  }
+
   torch::jit::Module& module_;
   int vocab_;
   bool shifted_;
   CacheSpec cacheSpec_;
   at::ScalarType cacheDtype_;
-  DecodeShape shape_;
-  at::Tensor canvas_, leftPad_, positions_, window_, windowPositions_, kv_;
-  RuleParams params_{};
-  std::vector<uint64_t> seeds_;
-  std::vector<int32_t> steps_, blockSteps_, blockMasks0_, remaining_, stepsOut_, endFound_, token_, committed_;
+  std::vector<int32_t> token_, stepsOut_;
   std::vector<float> conf_;
-  std::optional<BlockLogitsCall> call_;
-  std::optional<KvCacheCall> kvCall_;
+  std::optional<BlockLogitsCall> plain_, padded_;
+  std::optional<KvCacheCall> kvPlain_, kvPadded_;
 };
 
 }  // namespace

@@ -1,9 +1,7 @@
-// The semi-autoregressive block loop and the step loop, written once for every back end.
+// What a request must satisfy, and the rule parameters it implies. The decode loop itself is the
+// scheduler (scheduler.h).
 #pragma once
-#include <atomic>
-
 #include "generation.h"
-#include "step_backend.h"
 
 namespace localleap {
 
@@ -13,12 +11,5 @@ void validateRequest(const GenerateRequest& request, const ModelConfig& config);
 // The rule parameters a request implies (blockStart is set per block by the back end).
 RuleParams ruleParamsFor(const GenerateRequest& request, const ModelConfig& config, int canvasLength,
                          int genStart);
-
-// Decodes every row of the request; `observer` (may be empty) sees each step's commits;
-// `abort` is checked before every step (ABORTED); so is `finish`, which ends the decode there and
-// returns the canvas as it is (still-masked positions hold the mask id).
-GenerateResult runDecode(StepBackend& backend, const ModelConfig& config, const GenerateRequest& request,
-                         const StepObserver& observer, const std::atomic<bool>* abort,
-                         const std::atomic<bool>* finish = nullptr);
 
 }  // namespace localleap

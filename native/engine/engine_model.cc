@@ -3,7 +3,6 @@
 #include <torch/cuda.h>
 
 #include "cpu_backend.h"
-#include "decoder.h"
 #include "errors.h"
 #include "kv_cache.h"
 #include "model_call.h"
@@ -113,10 +112,19 @@ void EngineModel::probeCacheMethods(const ModelConfig& config, at::ScalarType dt
   }
 }
 
-GenerateResult EngineModel::generate(const GenerateRequest& request, const StepObserver& observer,
-                                     const std::atomic<bool>* abort, const std::atomic<bool>* finish) {
-  if (!backend_) throw EngineError(ErrorCode::kInternal, "generate() before configure()");
-  return translateErrors("generating", [&] { return runDecode(*backend_, config_, request, observer, abort, finish); });
+void EngineModel::drain(Scheduler& scheduler) {
+  if (!backend_) {
+    // Not configured (the JS side always configures first): nothing can run.
+    struct Refuse : StepBackend {
+      void run(StepPlan&) override { throw EngineError(ErrorCode::kInternal, "generate() before configure()"); }
+      at::Tensor allocateCache(int, int) override {
+        throw EngineError(ErrorCode::kInternal, "generate() before configure()");
+      }
+    } refuse;
+    scheduler.drain(refuse, config_);
+    return;
+  }
+  scheduler.drain(*backend_, config_);
 }
 
 }  // namespace localleap

@@ -8,6 +8,7 @@
 #include "archive.h"
 #include "forward_bench.h"
 #include "generation.h"
+#include "scheduler.h"
 #include "step_backend.h"
 
 namespace localleap {
@@ -29,9 +30,9 @@ class EngineModel {
   // back end. Must be called once before generate().
   ModelInfo configure(const ModelConfig& config);
 
-  // abort: stop with ABORTED; finish: stop before the next step and return what is committed.
-  GenerateResult generate(const GenerateRequest& request, const StepObserver& observer,
-                          const std::atomic<bool>* abort, const std::atomic<bool>* finish = nullptr);
+  // Runs the scheduler's steps until it is idle (worker thread; every call it holds is resolved or
+  // rejected through its callbacks). Before configure() every call is rejected.
+  void drain(Scheduler& scheduler);
 
   // The bare block forward timed like a step (bench/): after configure().
   ForwardBenchResult benchForward(const ForwardBenchRequest& request);

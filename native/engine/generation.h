@@ -60,8 +60,9 @@ struct GenerateRequest {
 
 struct StepEvent {
   int step = 0;
-  int block = 0;
+  int block = 0;  // the block of the call's first row in this step (each row has its own below)
   struct Row {
+    int block = 0;                   // this row's block (rows of a call move on independently)
     std::vector<int32_t> positions;  // generation-relative
     std::vector<int32_t> tokens;
   };
@@ -78,7 +79,7 @@ struct RowResult {
 
 struct GenerateResult {
   std::vector<RowResult> rows;
-  int batchSteps = 0;
+  int batchSteps = 0;  // forwards the call took part in (shared with other calls' rows)
   double totalMs = 0;
   double stepMs = 0;
   // Block first steps (full forward) and cached steps, counted and timed apart.

@@ -1,5 +1,5 @@
-// A back end runs one decoding step (forward on the current block + the commit rule) on its
-// device. The block loop (decoder.h) is written once against this interface.
+// A back end runs one StepPlan (one forward over some rows + the commit rule) on its device.
+// The scheduler (scheduler.h) is the only decode loop; it builds one plan per forward.
 #pragma once
 #include <torch/script.h>
 
@@ -11,42 +11,50 @@
 
 namespace localleap {
 
-struct DecodeShape {
-  int batch = 0;
-  int canvasLength = 0;  // padded prompt + generation
-  int genStart = 0;      // padded prompt length
-  int blockLength = 0;
-  bool padded = false;   // some row is left-padded: use logits_at_padded
-  CacheMode cache = CacheMode::kNone;
-};
-
 // What one step's forward runs: the whole canvas (a block's first step, or every step without a
 // cache; with a cache it also stores every position's keys/values), or the cached window.
 enum class StepKind { kFull, kCached };
 
-// Host-readable status of the last step (StepState's status arrays).
-struct StepStatus {
-  const int32_t* remaining = nullptr;  // [B]
-  const int32_t* steps = nullptr;      // [B]
-  const int32_t* endFound = nullptr;   // [B]
-  const int32_t* committed = nullptr;  // [B * Lb]
+// One forward and one commit decision over `batch` rows (docs/scheduler.md "StepPlan").
+// The scheduler owns every array; the back end reads the inputs and writes the outputs, and the
+// rule updates `canvas` and the per-row counters in place.
+struct StepPlan {
+  StepKind kind = StepKind::kFull;
+  CacheMode cache = CacheMode::kNone;
+  int batch = 0;
+  int width = 0;         // W: canvas columns (every row right-aligned: its canvas ends at column W)
+  int blockStride = 0;   // largest blockLength among the rows: row stride of the [B*Lb] arrays
+  bool padded = false;   // some row has leftPad > 0: use logits_at_padded / the padded cache methods
+  bool cudaGraph = false;
+
+  at::Tensor canvas;   // host int64 [B, W], contiguous; updated in place by the rule
+  at::Tensor leftPad;  // host int64 [B]
+
+  // kFull: logits of canvas columns [logitsBegin, logitsBegin + logitsCount) (before the shift a
+  // shifted model applies: the back end asks for the outputs one column earlier).
+  int logitsBegin = 0;
+  int logitsCount = 0;
+  // kCached: the canvas columns the step runs (host int64); logits are those of the window's first
+  // logitsCount entries (the block). `kv` is the group's cache tensor.
+  at::Tensor window;
+  at::Tensor* kv = nullptr;
+
+  // Per row (params[b].blockStart etc. in this plan's columns; logitsOffset into the logits above).
+  std::vector<RuleParams> params;
+  std::vector<uint64_t> seeds;
+  // In/out per-row counters (StepState): steps, blockSteps, blockMasks0, endFound.
+  std::vector<int32_t> steps, blockSteps, blockMasks0, endFound;
+  // Outputs: remaining masks per row, committed token per [b * blockStride + i] (-1: none).
+  std::vector<int32_t> remaining, committed;
 };
 
 class StepBackend {
  public:
   virtual ~StepBackend() = default;
-  // canvas: CPU int64 [B, L]; leftPad: CPU int64 [B].
-  virtual void start(const DecodeShape& shape, const at::Tensor& canvas, const at::Tensor& leftPad,
-                     const RuleParams& params, const std::vector<uint64_t>& seeds, bool cudaGraph) = 0;
-  virtual void startBlock(int blockStart) = 0;
-  // Queues one step; may return before it ran. kCached only when shape.cache != kNone.
-  virtual void step(StepKind kind) = 0;
-  // Waits for the queued step and returns its status.
-  virtual StepStatus wait() = 0;
-  // Sets canvas[row, from:] = token (early stop at an end token).
-  virtual void fillFrom(int row, int from, int64_t token) = 0;
-  // The canvas on the host, once decoding is over.
-  virtual at::Tensor finish() = 0;
+  // Runs the plan's forward and the rule; on return the outputs and the canvas are on the host.
+  virtual void run(StepPlan& plan) = 0;
+  // A zero-filled KV cache for `batch` rows of `length` columns on the back end's device.
+  virtual at::Tensor allocateCache(int batch, int length) = 0;
   virtual bool usedCudaGraph() const { return false; }
   virtual std::string cudaGraphFallbackReason() const { return ""; }
 };

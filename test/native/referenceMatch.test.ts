@@ -65,7 +65,15 @@ describe.each(RUNS)("%s fixture, cache %s", (_name, cache, modelPath) => {
                 });
                 const want = expected[i]!;
                 const label = `${c.strategy} Lb=${c.blockLength} T=${c.temperature} stopAtEos=${c.stopAtEos} rows=${c.prompts.length}`;
-                expect({ label, batchSteps: got.batchSteps }).toEqual({ label, batchSteps: want.batchSteps });
+                // The reference steps a batch's rows together; the scheduler moves a row without a
+                // cache on to its next block at once, so the call takes part in fewer forwards
+                // (never more) while every row's tokens and steps stay the same. A cached call
+                // is a lockstep group: the same forwards as the reference.
+                if (cache === "none" && c.prompts.length > 1) {
+                    expect({ label, batchSteps: got.batchSteps <= want.batchSteps }).toEqual({ label, batchSteps: true });
+                } else {
+                    expect({ label, batchSteps: got.batchSteps }).toEqual({ label, batchSteps: want.batchSteps });
+                }
                 if (cache !== "none") cachedSteps += got.cachedSteps;
                 got.rows.forEach((row, b) => {
                     expect({ label, b, tokens: Array.from(row.tokens) }).toEqual({ label, b, tokens: want.rows[b]!.tokens });

@@ -1,0 +1,399 @@
+#include "scheduler.h"
+
+#include <algorithm>
+#include <chrono>
+#include <list>
+
+#include "decoder.h"
+#include "kv_cache.h"
+
+namespace localleap {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double msSince(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+bool usesSchedule(Strategy s) { return s == kLowConfidence || s == kRandom; }
+
+struct CallState;
+
+// One prompt of one call: its own canvas and decode state (docs/scheduler.md "Row").
+struct Row {
+  CallState* call = nullptr;
+  int index = 0;                // row of its call
+  std::vector<int64_t> canvas;  // [pad (lockstep calls only)] prompt, generation
+  int pad = 0;                  // pad tokens at the start of `canvas`
+  int genStart = 0;             // own column of generation position 0
+  int block = 0;                // current block
+  bool blockDone = false;       // lockstep: finished its block, waits for the call's other rows
+  bool done = false;
+  RuleParams params{};          // strategy, thresholds, end ids; columns are set per plan
+  uint64_t seed = 0;
+  int32_t steps = 0, blockSteps = 0, blockMasks0 = 0, endFound = 0, stepsBefore = 0;
+};
+
+struct CallState {
+  std::unique_ptr<GenerateCall> call;
+  std::vector<Row> rows;
+  GenerateResult result;
+  Clock::time_point t0;
+  int numBlocks = 0, lb = 0, maxBlockSteps = 0;
+  // A call with a KV cache decodes as a group of its own, its rows in step (the cache's window is
+  // one set of columns): the layout and steps of today's padded batch, exactly.
+  bool lockstep = false;
+  at::Tensor kv;
+  int groupStep = 0;  // lockstep: steps taken in the current block
+  int stepIndex = 0;  // forwards this call took part in (StepEvent.step, result.batchSteps)
+  bool over = false;  // resolved or rejected
+};
+
+void rejectCall(CallState& c, const EngineError& error) {
+  if (c.over) return;
+  c.over = true;
+  c.kv = at::Tensor();
+  c.call->reject(error);
+}
+
+void resolveCall(CallState& c, const ModelConfig& config, const StepBackend& backend) {
+  if (c.over) return;
+  const int G = c.call->request.genLength;
+  for (Row& r : c.rows) {
+    for (int i = 0; i < G; ++i) {
+      const int64_t id = r.canvas[r.genStart + i];
+      // Never narrow a token id silently: only the rule writes the canvas, and only ids < vocabSize.
+      if (id < 0 || id >= config.vocabSize) {
+        rejectCall(c, EngineError(ErrorCode::kInternal, "the decoded canvas holds token id " + std::to_string(id) +
+                                                            " outside [0, " + std::to_string(config.vocabSize) +
+                                                            "): this is a bug"));
+        return;
+      }
+    }
+    c.result.rows[r.index].tokens.assign(r.canvas.begin() + r.genStart, r.canvas.begin() + r.genStart + G);
+  }
+  c.result.batchSteps = c.stepIndex;
+  c.result.cudaGraph = backend.usedCudaGraph();
+  c.result.cudaGraphFallbackReason = backend.cudaGraphFallbackReason();
+  c.result.totalMs = msSince(c.t0);
+  c.over = true;
+  c.kv = at::Tensor();
+  c.call->resolve(std::move(c.result));
+}
+
+// The call's rows, built at admission; throws EngineError (the call alone is rejected).
+void admit(CallState& c, StepBackend& backend, const ModelConfig& config) {
+  const GenerateRequest& q = c.call->request;
+  validateRequest(q, config);
+  c.lb = q.blockLength;
+  c.numBlocks = q.genLength / q.blockLength;
+  c.maxBlockSteps = usesSchedule(q.strategy) ? q.steps / c.numBlocks : q.blockLength;
+  c.lockstep = q.cache != CacheMode::kNone;
+  int longest = 0;
+  for (const auto& p : q.prompts) longest = std::max(longest, (int)p.size());
+  const int batch = (int)q.prompts.size();
+  c.result.rows.resize(batch);
+  c.rows.resize(batch);
+  for (int b = 0; b < batch; ++b) {
+    const auto& prompt = q.prompts[b];
+    Row& r = c.rows[b];
+    r.call = &c;
+    r.index = b;
+    // A lockstep call keeps today's batch layout (prompts left-padded to the longest); a free row
+    // has no padding of its own: the plan right-aligns it.
+    r.pad = c.lockstep ? longest - (int)prompt.size() : 0;
+    r.genStart = r.pad + (int)prompt.size();
+    r.canvas.assign(r.genStart + q.genLength, (int64_t)config.maskId);
+    std::fill(r.canvas.begin(), r.canvas.begin() + r.pad, (int64_t)config.padId);
+    std::copy(prompt.begin(), prompt.end(), r.canvas.begin() + r.pad);
+    r.params = ruleParamsFor(q, config, (int)r.canvas.size(), r.genStart);
+    r.params.blockLength = q.blockLength;
+    r.seed = q.seeds[b];
+    c.result.rows[b].stepsPerBlock.assign(c.numBlocks, 0);
+  }
+  if (c.lockstep) c.kv = backend.allocateCache(batch, longest + q.genLength);
+}
+
+// Builds the plan of one forward over `rows` (docs/scheduler.md "StepPlan"): every row
+// right-aligned in a canvas of the longest row's width, so only left padding is ever needed.
+StepPlan buildPlan(const std::vector<Row*>& rows, StepKind kind, CacheMode cache, const ModelConfig& config,
+                   std::vector<int>& offsets) {
+  StepPlan plan;
+  plan.kind = kind;
+  plan.cache = cache;
+  plan.batch = (int)rows.size();
+  int W = 0, stride = 0;
+  for (const Row* r : rows) {
+    W = std::max(W, (int)r->canvas.size());
+    stride = std::max(stride, r->call->lb);
+  }
+  plan.width = W;
+  plan.blockStride = stride;
+  plan.canvas = at::full({plan.batch, W}, (int64_t)config.padId, at::kLong);
+  plan.leftPad = at::zeros({plan.batch}, at::kLong);
+  int64_t* canvas = plan.canvas.data_ptr<int64_t>();
+  int64_t* leftPad = plan.leftPad.data_ptr<int64_t>();
+  offsets.assign(plan.batch, 0);
+  int lo = W, hi = 0;
+  std::vector<int> blockCol(plan.batch);
+  for (int b = 0; b < plan.batch; ++b) {
+    const Row& r = *rows[b];
+    const int o = W - (int)r.canvas.size();
+    offsets[b] = o;
+    std::copy(r.canvas.begin(), r.canvas.end(), canvas + (int64_t)b * W + o);
+    leftPad[b] = o + r.pad;
+    plan.padded = plan.padded || leftPad[b] > 0;
+    blockCol[b] = o + r.genStart + r.block * r.call->lb;
+    lo = std::min(lo, blockCol[b]);
+    hi = std::max(hi, blockCol[b] + r.call->lb);
+  }
+  plan.logitsBegin = lo;
+  plan.logitsCount = hi - lo;
+  for (int b = 0; b < plan.batch; ++b) {
+    const Row& r = *rows[b];
+    RuleParams p = r.params;
+    p.canvasLength = W;
+    p.genStart = offsets[b] + r.genStart;
+    p.blockStart = blockCol[b];
+    p.blockLength = r.call->lb;
+    p.logitsOffset = kind == StepKind::kCached ? 0 : blockCol[b] - lo;
+    plan.params.push_back(p);
+    plan.seeds.push_back(r.seed);
+    plan.steps.push_back(r.steps);
+    plan.blockSteps.push_back(r.blockSteps);
+    plan.blockMasks0.push_back(r.blockMasks0);
+    plan.endFound.push_back(r.endFound);
+  }
+  if (kind == StepKind::kCached) {
+    // Only lockstep groups take cached steps: every row's block is at the same columns.
+    plan.window = cachedWindow(cache, lo, plan.logitsCount, W, config.logitsShifted, at::TensorOptions());
+  }
+  return plan;
+}
+
+// The row finished its current block: count its steps, stop at an end token, or move on.
+void finishBlock(Row& r, const ModelConfig& config) {
+  CallState& c = *r.call;
+  RowResult& out = c.result.rows[r.index];
+  out.stepsPerBlock[r.block] = r.steps - r.stepsBefore;
+  r.stepsBefore = r.steps;
+  out.steps = r.steps;
+  r.blockSteps = 0;
+  r.blockDone = false;
+  const int next = r.genStart + (r.block + 1) * c.lb;
+  if (c.call->request.stopAtEos && r.endFound) {
+    std::fill(r.canvas.begin() + std::min<size_t>(next, r.canvas.size()), r.canvas.end(), (int64_t)config.eosId);
+    r.done = true;
+    return;
+  }
+  if (r.block + 1 == c.numBlocks) {
+    r.done = true;
+    return;
+  }
+  r.block += 1;
+}
+
+// Ends the call before its next step (the JS side's finish flag): the canvas as it is.
+void finishEarly(CallState& c, const ModelConfig& config, const StepBackend& backend) {
+  for (Row& r : c.rows) {
+    if (r.done) continue;
+    RowResult& out = c.result.rows[r.index];
+    out.stepsPerBlock[r.block] = r.steps - r.stepsBefore;
+    out.steps = r.steps;
+  }
+  resolveCall(c, config, backend);
+}
+
+}  // namespace
+
+bool Scheduler::submit(std::unique_ptr<GenerateCall> call) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  queue_.push_back(std::move(call));
+  if (busy_) return false;
+  busy_ = true;
+  return true;
+}
+
+std::unique_ptr<GenerateCall> Scheduler::pop(bool force, int activeRows) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (queue_.empty()) return nullptr;
+  const int rows = (int)queue_.front()->request.prompts.size();
+  // FIFO: the head joins when its rows fit, or alone when nothing runs; nothing overtakes it.
+  if (!force && activeRows + rows > maxBatchSize_) return nullptr;
+  auto call = std::move(queue_.front());
+  queue_.pop_front();
+  return call;
+}
+
+void Scheduler::drain(StepBackend& backend, const ModelConfig& config) {
+  std::list<CallState> calls;
+  for (;;) {
+    // 1. Admission (FIFO, at most maxBatchSize rows running).
+    int activeRows = 0;
+    for (const CallState& c : calls) activeRows += (int)c.rows.size();
+    while (auto call = pop(activeRows == 0, activeRows)) {
+      calls.emplace_back();
+      CallState& c = calls.back();
+      c.call = std::move(call);
+      c.t0 = Clock::now();
+      try {
+        admit(c, backend, config);
+        activeRows += (int)c.rows.size();
+      } catch (...) {
+        rejectCall(c, currentErrorAsEngineError("generating"));
+        calls.pop_back();
+      }
+    }
+    if (calls.empty()) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (queue_.empty()) {
+        busy_ = false;
+        return;
+      }
+      continue;
+    }
+
+    // 2. Aborts and early finishes, before the step (as before every step of a lone decode).
+    for (CallState& c : calls) {
+      if (c.call->abort && c.call->abort->load()) {
+        rejectCall(c, EngineError(ErrorCode::kAborted, "generation was aborted"));
+      } else if (c.call->finish && c.call->finish->load()) {
+        finishEarly(c, config, backend);
+      }
+    }
+    calls.remove_if([](const CallState& c) { return c.over; });
+    if (calls.empty()) continue;
+
+    // 3. The plans of this iteration: every free row (cache "none") in one forward; each
+    //    lockstep call (a KV cache) in a forward of its own.
+    struct Group {
+      std::vector<Row*> rows;
+      StepKind kind;
+      CacheMode cache;
+      CallState* lockstep;
+    };
+    std::vector<Group> groups;
+    Group shared{{}, StepKind::kFull, CacheMode::kNone, nullptr};
+    for (CallState& c : calls) {
+      if (c.lockstep) {
+        Group g{{}, c.groupStep == 0 ? StepKind::kFull : StepKind::kCached, c.call->request.cache, &c};
+        for (Row& r : c.rows) g.rows.push_back(&r);
+        groups.push_back(std::move(g));
+      } else {
+        for (Row& r : c.rows) {
+          if (!r.done) shared.rows.push_back(&r);
+        }
+      }
+    }
+    if (!shared.rows.empty()) groups.insert(groups.begin(), std::move(shared));
+
+    for (Group& g : groups) {
+      std::vector<int> offsets;
+      std::vector<CallState*> members;
+      for (Row* r : g.rows) {
+        if (members.empty() || members.back() != r->call) {
+          if (std::find(members.begin(), members.end(), r->call) == members.end()) members.push_back(r->call);
+        }
+      }
+      const auto s0 = Clock::now();
+      try {
+        StepPlan plan = buildPlan(g.rows, g.kind, g.cache, config, offsets);
+        plan.kv = g.lockstep ? &g.lockstep->kv : nullptr;
+        plan.cudaGraph = std::all_of(members.begin(), members.end(),
+                                     [](const CallState* c) { return c->call->request.cudaGraph; });
+        backend.run(plan);
+        const double ms = msSince(s0);
+        // Scatter the plan back into the rows.
+        const int64_t* canvas = plan.canvas.data_ptr<int64_t>();
+        std::vector<StepEvent> events(members.size());
+        for (size_t m = 0; m < members.size(); ++m) {
+          CallState& c = *members[m];
+          events[m].step = c.stepIndex;
+          events[m].block = -1;
+          events[m].rows.resize(c.rows.size());
+          c.stepIndex += 1;
+          c.result.stepMs += ms;
+          if (g.kind == StepKind::kFull) {
+            ++c.result.fullSteps;
+            c.result.fullStepMs += ms;
+          } else {
+            ++c.result.cachedSteps;
+            c.result.cachedStepMs += ms;
+          }
+        }
+        for (int b = 0; b < plan.batch; ++b) {
+          Row& r = *g.rows[b];
+          CallState& c = *r.call;
+          const size_t m = std::find(members.begin(), members.end(), &c) - members.begin();
+          std::copy(canvas + (int64_t)b * plan.width + offsets[b], canvas + (int64_t)(b + 1) * plan.width,
+                    r.canvas.begin());
+          r.steps = plan.steps[b];
+          r.blockSteps = plan.blockSteps[b];
+          r.blockMasks0 = plan.blockMasks0[b];
+          r.endFound = plan.endFound[b];
+          StepEvent::Row& er = events[m].rows[r.index];
+          er.block = r.block;
+          if (events[m].block < 0) events[m].block = r.block;
+          for (int i = 0; i < c.lb; ++i) {
+            const int32_t token = plan.committed[(size_t)b * plan.blockStride + i];
+            if (token < 0) continue;
+            er.positions.push_back(r.block * c.lb + i);
+            er.tokens.push_back(token);
+          }
+          if (r.done) continue;
+          if (plan.remaining[b] == 0) {
+            if (c.lockstep) {
+              r.blockDone = true;
+            } else {
+              finishBlock(r, config);
+            }
+          } else if (r.blockSteps >= c.maxBlockSteps) {
+            throw EngineError(ErrorCode::kInternal, "block " + std::to_string(r.block) + " of row " +
+                                                        std::to_string(r.index) +
+                                                        " still has masks after its steps: this is a bug");
+          }
+        }
+        for (size_t m = 0; m < members.size(); ++m) {
+          if (members[m]->call->observer) members[m]->call->observer(std::move(events[m]));
+        }
+        if (g.lockstep) {
+          CallState& c = *g.lockstep;
+          const bool all = std::all_of(c.rows.begin(), c.rows.end(), [](const Row& r) { return r.done || r.blockDone; });
+          if (all) {
+            c.groupStep = 0;
+            int block = -1;
+            for (Row& r : c.rows) {
+              if (!r.done) finishBlock(r, config);
+              block = std::max(block, r.block);
+            }
+            // Rows stopped at an end token ride along at the call's block (no masks: no steps).
+            for (Row& r : c.rows) {
+              if (r.done) {
+                r.block = block;
+                r.blockSteps = 0;
+              }
+            }
+          } else {
+            c.groupStep += 1;
+          }
+        }
+      } catch (...) {
+        // A failed forward fails every call that had rows in it; the others go on.
+        const EngineError error = currentErrorAsEngineError("generating");
+        for (CallState* c : members) rejectCall(*c, error);
+      }
+    }
+
+    // 4. Finished calls resolve at once.
+    for (CallState& c : calls) {
+      if (c.over) continue;
+      if (std::all_of(c.rows.begin(), c.rows.end(), [](const Row& r) { return r.done; })) {
+        resolveCall(c, config, backend);
+      }
+    }
+    calls.remove_if([](const CallState& c) { return c.over; });
+  }
+}
+
+}  // namespace localleap
