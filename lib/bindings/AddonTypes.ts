@@ -213,6 +213,20 @@ export interface AddonRuleCase {
     rowSteps: number[];
     /** Generation position of the block's first position. */
     genOffset: number;
+    /** Per-row overrides (one entry per row): rows of one step may mix strategies and parameters. */
+    rows?: AddonRuleRowOverride[];
+}
+
+/** What one row of an {@link AddonRuleCase} may set for itself. */
+export interface AddonRuleRowOverride {
+    strategy?: AddonStrategy;
+    topK?: number;
+    threshold?: number;
+    anchorThreshold?: number;
+    relaxedThreshold?: number;
+    radius?: number;
+    temperature?: number;
+    genOffset?: number;
 }
 
 export interface AddonRuleResult {

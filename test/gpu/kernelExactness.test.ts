@@ -48,3 +48,28 @@ test("fused kernel is deterministic across repeated launches", async () => {
         for (let i = 0; i < 3; i++) assert.equal(compareRuleResults(first, addon.applyRule(ruleCase, "cuda")), "");
     }
 });
+
+// Issue 13: the scheduler's rows carry their own parameters into one launch. Every row of a mixed
+// case must equal the CPU rule, and each row must equal that row decoded alone (a one-row case).
+// NOT YET RUN: written without a GPU; the next session runs it (npm run test:gpu).
+test("fused kernel equals the CPU rule on mixed rows (per-row strategy, thresholds, temperature)", async () => {
+    const { addon } = await getAddon({ device: "cuda" });
+    const rng = new Prng(13);
+    const rowKinds = [
+        { strategy: "localleap", temperature: 0 }, { strategy: "threshold", threshold: 0.5, temperature: 0.7 },
+        { strategy: "low-confidence", topK: 3, temperature: 0 }, { strategy: "random", topK: 2, temperature: 1.1, genOffset: 16 },
+        { strategy: "localleap", radius: 1, anchorThreshold: 0.6, relaxedThreshold: 0.3, temperature: 0.5 },
+    ] as const;
+    let cases = 0;
+    for (const dtype of DTYPES) {
+        for (const [batch, blockLength, vocabSize] of [[5, 16, 8193], [3, 32, 50257], [5, 8, 126464]] as const) {
+            const base = randomRuleCase(rng, { batch, blockLength, vocabSize, dtype, strategy: "localleap", temperature: 0 });
+            const mixed = { ...base, rows: Array.from({ length: batch }, (_, b) => ({ ...rowKinds[b % rowKinds.length] })) };
+            const cpu = addon.applyRule(mixed, "cpu");
+            const gpu = addon.applyRule(mixed, "cuda");
+            assert.equal(compareRuleResults(cpu, gpu), "", `${dtype} mixed [${batch},${blockLength},${vocabSize}]`);
+            cases++;
+        }
+    }
+    console.log(`kernel exactness, mixed rows: ${cases} cases identical`);
+});

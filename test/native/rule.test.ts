@@ -139,3 +139,35 @@ describe("bad rule input", () => {
         expect(() => addon.applyRule(c, "cuda")).toThrow(expect.objectContaining({ code: "CUDA_UNAVAILABLE" }));
     });
 });
+
+describe("mixed rows (issue 13: the scheduler's rows keep their own parameters)", () => {
+    test("each row of a mixed step equals that row decided alone", async () => {
+        const { randomRuleCase } = await import("../support/ruleCases");
+        const { Prng } = await import("../support/prng");
+        const rng = new Prng(1313);
+        const kinds = [
+            { strategy: "localleap", temperature: 0 }, { strategy: "threshold", threshold: 0.5, temperature: 0.7 },
+            { strategy: "low-confidence", topK: 3, temperature: 0 }, { strategy: "random", topK: 2, temperature: 1.1, genOffset: 16 },
+            { strategy: "localleap", radius: 1, anchorThreshold: 0.6, relaxedThreshold: 0.3, temperature: 0.5 },
+        ] as const;
+        let commits = 0;
+        for (const [batch, blockLength, vocabSize] of [[5, 16, 301], [5, 8, 8193], [3, 32, 1000]] as const) {
+            const base = randomRuleCase(rng, { batch, blockLength, vocabSize, dtype: "float32", strategy: "localleap", temperature: 0 });
+            const rows = Array.from({ length: batch }, (_, b) => ({ ...kinds[b % kinds.length] }));
+            const mixed = addon.applyRule({ ...base, rows }, "cpu");
+            for (let b = 0; b < batch; b++) {
+                const cells = [b * blockLength, (b + 1) * blockLength] as const;
+                const alone = addon.applyRule({
+                    ...base, ...rows[b], batch: 1,
+                    logits: (base.logits as Float32Array).slice(cells[0] * vocabSize, cells[1] * vocabSize),
+                    block: base.block.slice(...cells), seeds: [base.seeds[b] as number], rowSteps: [base.rowSteps[b] as number],
+                }, "cpu");
+                expect({ b, tokens: Array.from(mixed.tokens.slice(...cells)), conf: Array.from(mixed.confidences.slice(...cells)),
+                    commit: Array.from(mixed.commit.slice(...cells)), block: Array.from(mixed.block.slice(...cells)) })
+                    .toEqual({ b, tokens: Array.from(alone.tokens), conf: Array.from(alone.confidences), commit: Array.from(alone.commit), block: Array.from(alone.block) });
+                commits += alone.commit.reduce((s, x) => s + x, 0);
+            }
+        }
+        expect(commits).toBeGreaterThan(0);
+    });
+});
