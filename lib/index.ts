@@ -25,6 +25,7 @@ export {
     MAX_SEED,
     MAX_THREADS,
     DEFAULT_MAX_QUEUED_GENERATIONS,
+    DEFAULT_MAX_BATCH_SIZE,
     CACHE_MODES,
     DEFAULT_CACHE,
 } from "./options";

@@ -117,7 +117,8 @@ export class Model {
      * Generates a continuation of `input`: a string (the user's message through the chat
      * template when the model has one, plain text with `raw: true`), token ids, or chat
      * messages. Given an array of inputs, decodes them as one batch and resolves to one result
-     * per input, each identical to what that input gives alone.
+     * per input, each identical to what that input gives alone. Concurrent calls join the
+     * model's running batch (docs/scheduler.md): one forward per step serves them all.
      * Rejects with InvalidOptionsError, InvalidInputError, PromptTooLongError, AbortError,
      * QueueFullError, OutOfMemoryError or ModelDisposedError; never leaves the model unusable.
      */

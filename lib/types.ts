@@ -58,6 +58,11 @@ export interface GenerateTimings {
     cachedSteps: number;
     /** Milliseconds per cached step (0 when there was none). */
     msPerCachedStep: number;
+    /**
+     * Mean rows per forward this call took part in: its own rows and those of concurrent calls the
+     * scheduler decoded with it (docs/scheduler.md). 1 for a lone single-prompt call.
+     */
+    meanRowsPerForward: number;
 }
 
 /** What {@link Model.generate} resolves to. */

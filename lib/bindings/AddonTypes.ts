@@ -155,6 +155,8 @@ export interface AddonGenerateResult {
     /** Steps that ran the cached window, and their milliseconds. */
     cachedSteps: number;
     cachedStepMs: number;
+    /** Rows of every forward the call took part in, summed (the scheduler shares forwards between calls). */
+    rowsInForwards?: number;
     /** Whether steps ran as replayed CUDA graphs. */
     cudaGraph: boolean;
     /** Why a requested CUDA graph was not used, "" otherwise. */

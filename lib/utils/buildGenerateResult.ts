@@ -35,6 +35,7 @@ export function buildGenerateResult(
             msPerFullStep: native.fullSteps > 0 ? native.fullStepMs / native.fullSteps : 0,
             cachedSteps: native.cachedSteps,
             msPerCachedStep: native.cachedSteps > 0 ? native.cachedStepMs / native.cachedSteps : 0,
+            meanRowsPerForward: native.batchSteps > 0 && native.rowsInForwards !== undefined ? native.rowsInForwards / native.batchSteps : 0,
         },
         cache: details.cache,
         seed: details.seed,

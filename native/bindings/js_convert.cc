@@ -141,6 +141,7 @@ Napi::Object fromGenerateResult(Napi::Env env, const GenerateResult& result) {
   o.Set("fullStepMs", result.fullStepMs);
   o.Set("cachedSteps", result.cachedSteps);
   o.Set("cachedStepMs", result.cachedStepMs);
+  o.Set("rowsInForwards", Napi::Number::New(env, (double)result.rowsInForwards));
   o.Set("cudaGraph", result.cudaGraph);
   o.Set("cudaGraphFallbackReason", result.cudaGraphFallbackReason);
   return o;

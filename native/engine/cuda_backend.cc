@@ -6,6 +6,8 @@
 #include <cuda_runtime.h>
 #include <torch/version.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <optional>
 #include <tuple>
@@ -18,12 +20,28 @@
 namespace localleap {
 namespace {
 
-constexpr size_t kMaxCachedShapes = 4;  // each keeps a captured graph and its memory pool
+constexpr size_t kMaxCachedShapes = 8;  // buckets: each keeps its captured graphs and their memory pool
 
 void checkCuda(cudaError_t status, const char* what) {
   if (status != cudaSuccess) {
     throw EngineError(ErrorCode::kInternal, std::string(what) + ": " + cudaGetErrorString(status));
   }
+}
+
+// NOT YET COMPILED against libtorch CUDA nor run (issue 13 was written on a machine without a GPU):
+// the next session builds the CUDA variant and runs test/gpu (docs/scheduler.md lists the steps).
+//
+// Runs the scheduler's StepPlans: each plan is padded to a bucket (rows to a power of two, width to
+// a multiple of 64 columns, the logits range to a multiple of the block stride), whose device
+// buffers persist, so a captured graph per (bucket, step kind, window, KV tensor, sampling) can be
+// replayed as the batch changes. Inputs are copied to the bucket's buffers before each step and
+// the canvas and counters copied back after it (a few KB), so graphs read fresh values in place.
+constexpr int kWidthQuantum = 64;
+
+int nextPowerOfTwo(int n) {
+  int p = 1;
+  while (p < n) p <<= 1;
+  return p;
 }
 
 class CudaBackend : public StepBackend {
@@ -32,6 +50,10 @@ class CudaBackend : public StepBackend {
       : module_(module),
         vocab_(config.vocabSize),
         shifted_(config.logitsShifted),
+        maxLength_(config.maxLength),
+        eosId_(config.eosId),
+        maskId_(config.maskId),
+        padId_(config.padId),
         cacheSpec_(config.cache),
         cacheDtype_(cacheDtype),
         device_(device),
@@ -41,103 +63,162 @@ class CudaBackend : public StepBackend {
   ~CudaBackend() override {
     cudaStreamSynchronize(rawStream_);
     cache_.clear();
+    kvPool_.clear();
     cudaStreamDestroy(rawStream_);
   }
 
-  void start(const DecodeShape& shape, const at::Tensor& canvas, const at::Tensor& leftPad, const RuleParams& params,
-             const std::vector<uint64_t>& seeds, bool cudaGraph) override {
+  void run(StepPlan& plan) override {
     c10::cuda::CUDAStreamGuard guard(stream_);
-    buffers_ = &buffersFor(shape, params.temperature > 0.0f);
-    useGraph_ = cudaGraph;
-    stepIndex_ = 0;
-    params_ = params;
-    call_.emplace(module_, shape.padded);
-    kvCall_.reset();
-    if (shape.cache != CacheMode::kNone) kvCall_.emplace(module_, shape.padded);
-    ShapeBuffers& b = *buffers_;
+    const int B = plan.batch, W = plan.width, stride = plan.blockStride;
+    // ---- the bucket ----
+    // A lockstep group with a cache keeps its shape for its whole life (and its KV tensor has
+    // exactly its rows and columns): no padding. Free rows are padded to the bucket.
+    const bool bucketed = plan.cache == CacheMode::kNone && bucketing_;
+    const int Bb = bucketed ? nextPowerOfTwo(B) : B;
+    int Wb = bucketed ? (W + kWidthQuantum - 1) / kWidthQuantum * kWidthQuantum : W;
+    if (Wb > maxLength_) Wb = std::max(W, maxLength_);  // never wider than the model allows
+    const int dW = Wb - W;  // extra left padding of every row
+    const int shift = shifted_ ? 1 : 0;
+    int begin = plan.logitsBegin + dW, K = plan.logitsCount;
+    if (plan.kind == StepKind::kFull && bucketed) {
+      int Kb = (K + stride - 1) / stride * stride;
+      const int end = begin + K;
+      int first = end - Kb;                          // widen the range to the left
+      if (first - shift < 0) first = shift;           // (rare) no room: a range of its own length
+      begin = first;
+      K = end - first;
+    }
+    const bool padded = plan.padded || dW > 0;
+    const bool sampling = std::any_of(plan.params.begin(), plan.params.end(),
+                                      [](const RuleParams& p) { return p.temperature > 0.0f; });
+    BucketShape shape{Bb, Wb, stride, K, padded, plan.cache};
+    ShapeBuffers& b = buffersFor(shape);
+    b.lastUse = ++useCounter_;
+
+    // ---- host staging: padded canvas, leftPad, params, counters ----
+    at::Tensor canvas = at::full({Bb, Wb}, (int64_t)padId_, at::kLong);
+    at::Tensor leftPad = at::zeros({Bb}, at::kLong);
+    std::vector<RuleParams> params(Bb);
+    at::Tensor seeds = at::zeros({Bb}, at::kLong);
+    at::Tensor counters = at::zeros({4, Bb}, at::kInt);  // steps, blockSteps, blockMasks0, endFound
+    const int64_t* src = plan.canvas.data_ptr<int64_t>();
+    int64_t* dst = canvas.data_ptr<int64_t>();
+    for (int r = 0; r < Bb; ++r) {
+      const int from = r < B ? r : 0;  // a padding row copies row 0's layout, without masks
+      std::copy(src + (int64_t)from * W, src + (int64_t)(from + 1) * W, dst + (int64_t)r * Wb + dW);
+      if (r >= B) {
+        for (int64_t i = (int64_t)r * Wb; i < (int64_t)(r + 1) * Wb; ++i) {
+          if (dst[i] == maskId_) dst[i] = eosId_;
+        }
+      }
+      leftPad[r] = plan.leftPad[from].item<int64_t>() + dW;
+      RuleParams p = plan.params[from];
+      p.canvasLength = Wb;
+      p.genStart += dW;
+      p.blockStart += dW;
+      p.logitsOffset = plan.kind == StepKind::kFull ? p.blockStart - begin : 0;
+      params[r] = p;
+      if (r < B) {
+        seeds[r] = (int64_t)plan.seeds[r];
+        counters[0][r] = plan.steps[r];
+        counters[1][r] = plan.blockSteps[r];
+        counters[2][r] = plan.blockMasks0[r];
+        counters[3][r] = plan.endFound[r];
+      }
+    }
     b.canvas.copy_(canvas);
     b.leftPad.copy_(leftPad);
-    at::Tensor seedBits = at::empty({(int64_t)seeds.size()}, at::kLong);
-    std::memcpy(seedBits.data_ptr<int64_t>(), seeds.data(), seeds.size() * sizeof(uint64_t));
-    b.seeds.copy_(seedBits);
-    b.steps.zero_();
-    b.blockMasks0.zero_();
-    std::fill(b.endFound.host(), b.endFound.host() + shape.batch, 0);
-    std::fill(b.remaining.host(), b.remaining.host() + shape.batch, 0);
-  }
-
-  void startBlock(int blockStart) override {
-    c10::cuda::CUDAStreamGuard guard(stream_);
-    ShapeBuffers& b = *buffers_;
-    params_.blockStart = blockStart;
-    // Pageable source: the copy is staged before cudaMemcpyAsync returns, so params_ may change after.
-    checkCuda(cudaMemcpyAsync(b.params.data_ptr(), &params_, sizeof(RuleParams), cudaMemcpyHostToDevice, stream_),
+    b.seeds.copy_(seeds);
+    b.steps.copy_(counters[0]);
+    b.blockSteps.copy_(counters[1]);
+    b.blockMasks0.copy_(counters[2]);
+    b.endFound.copy_(counters[3]);
+    // Pageable source: staged before cudaMemcpyAsync returns, so `params` may go out of scope.
+    checkCuda(cudaMemcpyAsync(b.params.data_ptr(), params.data(), sizeof(RuleParams) * Bb, cudaMemcpyHostToDevice,
+                              stream_),
               "copying rule parameters");
-    const int64_t first = blockStart - (shifted_ ? 1 : 0);  // Dream: position i from output i - 1
-    b.positions.copy_(at::arange(first, first + b.shape.blockLength, at::kLong));
-    if (b.shape.cache != CacheMode::kNone) {
-      at::Tensor window = cachedWindow(b.shape.cache, blockStart, b.shape.blockLength, b.shape.canvasLength, shifted_,
-                                       at::TensorOptions());
-      auto it = b.windows.find(window.size(0));
+    at::Tensor window;
+    if (plan.kind == StepKind::kCached) {
+      at::Tensor shiftedWindow = plan.window + dW;
+      auto it = b.windows.find(shiftedWindow.size(0));
       if (it == b.windows.end()) {
-        it = b.windows.emplace(window.size(0), at::empty({window.size(0)}, b.canvas.options())).first;
+        it = b.windows.emplace(shiftedWindow.size(0), at::empty({shiftedWindow.size(0)}, b.canvas.options())).first;
       }
-      it->second.copy_(window);
-      window_ = it->second;
-    }
-    b.blockSteps.zero_();
-  }
-
-  void step(StepKind kind) override {
-    c10::cuda::CUDAStreamGuard guard(stream_);
-    ShapeBuffers& b = *buffers_;
-    b.lastUse = ++useCounter_;
-    kind_ = kind;
-    const int64_t key = kind == StepKind::kFull ? 0 : window_.size(0);
-    auto captured = b.graphs.find(key);
-    if (useGraph_ && captured != b.graphs.end()) {
-      captured->second.graph->replay();
-    } else if (useGraph_ && !b.captureFailed && b.eagerRuns[key] > 0) {
-      captureAndReplay(b, key);  // this step ran eagerly before: libraries and allocator are warm
+      it->second.copy_(shiftedWindow);
+      window = it->second;
     } else {
-      eagerStep(b);
+      b.positions.copy_(at::arange(begin - shift, begin - shift + K, at::kLong));
+    }
+
+    // ---- the step: replay, capture, or eager ----
+    at::Tensor* kv = plan.kv;
+    const ShapeBuffers::GraphKey key{(int)plan.kind, window.defined() ? window.size(0) : 0,
+                                     kv ? kv->data_ptr() : nullptr, sampling};
+    auto captured = b.graphs.find(key);
+    if (plan.cudaGraph && captured != b.graphs.end()) {
+      captured->second.graph->replay();
+      plan.usedCudaGraph = true;
+    } else if (plan.cudaGraph && !b.captureFailed && b.eagerRuns[key] > 0) {
+      plan.usedCudaGraph = captureAndReplay(b, key, plan.kind, window, kv, sampling);
+    } else {
+      eagerStep(b, plan.kind, window, kv, sampling);
       ++b.eagerRuns[key];
     }
-    ++stepIndex_;
+    if (plan.cudaGraph && b.captureFailed) plan.cudaGraphFallbackReason = b.captureFailure;
+
+    // ---- results back to the plan ----
+    checkCuda(cudaStreamSynchronize(rawStream_), "running a decoding step");
+    at::Tensor after = b.canvas.to(at::kCPU);
+    at::Tensor back = at::stack({b.steps, b.blockSteps, b.blockMasks0, b.endFound}).to(at::kCPU);
+    const int64_t* a = after.data_ptr<int64_t>();
+    int64_t* out = plan.canvas.data_ptr<int64_t>();
+    plan.remaining.assign(B, 0);
+    plan.committed.assign((size_t)B * stride, -1);
+    for (int r = 0; r < B; ++r) {
+      std::copy(a + (int64_t)r * Wb + dW, a + (int64_t)(r + 1) * Wb, out + (int64_t)r * W);
+      plan.steps[r] = back[0][r].item<int32_t>();
+      plan.blockSteps[r] = back[1][r].item<int32_t>();
+      plan.blockMasks0[r] = back[2][r].item<int32_t>();
+      plan.endFound[r] = back[3][r].item<int32_t>();
+      plan.remaining[r] = b.remaining.host()[r];
+      std::copy(b.committed.host() + (size_t)r * stride, b.committed.host() + (size_t)(r + 1) * stride,
+                plan.committed.begin() + (size_t)r * stride);
+    }
   }
 
-  StepStatus wait() override {
-    checkCuda(cudaStreamSynchronize(stream_), "running a decoding step");
-    const ShapeBuffers& b = *buffers_;
-    return StepStatus{b.remaining.host(), b.stepsOut.host(), b.endFound.host(), b.committed.host()};
-  }
-
-  void fillFrom(int row, int from, int64_t token) override {
+  // Caches are pooled by shape: a tensor no call holds any more (use_count 1: only the pool) is
+  // handed out again, so a graph captured against it stays valid for the next call of that shape.
+  at::Tensor allocateCache(int batch, int length) override {
     c10::cuda::CUDAStreamGuard guard(stream_);
-    buffers_->canvas[row].slice(0, from).fill_(token);
-  }
-
-  at::Tensor finish() override {
-    c10::cuda::CUDAStreamGuard guard(stream_);
-    at::Tensor host = buffers_->canvas.to(at::kCPU);
-    call_.reset();
-    kvCall_.reset();
-    return host;
-  }
-
-  bool usedCudaGraph() const override { return useGraph_ && buffers_ && !buffers_->graphs.empty(); }
-
-  std::string cudaGraphFallbackReason() const override {
-    if (!useGraph_ || !buffers_) return "";
-    return buffers_->captureFailed ? buffers_->captureFailure : "";
+    const auto want = kvCacheShape(cacheSpec_.layers, cacheSpec_.kvHeads, cacheSpec_.headDim, batch, length);
+    for (at::Tensor& t : kvPool_) {
+      if (t.use_count() == 1 && t.sizes().vec() == want) {
+        t.zero_();
+        return t;
+      }
+    }
+    kvPool_.erase(std::remove_if(kvPool_.begin(), kvPool_.end(), [](const at::Tensor& t) { return t.use_count() == 1; }),
+                  kvPool_.end());
+    at::Tensor kv;
+    try {
+      kv = allocateKvCache(cacheSpec_, cacheDtype_, batch, length, device_);
+    } catch (const EngineError& e) {
+      if (e.code() != ErrorCode::kOutOfMemory || cache_.empty()) throw;
+      // The buckets' buffers and graphs are only a speed-up: give them back and try once more.
+      checkCuda(cudaStreamSynchronize(rawStream_), "finishing earlier steps");
+      cache_.clear();
+      c10::cuda::CUDACachingAllocator::emptyCache();
+      kv = allocateKvCache(cacheSpec_, cacheDtype_, batch, length, device_);
+    }
+    kvPool_.push_back(kv);
+    return kv;
   }
 
  private:
-  // A captured graph bakes in the kernel variant (greedy or sampling) as well as the shape.
-  using Key = std::tuple<int, int, int, int, bool, bool, int>;
+  using Key = std::tuple<int, int, int, int, bool, int>;
 
-  ShapeBuffers& buffersFor(const DecodeShape& s, bool sampling) {
-    Key key{s.batch, s.canvasLength, s.genStart, s.blockLength, s.padded, sampling, (int)s.cache};
+  ShapeBuffers& buffersFor(const BucketShape& s) {
+    Key key{s.batch, s.width, s.blockStride, s.logitsCount, s.padded, (int)s.cache};
     auto it = cache_.find(key);
     if (it != cache_.end()) return *it->second;
     if (cache_.size() >= kMaxCachedShapes) {
@@ -147,51 +228,48 @@ class CudaBackend : public StepBackend {
       }
       cache_.erase(oldest);
     }
-    auto made = std::make_unique<ShapeBuffers>(s, vocab_, device_, kvCacheFor(s));
+    auto made = std::make_unique<ShapeBuffers>(s, vocab_, device_);
     ShapeBuffers& ref = *made;
     cache_.emplace(key, std::move(made));
     return ref;
   }
 
-  // The cache of a new shape. When it does not fit, the other shapes' buffers and graphs are
-  // given back first (they are only a speed-up), then it is tried once more.
-  at::Tensor kvCacheFor(const DecodeShape& s) {
-    if (s.cache == CacheMode::kNone) return at::Tensor();
-    try {
-      return allocateKvCache(cacheSpec_, cacheDtype_, s.batch, s.canvasLength, device_);
-    } catch (const EngineError& e) {
-      if (e.code() != ErrorCode::kOutOfMemory || cache_.empty()) throw;
-    }
-    checkCuda(cudaStreamSynchronize(rawStream_), "finishing earlier steps");
-    buffers_ = nullptr;
-    cache_.clear();
-    c10::cuda::CUDACachingAllocator::emptyCache();
-    return allocateKvCache(cacheSpec_, cacheDtype_, s.batch, s.canvasLength, device_);
+  BlockLogitsCall& blockCall(bool padded) {
+    auto& slot = padded ? padded_ : plain_;
+    if (!slot) slot.emplace(module_, padded);
+    return *slot;
+  }
+  KvCacheCall& kvCall(bool padded) {
+    auto& slot = padded ? kvPadded_ : kvPlain_;
+    if (!slot) slot.emplace(module_, padded);
+    return *slot;
   }
 
-  at::Tensor forward(ShapeBuffers& b) {
+  at::Tensor forward(ShapeBuffers& b, StepKind kind, const at::Tensor& window, at::Tensor* kv) {
     at::Tensor logits;
     const char* method;
-    if (kind_ == StepKind::kCached) {
-      logits = kvCall_->step(b.canvas, window_, b.windowPositions, b.leftPad, b.kv);
+    if (kind == StepKind::kCached) {
+      logits = kvCall(b.shape.padded).step(b.canvas, window, b.windowPositions, b.leftPad, *kv);
       method = "cache_step";
-    } else if (kvCall_) {
-      logits = kvCall_->full(b.canvas, b.positions, b.leftPad, b.kv);
+    } else if (b.shape.cache != CacheMode::kNone) {
+      logits = kvCall(b.shape.padded).full(b.canvas, b.positions, b.leftPad, *kv);
       method = "cache_full";
     } else {
-      logits = (*call_)(b.canvas, b.positions, b.leftPad);
+      logits = blockCall(b.shape.padded)(b.canvas, b.positions, b.leftPad);
       method = b.shape.padded ? "logits_at_padded" : "logits_at";
     }
-    checkLogits(logits, b.shape.batch, b.shape.blockLength, vocab_, method, device_);
+    checkLogits(logits, b.shape.batch, b.shape.logitsCount, vocab_, method, device_);
     return logits.is_contiguous() ? logits : logits.contiguous();
   }
 
-  void eagerStep(ShapeBuffers& b) {
-    at::Tensor logits = forward(b);
-    checkCuda(launchCommitStep(b.launch(logits, params_.temperature > 0.0f), stream_), "launching the commit kernel");
+  void eagerStep(ShapeBuffers& b, StepKind kind, const at::Tensor& window, at::Tensor* kv, bool sampling) {
+    at::Tensor logits = forward(b, kind, window, kv);
+    checkCuda(launchCommitStep(b.launch(logits, sampling), stream_), "launching the commit kernel");
   }
 
-  void captureAndReplay(ShapeBuffers& b, int64_t key) {
+  // True when the step ran as the captured graph (false: capture failed, it ran eagerly).
+  bool captureAndReplay(ShapeBuffers& b, const ShapeBuffers::GraphKey& key, StepKind kind, const at::Tensor& window,
+                        at::Tensor* kv, bool sampling) {
     auto graph = std::make_unique<at::cuda::CUDAGraph>();
     try {
       // Thread-local mode: other models' threads may allocate while this one captures.
@@ -201,8 +279,8 @@ class CudaBackend : public StepBackend {
       graph->capture_begin(b.pool);
 #endif
       try {
-        at::Tensor logits = forward(b);
-        checkCuda(launchCommitStep(b.launch(logits, params_.temperature > 0.0f), stream_), "launching the commit kernel");
+        at::Tensor logits = forward(b, kind, window, kv);
+        checkCuda(launchCommitStep(b.launch(logits, sampling), stream_), "launching the commit kernel");
         graph->capture_end();
         b.graphs[key] = CapturedStep{std::move(graph), logits};
       } catch (...) {
@@ -213,11 +291,13 @@ class CudaBackend : public StepBackend {
         throw;
       }
       b.graphs[key].graph->replay();
+      return true;
     } catch (const std::exception& e) {
       b.captureFailed = true;
       b.captureFailure = std::string("CUDA graph capture failed, steps run eagerly: ") + e.what();
       b.graphs.erase(key);
-      eagerStep(b);
+      eagerStep(b, kind, window, kv, sampling);
+      return false;
     }
   }
 
@@ -231,20 +311,20 @@ class CudaBackend : public StepBackend {
   torch::jit::Module& module_;
   int vocab_;
   bool shifted_;
+  int maxLength_;
+  int64_t eosId_, maskId_, padId_;
   CacheSpec cacheSpec_;
   at::ScalarType cacheDtype_;
   c10::Device device_;
   cudaStream_t rawStream_;
   c10::cuda::CUDAStream stream_;
   std::map<Key, std::unique_ptr<ShapeBuffers>> cache_;
-  ShapeBuffers* buffers_ = nullptr;
-  std::optional<BlockLogitsCall> call_;
-  std::optional<KvCacheCall> kvCall_;
-  at::Tensor window_;  // this block's cached-step window (one of buffers_->windows)
-  StepKind kind_ = StepKind::kFull;
-  RuleParams params_{};
-  bool useGraph_ = true;
-  int stepIndex_ = 0;
+  std::vector<at::Tensor> kvPool_;
+  std::optional<BlockLogitsCall> plain_, padded_;
+  std::optional<KvCacheCall> kvPlain_, kvPadded_;
+  // LOCALLEAP_NO_BUCKETS=1: plans run at their exact shape (no padded rows or columns), e.g. to
+  // check whether bucketing moves float32 results on a GPU (different GEMM shapes).
+  bool bucketing_ = std::getenv("LOCALLEAP_NO_BUCKETS") == nullptr;
   uint64_t useCounter_ = 0;
 };
 

@@ -23,31 +23,30 @@ MappedInts::~MappedInts() {
   if (data_) cudaFreeHost(data_);
 }
 
-ShapeBuffers::ShapeBuffers(const DecodeShape& s, int vocab, c10::Device device, at::Tensor kvCache)
+ShapeBuffers::ShapeBuffers(const BucketShape& s, int vocab, c10::Device device)
     : shape(s),
       remaining(s.batch),
       stepsOut(s.batch),
-      endFound(s.batch),
-      committed((size_t)s.batch * s.blockLength) {
+      committed((size_t)s.batch * s.blockStride) {
   auto i64 = at::TensorOptions().dtype(at::kLong).device(device);
   auto i32 = at::TensorOptions().dtype(at::kInt).device(device);
   auto u8 = at::TensorOptions().dtype(at::kByte).device(device);
-  const int64_t cells = (int64_t)s.batch * s.blockLength;
-  canvas = at::zeros({s.batch, s.canvasLength}, i64);
-  positions = at::zeros({s.blockLength}, i64);
+  const int64_t cells = (int64_t)s.batch * s.blockStride;
+  canvas = at::zeros({s.batch, s.width}, i64);
+  positions = at::zeros({s.logitsCount}, i64);
   leftPad = at::zeros({s.batch}, i64);
-  params = at::zeros({(int64_t)sizeof(RuleParams)}, u8);
+  params = at::zeros({(int64_t)sizeof(RuleParams) * s.batch}, u8);
   seeds = at::zeros({s.batch}, i64);
   steps = at::zeros({s.batch}, i32);
   blockSteps = at::zeros({s.batch}, i32);
   blockMasks0 = at::zeros({s.batch}, i32);
+  endFound = at::zeros({s.batch}, i32);
   token = at::zeros({cells}, i32);
   conf = at::zeros({cells}, at::TensorOptions().dtype(at::kFloat).device(device));
   arrivals = at::zeros({s.batch}, i32);
   positionArrivals = at::zeros({cells}, i32);
   chunks = at::zeros({cells * commitChunkCount(vocab) * (int64_t)sizeof(rule::ChunkResult)}, u8);
-  kv = std::move(kvCache);
-  windowPositions = at::arange(s.blockLength, i64);
+  windowPositions = at::arange(s.logitsCount, i64);
   pool = at::cuda::graph_pool_handle();
 }
 
@@ -61,7 +60,7 @@ StepState ShapeBuffers::stepState() const {
                    reinterpret_cast<uint32_t*>(arrivals.data_ptr<int32_t>()),
                    remaining.device(),
                    stepsOut.device(),
-                   endFound.device(),
+                   endFound.data_ptr<int32_t>(),
                    committed.device()};
 }
 
@@ -75,7 +74,8 @@ CommitLaunch ShapeBuffers::launch(const at::Tensor& logits, bool sampling) const
     default: l.type = LogitsType::kFloat32; break;
   }
   l.batch = shape.batch;
-  l.blockLength = shape.blockLength;
+  l.blockStride = shape.blockStride;
+  l.logitsPerRow = (int)logits.size(1);
   l.vocab = (int)logits.size(2);
   l.canvas = canvas.data_ptr<int64_t>();
   l.params = reinterpret_cast<const RuleParams*>(params.data_ptr<uint8_t>());

@@ -1,10 +1,13 @@
-// Device and host-mapped buffers of one decode shape, reused by every generation of that shape
-// (a captured graph keeps pointing at them).
+// Device and host-mapped buffers of one plan bucket (docs/scheduler.md "CUDA graphs: buckets"),
+// reused by every step whose plan pads to that bucket (a captured graph keeps pointing at them).
+// NOT YET COMPILED against libtorch CUDA (issue 13, written without a GPU): the next session builds
+// and validates it.
 #pragma once
 #include <ATen/cuda/CUDAGraph.h>
 #include <torch/script.h>
 
 #include <map>
+#include <tuple>
 #include <memory>
 #include <string>
 
@@ -34,28 +37,38 @@ struct CapturedStep {
   at::Tensor logits;
 };
 
-struct ShapeBuffers {
-  // kv: the KV cache of this shape (undefined without a cache), allocated by the caller.
-  ShapeBuffers(const DecodeShape& shape, int vocab, c10::Device device, at::Tensor kv = at::Tensor());
+// The padded shape of a plan: rows (a power of two), canvas width (a multiple of 64), the block
+// stride, the logits count, the method variant (padded) and the cache mode.
+struct BucketShape {
+  int batch = 0;
+  int width = 0;
+  int blockStride = 0;
+  int logitsCount = 0;
+  bool padded = false;
+  CacheMode cache = CacheMode::kNone;
+};
 
-  DecodeShape shape;
+struct ShapeBuffers {
+  ShapeBuffers(const BucketShape& shape, int vocab, c10::Device device);
+
+  BucketShape shape;
   at::Tensor canvas, positions, leftPad;                  // int64
-  at::Tensor params;                                      // RuleParams bytes
+  at::Tensor params;                                      // RuleParams bytes, one per row
   at::Tensor seeds;                                       // int64 (uint64 bits)
-  at::Tensor steps, blockSteps, blockMasks0, token;       // int32
+  at::Tensor steps, blockSteps, blockMasks0, endFound, token;  // int32
   at::Tensor conf;                                        // float32
   at::Tensor arrivals, positionArrivals;                  // int32 used as uint32 counters
   at::Tensor chunks;                                      // ChunkResult scratch bytes
-  MappedInts remaining, stepsOut, endFound, committed;
+  MappedInts remaining, stepsOut, committed;
 
-  at::Tensor kv;                                          // [layers, 2, B, kvHeads, L, headDim]
   std::map<int64_t, at::Tensor> windows;                  // cached-step windows by length
-  at::Tensor windowPositions;                             // int64 arange(blockLength)
+  at::Tensor windowPositions;                             // int64 arange(logitsCount)
 
-  // Graphs by step: key 0 the full step, else the cached window's length (prefix windows differ
-  // per block). A key's first use runs eagerly (warm-up), its second is captured.
-  std::map<int64_t, CapturedStep> graphs;
-  std::map<int64_t, int> eagerRuns;
+  // Graphs by (step kind, window length, KV tensor, sampling): a graph bakes in the cache's
+  // address and the kernel variant. A key's first use runs eagerly (warm-up), its second is captured.
+  using GraphKey = std::tuple<int, int64_t, const void*, bool>;
+  std::map<GraphKey, CapturedStep> graphs;
+  std::map<GraphKey, int> eagerRuns;
   decltype(at::cuda::graph_pool_handle()) pool;           // shared by this shape's graphs (they never overlap)
   bool captureFailed = false;
   std::string captureFailure;

@@ -84,6 +84,9 @@ struct GenerateResult {
   double stepMs = 0;
   // Block first steps (full forward) and cached steps, counted and timed apart.
   int fullSteps = 0, cachedSteps = 0;
+  // Rows of every forward the call took part in, summed (its own and other calls' rows): / batchSteps
+  // is the mean batch the call shared.
+  int64_t rowsInForwards = 0;
   double fullStepMs = 0, cachedStepMs = 0;
   bool cudaGraph = false;
   std::string cudaGraphFallbackReason;

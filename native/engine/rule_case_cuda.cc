@@ -33,8 +33,10 @@ RuleCaseResult runRuleCaseCuda(const RuleCase& c) {
   checkRuleCase(c);
   const c10::Device device = cudaDevice();
   c10::cuda::CUDAGuard guard(device);
-  DecodeShape shape{c.batch, c.blockLength, c.params.genStart, c.blockLength, false};
+  BucketShape shape{c.batch, c.blockLength, c.blockLength, c.blockLength, false, CacheMode::kNone};
   ShapeBuffers b(shape, c.vocab, device);
+  bool sampling = false;
+  for (const RuleParams& p : c.params) sampling = sampling || p.temperature > 0.0f;
   at::Tensor logits;
   if (c.dtype == LogitsDType::kFloat32) {
     logits = at::from_blob(const_cast<float*>(c.logitsF32.data()), {c.batch, c.blockLength, c.vocab}, at::kFloat);
@@ -50,13 +52,14 @@ RuleCaseResult runRuleCaseCuda(const RuleCase& c) {
   std::memcpy(seeds.data_ptr<int64_t>(), c.seeds.data(), c.seeds.size() * sizeof(uint64_t));
   b.seeds.copy_(seeds);
   b.steps.copy_(at::tensor(c.rowSteps, at::kInt));
-  check(cudaMemcpy(b.params.data_ptr(), &c.params, sizeof(RuleParams), cudaMemcpyHostToDevice), "copying params");
+  check(cudaMemcpy(b.params.data_ptr(), c.params.data(), sizeof(RuleParams) * c.params.size(), cudaMemcpyHostToDevice),
+        "copying params");
   // Poison every output so that an unwritten one cannot pass for a result.
   b.token.fill_(-7);
   b.conf.fill_(-7.0f);
   std::fill(b.committed.host(), b.committed.host() + (size_t)c.batch * c.blockLength, -7);
   cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
-  check(launchCommitStep(b.launch(logits, c.params.temperature > 0.0f), stream), "launching the commit kernel");
+  check(launchCommitStep(b.launch(logits, sampling), stream), "launching the commit kernel");
   check(cudaStreamSynchronize(stream), "running the commit kernel");
 
   const size_t cells = (size_t)c.batch * c.blockLength;
@@ -78,7 +81,7 @@ KernelBench benchKernelCuda(int batch, int blockLength, int vocab, LogitsDType d
                             uint64_t seed) {
   const c10::Device device = cudaDevice();
   c10::cuda::CUDAGuard guard(device);
-  DecodeShape shape{batch, blockLength, 0, blockLength, false};
+  BucketShape shape{batch, blockLength, blockLength, blockLength, false, CacheMode::kNone};
   ShapeBuffers b(shape, vocab, device);
   // Enough input sets that their total exceeds the L2 cache: every launch reads from memory.
   const int64_t setBytes = (int64_t)batch * blockLength * vocab * (dtype == LogitsDType::kFloat32 ? 4 : 2);
@@ -92,13 +95,17 @@ KernelBench benchKernelCuda(int batch, int blockLength, int vocab, LogitsDType d
   p.strategy = strategy;
   p.maskId = vocab;  // never a chosen token; every position starts masked
   p.canvasLength = blockLength;
+  p.blockLength = blockLength;
+  p.logitsOffset = 0;
   p.stepsPerBlock = 1;
   p.topKOverride = 1;
   p.radius = 4;
   p.threshold = 0.9f;
   p.anchorThreshold = 0.9f;
   p.relaxedThreshold = 0.75f;
-  check(cudaMemcpy(b.params.data_ptr(), &p, sizeof(RuleParams), cudaMemcpyHostToDevice), "copying params");
+  const std::vector<RuleParams> rows(batch, p);
+  check(cudaMemcpy(b.params.data_ptr(), rows.data(), sizeof(RuleParams) * rows.size(), cudaMemcpyHostToDevice),
+        "copying params");
   cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   cudaEvent_t start, stop;
   cudaEventCreate(&start);

@@ -57,7 +57,7 @@ void rejectCall(CallState& c, const EngineError& error) {
   c.call->reject(error);
 }
 
-void resolveCall(CallState& c, const ModelConfig& config, const StepBackend& backend) {
+void resolveCall(CallState& c, const ModelConfig& config) {
   if (c.over) return;
   const int G = c.call->request.genLength;
   for (Row& r : c.rows) {
@@ -74,8 +74,6 @@ void resolveCall(CallState& c, const ModelConfig& config, const StepBackend& bac
     c.result.rows[r.index].tokens.assign(r.canvas.begin() + r.genStart, r.canvas.begin() + r.genStart + G);
   }
   c.result.batchSteps = c.stepIndex;
-  c.result.cudaGraph = backend.usedCudaGraph();
-  c.result.cudaGraphFallbackReason = backend.cudaGraphFallbackReason();
   c.result.totalMs = msSince(c.t0);
   c.over = true;
   c.kv = at::Tensor();
@@ -195,14 +193,14 @@ void finishBlock(Row& r, const ModelConfig& config) {
 }
 
 // Ends the call before its next step (the JS side's finish flag): the canvas as it is.
-void finishEarly(CallState& c, const ModelConfig& config, const StepBackend& backend) {
+void finishEarly(CallState& c, const ModelConfig& config) {
   for (Row& r : c.rows) {
     if (r.done) continue;
     RowResult& out = c.result.rows[r.index];
     out.stepsPerBlock[r.block] = r.steps - r.stepsBefore;
     out.steps = r.steps;
   }
-  resolveCall(c, config, backend);
+  resolveCall(c, config);
 }
 
 }  // namespace
@@ -259,7 +257,7 @@ void Scheduler::drain(StepBackend& backend, const ModelConfig& config) {
       if (c.call->abort && c.call->abort->load()) {
         rejectCall(c, EngineError(ErrorCode::kAborted, "generation was aborted"));
       } else if (c.call->finish && c.call->finish->load()) {
-        finishEarly(c, config, backend);
+        finishEarly(c, config);
       }
     }
     calls.remove_if([](const CallState& c) { return c.over; });
@@ -314,6 +312,10 @@ void Scheduler::drain(StepBackend& backend, const ModelConfig& config) {
           events[m].rows.resize(c.rows.size());
           c.stepIndex += 1;
           c.result.stepMs += ms;
+          c.result.rowsInForwards += plan.batch;
+          // The call ran as graphs when one of its steps did; the reason of the last fallback.
+          c.result.cudaGraph = c.result.cudaGraph || plan.usedCudaGraph;
+          if (!plan.cudaGraphFallbackReason.empty()) c.result.cudaGraphFallbackReason = plan.cudaGraphFallbackReason;
           if (g.kind == StepKind::kFull) {
             ++c.result.fullSteps;
             c.result.fullStepMs += ms;
@@ -389,7 +391,7 @@ void Scheduler::drain(StepBackend& backend, const ModelConfig& config) {
     for (CallState& c : calls) {
       if (c.over) continue;
       if (std::all_of(c.rows.begin(), c.rows.end(), [](const Row& r) { return r.done; })) {
-        resolveCall(c, config, backend);
+        resolveCall(c, config);
       }
     }
     calls.remove_if([](const CallState& c) { return c.over; });

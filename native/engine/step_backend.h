@@ -46,6 +46,9 @@ struct StepPlan {
   std::vector<int32_t> steps, blockSteps, blockMasks0, endFound;
   // Outputs: remaining masks per row, committed token per [b * blockStride + i] (-1: none).
   std::vector<int32_t> remaining, committed;
+  // Set by the back end: the step ran as a replayed CUDA graph; why a requested graph was not used.
+  bool usedCudaGraph = false;
+  std::string cudaGraphFallbackReason;
 };
 
 class StepBackend {
@@ -55,8 +58,6 @@ class StepBackend {
   virtual void run(StepPlan& plan) = 0;
   // A zero-filled KV cache for `batch` rows of `length` columns on the back end's device.
   virtual at::Tensor allocateCache(int batch, int length) = 0;
-  virtual bool usedCudaGraph() const { return false; }
-  virtual std::string cudaGraphFallbackReason() const { return ""; }
 };
 
 }  // namespace localleap

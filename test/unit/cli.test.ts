@@ -15,7 +15,7 @@ const result: GenerateResult = {
     steps: 5,
     stepsPerBlock: [3, 2],
     finishReason: "eos",
-    timings: { totalMs: 250, msPerStep: 40, tokensPerSecond: 12, fullSteps: 5, msPerFullStep: 40, cachedSteps: 0, msPerCachedStep: 0 },
+    timings: { totalMs: 250, msPerStep: 40, tokensPerSecond: 12, fullSteps: 5, msPerFullStep: 40, cachedSteps: 0, msPerCachedStep: 0, meanRowsPerForward: 1 },
     seed: 0,
     promptTokens: 7,
     cache: "none",

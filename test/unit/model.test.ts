@@ -204,7 +204,7 @@ describe("Model.generate", () => {
             steps: 4,
             stepsPerBlock: [2, 2],
             finishReason: "eos",
-            timings: { totalMs: 100, msPerStep: 20, tokensPerSecond: 30, fullSteps: 4, msPerFullStep: 20, cachedSteps: 0, msPerCachedStep: 0 },
+            timings: { totalMs: 100, msPerStep: 20, tokensPerSecond: 30, fullSteps: 4, msPerFullStep: 20, cachedSteps: 0, msPerCachedStep: 0, meanRowsPerForward: 0 },
             seed: 0,
             promptTokens: 2,
             cache: "none",
