@@ -208,9 +208,9 @@ describe("generate options: cross-field rules", () => {
 
 describe("loadModel options", () => {
     test("defaults", () => {
-        expect(parseLoadModelOptions(undefined)).toEqual({ device: "auto", threads: 0, maxQueuedGenerations: 1024, trustModelCode: false, probeTimeoutMs: 60000 });
+        expect(parseLoadModelOptions(undefined)).toEqual({ device: "auto", threads: 0, maxQueuedGenerations: 1024, maxBatchSize: 32, trustModelCode: false, probeTimeoutMs: 60000 });
         expect(parseLoadModelOptions({ modelPath: "m.pt", device: "cpu", threads: 4, maxQueuedGenerations: 8 }))
-            .toEqual({ modelPath: "m.pt", device: "cpu", threads: 4, maxQueuedGenerations: 8, trustModelCode: false, probeTimeoutMs: 60000 });
+            .toEqual({ modelPath: "m.pt", device: "cpu", threads: 4, maxQueuedGenerations: 8, maxBatchSize: 32, trustModelCode: false, probeTimeoutMs: 60000 });
     });
 
     const cases: [string, unknown, RegExp][] = [
@@ -220,6 +220,8 @@ describe("loadModel options", () => {
         ["device", "gpu", /"cpu", "cuda" or "auto"/],
         ["threads", -1, /integer from 0 to 1024/],
         ["threads", 2000, /integer from 0 to 1024/],
+        ["maxBatchSize", 0, /integer from 1 to 4096/],
+        ["maxBatchSize", 1.5, /integer from 1 to 4096/],
         ["threads", 1.5, /integer from 0 to 1024/],
         ["signal", "stop", /AbortSignal/],
         ["onProgress", 3, /a function/],
