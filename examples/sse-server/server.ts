@@ -291,6 +291,7 @@ async function main(): Promise<void> {
             host: { type: "string", default: "127.0.0.1" },
             port: { type: "string", default: process.env.PORT ?? "8080" },
             "max-queued": { type: "string", default: "16" },
+            "max-batch": { type: "string", default: "16" },
             "max-gen-length": { type: "string" },
             warmup: { type: "boolean", default: false },
             quiet: { type: "boolean", default: false },
@@ -301,6 +302,8 @@ async function main(): Promise<void> {
         ...(values.device !== undefined && { device: values.device as DeviceOption }),
         ...(values.threads !== undefined && { threads: Number(values.threads) }),
         maxQueuedGenerations: Number(values["max-queued"]),
+        // Concurrent requests are decoded together, one forward per step (docs/scheduler.md).
+        maxBatchSize: Number(values["max-batch"]),
     });
     if (values.warmup) {
         // One-time CUDA costs (context, kernels, allocator) and the CUDA graph of this shape
@@ -319,7 +322,7 @@ async function main(): Promise<void> {
     server.listen(Number(values.port), values.host, () => {
         const { port } = server.address() as AddressInfo;
         const { name } = model.info.metadata;
-        process.stdout.write(`listening on http://${values.host}:${port} (${name} on ${model.info.device}, up to ${values["max-queued"]} queued generations)\n`);
+        process.stdout.write(`listening on http://${values.host}:${port} (${name} on ${model.info.device}, up to ${values["max-queued"]} queued generations, ${values["max-batch"]} decoded together)\n`);
     });
 
     let stopping = false;

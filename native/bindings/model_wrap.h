@@ -16,10 +16,11 @@ namespace localleap {
 // What a model owns. `engine` is touched only on the worker thread.
 struct ModelCore {
   ModelCore(int threads, int maxBatchSize)
-      : worker(std::make_unique<Worker>(threads)), scheduler(std::make_unique<Scheduler>(maxBatchSize)) {}
-  std::unique_ptr<Worker> worker;
+      : scheduler(std::make_unique<Scheduler>(maxBatchSize)), worker(std::make_unique<Worker>(threads)) {}
   // Every generate() call goes through it (any thread submits; its drain runs on the worker).
+  // Declared before the worker: destroyed after the worker thread has joined.
   std::unique_ptr<Scheduler> scheduler;
+  std::unique_ptr<Worker> worker;
   std::unique_ptr<EngineModel> engine;
   std::atomic<bool> disposed{false};
 
