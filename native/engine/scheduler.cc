@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <list>
 
 #include "decoder.h"
@@ -17,6 +18,16 @@ double msSince(Clock::time_point t0) {
 }
 
 bool usesSchedule(Strategy s) { return s == kLowConfidence || s == kRandom; }
+
+// Most bytes of float32 logits one forward of free rows may return ([B, K, V] x 4): free rows whose
+// blocks lie far apart widen K, so they are split into several forwards past this (each row's
+// result is the same in any forward: rows are independent).
+// LOCALLEAP_LOGITS_BUDGET_BYTES overrides it (tests cut every row into its own forward).
+int64_t logitsBudgetBytes() {
+  const char* text = std::getenv("LOCALLEAP_LOGITS_BUDGET_BYTES");
+  const long long value = text ? std::atoll(text) : 0;
+  return value > 0 ? (int64_t)value : (int64_t(1) << 30);
+}
 
 struct CallState;
 
@@ -227,174 +238,211 @@ std::unique_ptr<GenerateCall> Scheduler::pop(bool force, int activeRows) {
 void Scheduler::drain(StepBackend& backend, const ModelConfig& config) {
   std::list<CallState> calls;
   for (;;) {
-    // 1. Admission (FIFO, at most maxBatchSize rows running).
-    int activeRows = 0;
-    for (const CallState& c : calls) activeRows += (int)c.rows.size();
-    while (auto call = pop(activeRows == 0, activeRows)) {
-      calls.emplace_back();
-      CallState& c = calls.back();
-      c.call = std::move(call);
-      c.t0 = Clock::now();
-      try {
-        admit(c, backend, config);
-        activeRows += (int)c.rows.size();
-      } catch (...) {
-        rejectCall(c, currentErrorAsEngineError("generating"));
-        calls.pop_back();
-      }
-    }
-    if (calls.empty()) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (queue_.empty()) {
-        busy_ = false;
-        return;
-      }
-      continue;
-    }
-
-    // 2. Aborts and early finishes, before the step (as before every step of a lone decode).
-    for (CallState& c : calls) {
-      if (c.call->abort && c.call->abort->load()) {
-        rejectCall(c, EngineError(ErrorCode::kAborted, "generation was aborted"));
-      } else if (c.call->finish && c.call->finish->load()) {
-        finishEarly(c, config);
-      }
-    }
-    calls.remove_if([](const CallState& c) { return c.over; });
-    if (calls.empty()) continue;
-
-    // 3. The plans of this iteration: every free row (cache "none") in one forward; each
-    //    lockstep call (a KV cache) in a forward of its own.
-    struct Group {
-      std::vector<Row*> rows;
-      StepKind kind;
-      CacheMode cache;
-      CallState* lockstep;
-    };
-    std::vector<Group> groups;
-    Group shared{{}, StepKind::kFull, CacheMode::kNone, nullptr};
-    for (CallState& c : calls) {
-      if (c.lockstep) {
-        Group g{{}, c.groupStep == 0 ? StepKind::kFull : StepKind::kCached, c.call->request.cache, &c};
-        for (Row& r : c.rows) g.rows.push_back(&r);
-        groups.push_back(std::move(g));
-      } else {
-        for (Row& r : c.rows) {
-          if (!r.done) shared.rows.push_back(&r);
+    try {
+      // 1. Admission (FIFO, at most maxBatchSize rows running).
+      int activeRows = 0;
+      for (const CallState& c : calls) activeRows += (int)c.rows.size();
+      while (auto call = pop(activeRows == 0, activeRows)) {
+        calls.emplace_back();
+        CallState& c = calls.back();
+        c.call = std::move(call);
+        c.t0 = Clock::now();
+        try {
+          admit(c, backend, config);
+          activeRows += (int)c.rows.size();
+        } catch (...) {
+          rejectCall(c, currentErrorAsEngineError("generating"));
+          calls.pop_back();
         }
       }
-    }
-    if (!shared.rows.empty()) groups.insert(groups.begin(), std::move(shared));
+      if (calls.empty()) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (queue_.empty()) {
+          busy_ = false;
+          return;
+        }
+        continue;
+      }
 
-    for (Group& g : groups) {
-      std::vector<int> offsets;
-      std::vector<CallState*> members;
-      for (Row* r : g.rows) {
-        if (members.empty() || members.back() != r->call) {
-          if (std::find(members.begin(), members.end(), r->call) == members.end()) members.push_back(r->call);
+      // 2. Aborts and early finishes, before the step (as before every step of a lone decode).
+      for (CallState& c : calls) {
+        if (c.call->abort && c.call->abort->load()) {
+          rejectCall(c, EngineError(ErrorCode::kAborted, "generation was aborted"));
+        } else if (c.call->finish && c.call->finish->load()) {
+          finishEarly(c, config);
         }
       }
-      const auto s0 = Clock::now();
-      try {
-        StepPlan plan = buildPlan(g.rows, g.kind, g.cache, config, offsets);
-        plan.kv = g.lockstep ? &g.lockstep->kv : nullptr;
-        plan.cudaGraph = std::all_of(members.begin(), members.end(),
-                                     [](const CallState* c) { return c->call->request.cudaGraph; });
-        backend.run(plan);
-        const double ms = msSince(s0);
-        // Scatter the plan back into the rows.
-        const int64_t* canvas = plan.canvas.data_ptr<int64_t>();
-        std::vector<StepEvent> events(members.size());
-        for (size_t m = 0; m < members.size(); ++m) {
-          CallState& c = *members[m];
-          events[m].step = c.stepIndex;
-          events[m].block = -1;
-          events[m].rows.resize(c.rows.size());
-          c.stepIndex += 1;
-          c.result.stepMs += ms;
-          c.result.rowsInForwards += plan.batch;
-          // The call ran as graphs when one of its steps did; the reason of the last fallback.
-          c.result.cudaGraph = c.result.cudaGraph || plan.usedCudaGraph;
-          if (!plan.cudaGraphFallbackReason.empty()) c.result.cudaGraphFallbackReason = plan.cudaGraphFallbackReason;
-          if (g.kind == StepKind::kFull) {
-            ++c.result.fullSteps;
-            c.result.fullStepMs += ms;
+      calls.remove_if([](const CallState& c) { return c.over; });
+      if (calls.empty()) continue;
+
+      // 3. The plans of this iteration: every free row (cache "none") in one forward; each
+      //    lockstep call (a KV cache) in a forward of its own.
+      struct Group {
+        std::vector<Row*> rows;
+        StepKind kind;
+        CacheMode cache;
+        CallState* lockstep;
+      };
+      std::vector<Group> groups;
+      Group shared{{}, StepKind::kFull, CacheMode::kNone, nullptr};
+      for (CallState& c : calls) {
+        if (c.lockstep) {
+          Group g{{}, c.groupStep == 0 ? StepKind::kFull : StepKind::kCached, c.call->request.cache, &c};
+          for (Row& r : c.rows) g.rows.push_back(&r);
+          groups.push_back(std::move(g));
+        } else {
+          for (Row& r : c.rows) {
+            if (!r.done) shared.rows.push_back(&r);
+          }
+        }
+      }
+      if (!shared.rows.empty()) {
+        // Rows sorted by their block's column from the canvas end (their column in a plan, up to the
+        // plan's width), cut into forwards whose logits stay within the budget.
+        auto fromEnd = [](const Row* r) { return (int)r->canvas.size() - (r->genStart + r->block * r->call->lb); };
+        std::stable_sort(shared.rows.begin(), shared.rows.end(),
+                         [&](const Row* a, const Row* b) { return fromEnd(a) > fromEnd(b); });
+        std::vector<Group> cut;
+        Group current{{}, StepKind::kFull, CacheMode::kNone, nullptr};
+        const int64_t budget = logitsBudgetBytes();
+      int hi = 0, lo = 0;  // distance from the end of the farthest block start, nearest block end
+        for (Row* r : shared.rows) {
+          const int start = fromEnd(r), end = start - r->call->lb;
+          const int newHi = current.rows.empty() ? start : std::max(hi, start);
+          const int newLo = current.rows.empty() ? end : std::min(lo, end);
+          const int64_t bytes = (int64_t)(current.rows.size() + 1) * (newHi - newLo) * config.vocabSize * 4;
+          if (!current.rows.empty() && bytes > budget) {
+            cut.push_back(std::move(current));
+            current = Group{{}, StepKind::kFull, CacheMode::kNone, nullptr};
+            hi = start;
+            lo = end;
           } else {
-            ++c.result.cachedSteps;
-            c.result.cachedStepMs += ms;
+            hi = newHi;
+            lo = newLo;
+          }
+          current.rows.push_back(r);
+        }
+        cut.push_back(std::move(current));
+        groups.insert(groups.begin(), std::make_move_iterator(cut.begin()), std::make_move_iterator(cut.end()));
+      }
+
+      for (Group& g : groups) {
+        std::vector<int> offsets;
+        std::vector<CallState*> members;
+        for (Row* r : g.rows) {
+          if (members.empty() || members.back() != r->call) {
+            if (std::find(members.begin(), members.end(), r->call) == members.end()) members.push_back(r->call);
           }
         }
-        for (int b = 0; b < plan.batch; ++b) {
-          Row& r = *g.rows[b];
-          CallState& c = *r.call;
-          const size_t m = std::find(members.begin(), members.end(), &c) - members.begin();
-          std::copy(canvas + (int64_t)b * plan.width + offsets[b], canvas + (int64_t)(b + 1) * plan.width,
-                    r.canvas.begin());
-          r.steps = plan.steps[b];
-          r.blockSteps = plan.blockSteps[b];
-          r.blockMasks0 = plan.blockMasks0[b];
-          r.endFound = plan.endFound[b];
-          StepEvent::Row& er = events[m].rows[r.index];
-          er.block = r.block;
-          if (events[m].block < 0) events[m].block = r.block;
-          for (int i = 0; i < c.lb; ++i) {
-            const int32_t token = plan.committed[(size_t)b * plan.blockStride + i];
-            if (token < 0) continue;
-            er.positions.push_back(r.block * c.lb + i);
-            er.tokens.push_back(token);
-          }
-          if (r.done) continue;
-          if (plan.remaining[b] == 0) {
-            if (c.lockstep) {
-              r.blockDone = true;
+        const auto s0 = Clock::now();
+        try {
+          StepPlan plan = buildPlan(g.rows, g.kind, g.cache, config, offsets);
+          plan.kv = g.lockstep ? &g.lockstep->kv : nullptr;
+          plan.cudaGraph = std::all_of(members.begin(), members.end(),
+                                       [](const CallState* c) { return c->call->request.cudaGraph; });
+          backend.run(plan);
+          const double ms = msSince(s0);
+          // Scatter the plan back into the rows.
+          const int64_t* canvas = plan.canvas.data_ptr<int64_t>();
+          std::vector<StepEvent> events(members.size());
+          for (size_t m = 0; m < members.size(); ++m) {
+            CallState& c = *members[m];
+            events[m].step = c.stepIndex;
+            events[m].block = -1;
+            events[m].rows.resize(c.rows.size());
+            c.stepIndex += 1;
+            c.result.stepMs += ms;
+            c.result.rowsInForwards += plan.batch;
+            // The call ran as graphs when one of its steps did; the reason of the last fallback.
+            c.result.cudaGraph = c.result.cudaGraph || plan.usedCudaGraph;
+            if (!plan.cudaGraphFallbackReason.empty()) c.result.cudaGraphFallbackReason = plan.cudaGraphFallbackReason;
+            if (g.kind == StepKind::kFull) {
+              ++c.result.fullSteps;
+              c.result.fullStepMs += ms;
             } else {
-              finishBlock(r, config);
+              ++c.result.cachedSteps;
+              c.result.cachedStepMs += ms;
             }
-          } else if (r.blockSteps >= c.maxBlockSteps) {
-            throw EngineError(ErrorCode::kInternal, "block " + std::to_string(r.block) + " of row " +
-                                                        std::to_string(r.index) +
-                                                        " still has masks after its steps: this is a bug");
           }
-        }
-        for (size_t m = 0; m < members.size(); ++m) {
-          if (members[m]->call->observer) members[m]->call->observer(std::move(events[m]));
-        }
-        if (g.lockstep) {
-          CallState& c = *g.lockstep;
-          const bool all = std::all_of(c.rows.begin(), c.rows.end(), [](const Row& r) { return r.done || r.blockDone; });
-          if (all) {
-            c.groupStep = 0;
-            int block = -1;
-            for (Row& r : c.rows) {
-              if (!r.done) finishBlock(r, config);
-              block = std::max(block, r.block);
+          for (int b = 0; b < plan.batch; ++b) {
+            Row& r = *g.rows[b];
+            CallState& c = *r.call;
+            const size_t m = std::find(members.begin(), members.end(), &c) - members.begin();
+            std::copy(canvas + (int64_t)b * plan.width + offsets[b], canvas + (int64_t)(b + 1) * plan.width,
+                      r.canvas.begin());
+            r.steps = plan.steps[b];
+            r.blockSteps = plan.blockSteps[b];
+            r.blockMasks0 = plan.blockMasks0[b];
+            r.endFound = plan.endFound[b];
+            StepEvent::Row& er = events[m].rows[r.index];
+            er.block = r.block;
+            if (events[m].block < 0) events[m].block = r.block;
+            for (int i = 0; i < c.lb; ++i) {
+              const int32_t token = plan.committed[(size_t)b * plan.blockStride + i];
+              if (token < 0) continue;
+              er.positions.push_back(r.block * c.lb + i);
+              er.tokens.push_back(token);
             }
-            // Rows stopped at an end token ride along at the call's block (no masks: no steps).
-            for (Row& r : c.rows) {
-              if (r.done) {
-                r.block = block;
-                r.blockSteps = 0;
+            if (r.done) continue;
+            if (plan.remaining[b] == 0) {
+              if (c.lockstep) {
+                r.blockDone = true;
+              } else {
+                finishBlock(r, config);
               }
+            } else if (r.blockSteps >= c.maxBlockSteps) {
+              throw EngineError(ErrorCode::kInternal, "block " + std::to_string(r.block) + " of row " +
+                                                          std::to_string(r.index) +
+                                                          " still has masks after its steps: this is a bug");
             }
-          } else {
-            c.groupStep += 1;
           }
+          for (size_t m = 0; m < members.size(); ++m) {
+            if (members[m]->call->observer) members[m]->call->observer(std::move(events[m]));
+          }
+          if (g.lockstep) {
+            CallState& c = *g.lockstep;
+            const bool all =
+                std::all_of(c.rows.begin(), c.rows.end(), [](const Row& r) { return r.done || r.blockDone; });
+            if (all) {
+              c.groupStep = 0;
+              int block = -1;
+              for (Row& r : c.rows) {
+                if (!r.done) finishBlock(r, config);
+                block = std::max(block, r.block);
+              }
+              // Rows stopped at an end token ride along at the call's block (no masks: no steps).
+              for (Row& r : c.rows) {
+                if (r.done) {
+                  r.block = block;
+                  r.blockSteps = 0;
+                }
+              }
+            } else {
+              c.groupStep += 1;
+            }
+          }
+        } catch (...) {
+          // A failed forward fails every call that had rows in it; the others go on.
+          const EngineError error = currentErrorAsEngineError("generating");
+          for (CallState* c : members) rejectCall(*c, error);
         }
-      } catch (...) {
-        // A failed forward fails every call that had rows in it; the others go on.
-        const EngineError error = currentErrorAsEngineError("generating");
-        for (CallState* c : members) rejectCall(*c, error);
       }
-    }
 
-    // 4. Finished calls resolve at once.
-    for (CallState& c : calls) {
-      if (c.over) continue;
-      if (std::all_of(c.rows.begin(), c.rows.end(), [](const Row& r) { return r.done; })) {
-        resolveCall(c, config);
+      // 4. Finished calls resolve at once.
+      for (CallState& c : calls) {
+        if (c.over) continue;
+        if (std::all_of(c.rows.begin(), c.rows.end(), [](const Row& r) { return r.done; })) {
+          resolveCall(c, config);
+        }
       }
+      calls.remove_if([](const CallState& c) { return c.over; });
+    } catch (...) {
+      // Nothing above should throw (a failed forward is handled where it runs); if something does,
+      // every running call settles rather than waiting forever, and the scheduler goes on.
+      const EngineError error = currentErrorAsEngineError("scheduling");
+      for (CallState& c : calls) rejectCall(c, error);
+      calls.clear();
     }
-    calls.remove_if([](const CallState& c) { return c.over; });
   }
 }
 

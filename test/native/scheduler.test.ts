@@ -165,3 +165,34 @@ describe("admission and caches", () => {
         await expect(model.generate("late", { genLength: 16 })).rejects.toThrow();
     }, 120_000);
 });
+
+describe("logits budget", () => {
+    // Jest gives each test file a copy of process.env, so the variable is set for a child process.
+    test("rows cut into separate forwards by a tiny logits budget still equal their solo decodes", async () => {
+        const { execFileSync } = await import("node:child_process");
+        const { mkdtempSync, writeFileSync } = await import("node:fs");
+        const os = await import("node:os");
+        const path = await import("node:path");
+        const dir = mkdtempSync(path.join(os.tmpdir(), "localleap-budget-"));
+        const script = path.join(dir, "budget.ts");
+        const lib = path.join(__dirname, "..", "..", "lib");
+        writeFileSync(script, `
+            import { loadModel } from ${JSON.stringify(lib)};
+            (async () => {
+                const model = await loadModel({ modelPath: ${JSON.stringify(LLADA_FIXTURE)}, device: "cpu" });
+                const calls = Array.from({ length: 8 }, (_, i) => ["budget " + i + " more".repeat(i % 4),
+                    { genLength: [16, 32][i % 2], blockLength: 8, cache: "none", seed: i, temperature: i % 3 === 0 ? 0.8 : 0 }] as const);
+                const strip = (r: any) => JSON.stringify({ ...r, timings: undefined });
+                const solo = [];
+                for (const [input, options] of calls) solo.push(strip(await model.generate(input, options as any)));
+                const together = await Promise.all(calls.map(([input, options]) => model.generate(input, options as any)));
+                console.log(JSON.stringify({ equal: together.every((r, i) => strip(r) === solo[i]), rows: together.map((r) => r.timings.meanRowsPerForward) }));
+                await model.dispose();
+            })();
+        `);
+        const tsx = path.join(__dirname, "..", "..", "node_modules", ".bin", "tsx");
+        const out = execFileSync(tsx, [script], { env: { ...process.env, LOCALLEAP_LOGITS_BUDGET_BYTES: "1" }, encoding: "utf8" });
+        const report = JSON.parse(out.trim().split("\n").pop() as string) as { equal: boolean; rows: number[] };
+        expect(report).toEqual({ equal: true, rows: Array.from({ length: 8 }, () => 1) });
+    }, 120_000);
+});
