@@ -59,7 +59,7 @@ async function runLevel(model: Model, problems: Problem[], clients: number, opti
             const start = performance.now();
             const result = await model.generate(problemMessages(problem.question), options);
             const end = performance.now();
-            if (start < measureFrom || end > stopAt) continue; // only requests wholly inside the window
+            if (end < measureFrom || end > stopAt) continue; // requests completed inside the window (steady state)
             latencies.push(end - start);
             tokens += usefulTokens(result);
             rows += result.timings.meanRowsPerForward;
