@@ -327,6 +327,11 @@ void Scheduler::drain(StepBackend& backend, const ModelConfig& config) {
       }
 
       for (Group& g : groups) {
+        // A call rejected by an earlier forward of this iteration (its rows may be cut over
+        // several) is gone: its promise is settled and its observer must not run again.
+        g.rows.erase(std::remove_if(g.rows.begin(), g.rows.end(), [](const Row* r) { return r->call->over; }),
+                     g.rows.end());
+        if (g.rows.empty()) continue;
         std::vector<int> offsets;
         std::vector<CallState*> members;
         for (Row* r : g.rows) {
