@@ -91,6 +91,12 @@ function numberList(text: string | undefined): (number | string)[] | undefined {
     return text.split(",").map((piece) => parseNumberFlag(piece));
 }
 
+/** Whether --out names the --model archive (a folder --model means its model.pt). */
+function sameArchive(out: string, model: string): boolean {
+    const m = path.resolve(model);
+    return path.resolve(out) === m || path.resolve(out) === path.join(m, "model.pt");
+}
+
 function writeIssue(field: string, message: string): InvalidOptionsError {
     return new InvalidOptionsError("calibrate flags", [{ field, given: "", allowed: "", message }]);
 }
@@ -99,6 +105,9 @@ async function runCalibrate(flags: CalibrateFlags): Promise<void> {
     if (flags.write && flags.out === undefined && !flags.inPlace) throw writeIssue("write", "--write needs --out FILE (a new archive) or --in-place (replace the input)");
     if (!flags.write && (flags.out !== undefined || flags.inPlace)) throw writeIssue(flags.out !== undefined ? "out" : "inPlace", `--${flags.out !== undefined ? "out" : "in-place"} only applies with --write`);
     if (flags.out !== undefined && flags.inPlace) throw writeIssue("inPlace", "--out and --in-place contradict each other: drop one");
+    if (flags.write && flags.out !== undefined && flags.model !== undefined && sameArchive(flags.out, flags.model)) {
+        throw writeIssue("out", `--out is the input archive ${flags.model}: pass --in-place to replace it`);
+    }
     if (flags.limit !== undefined && !(typeof flags.limit === "number" && Number.isInteger(flags.limit) && flags.limit >= 1)) {
         throw new InvalidOptionsError("calibrate flags", [{ field: "limit", given: String(flags.limit), allowed: "an integer >= 1", message: `--limit: got ${JSON.stringify(flags.limit)}; allowed: an integer >= 1` }]);
     }
