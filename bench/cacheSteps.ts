@@ -28,7 +28,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import type { AddonGenerateResult, AddonModel, AddonStepEvent } from "../lib/bindings/AddonTypes";
 import { getAddon } from "../lib/bindings/getAddon";
-import { drawAxes, linearScale, niceDomain, Svg } from "./accuracy/svg";
+import { drawAxes, linearScale, niceDomain, Svg } from "../lib/utils/svg";
 import { type CacheGenerateRequest, type CacheMode, cacheStepTimings, parseCacheModes } from "./cacheTypes";
 
 /** The reference figure: d3LLM-LLaDA served by SGLang, H100, batch 1. */

@@ -10,7 +10,7 @@
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { type CacheMode, type GenerateResult, loadModel } from "../lib";
-import { extractAnswer } from "./accuracy/answer";
+import { extractAnswer } from "../lib/calibrate/answerChecker";
 import { loadProblems } from "./accuracy/problems";
 import { problemMessages } from "./accuracy/prompt";
 

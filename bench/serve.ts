@@ -16,7 +16,7 @@
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { type CacheMode, type GenerateResult, loadModel, type Model } from "../lib";
-import { extractAnswer } from "./accuracy/answer";
+import { extractAnswer } from "../lib/calibrate/answerChecker";
 import { loadProblems, type Problem } from "./accuracy/problems";
 import { problemMessages } from "./accuracy/prompt";
 

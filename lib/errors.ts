@@ -26,6 +26,8 @@ export type LocalleapErrorCode =
     | "ABORTED"
     | "MODEL_DISPOSED"
     | "QUEUE_FULL"
+    | "PROMPT_SET_INVALID"
+    | "ARCHIVE_WRITE_FAILED"
     | "INTERNAL";
 
 /** Base class of every localleap error. */
@@ -309,6 +311,36 @@ export class QueueFullError extends LocalleapError {
     constructor(limit: number) {
         super("QUEUE_FULL", `${limit} generations are already waiting for this model`, {
             hint: "retry later, raise maxQueuedGenerations in loadModel(), or batch prompts into one generate([...]) call",
+        });
+    }
+}
+
+/**
+ * A calibration prompt set (JSONL) cannot be used: a line is not JSON, lacks its prompt, has a
+ * bad answer, or the set is empty. `line` is the 1-based line of the file (or the 1-based index
+ * of an in-memory prompt) at fault, when there is one.
+ */
+export class PromptSetError extends LocalleapError {
+    /** The file read, when the prompts came from one. */
+    readonly file?: string;
+    /** The 1-based line (or prompt number) at fault. */
+    readonly line?: number;
+
+    constructor(message: string, details: { file?: string; line?: number; hint?: string } = {}) {
+        super("PROMPT_SET_INVALID", message, {
+            hint: details.hint ?? 'each line is one JSON object: {"prompt": "text" or [{"role", "content"}, ...], "answer"?: number or string} ("question" is read as "prompt")',
+        });
+        if (details.file !== undefined) this.file = details.file;
+        if (details.line !== undefined) this.line = details.line;
+    }
+}
+
+/** Writing a model archive (new metadata, e.g. `calibrate --write`) failed; the destination is untouched. */
+export class ArchiveWriteError extends LocalleapError {
+    constructor(message: string, cause?: unknown) {
+        super("ARCHIVE_WRITE_FAILED", message, {
+            hint: "check that the destination folder exists and is writable and has room for a full copy of the archive; the destination was left as it was",
+            cause,
         });
     }
 }

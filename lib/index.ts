@@ -28,6 +28,7 @@ export {
     DEFAULT_MAX_BATCH_SIZE,
     CACHE_MODES,
     DEFAULT_CACHE,
+    BUILTIN_DECODING_DEFAULTS,
 } from "./options";
 export { GenerationStream } from "./generation/GenerationStream";
 export type {
@@ -49,12 +50,30 @@ export type {
     Strategy,
     CacheMode,
 } from "./types";
-export { type KvCacheSpec, type ModelMetadata, parseModelMetadata } from "./metadata";
+export { type CalibrationRecord, type DecodingDefaults, type KvCacheSpec, type ModelMetadata, parseModelMetadata } from "./metadata";
+export {
+    calibrate,
+    type CalibrateOptions,
+    type CalibrationPoint,
+    type CalibrationProgress,
+    type CalibrationReport,
+    DEFAULT_CALIBRATION_BATCH,
+    DEFAULT_CALIBRATION_BUDGET,
+    parseCalibrateOptions,
+    type ResolvedCalibrateOptions,
+} from "./calibrate/calibrate";
+export { CALIBRATED_STRATEGIES, type CalibratedStrategy, type CalibrationGrid, type CalibrationSetting, DEFAULT_CALIBRATION_GRID, gridSettings } from "./calibrate/grid";
+export { type CalibrationPrompt, parsePromptSet, readPromptSet } from "./calibrate/promptSet";
+export { qualityLoss, selectSetting, type ScoredSetting, withinBudget } from "./calibrate/select";
+export { calibrationPlot, calibrationSummary, calibrationTable } from "./calibrate/report";
+export { type AnswerChecker, checkFinalAnswer, extractAnswer } from "./calibrate/answerChecker";
+export { writeDecodingDefaults, type WriteDecodingDefaultsOptions } from "./calibrate/writeDecodingDefaults";
 export { TextTokenizer } from "./tokenizer/TextTokenizer";
 export { getBuildInfo, type BuildInfo } from "./bindings/getAddon";
 export { defaultModelPath } from "./utils/defaultModelPath";
 export {
     AbortError,
+    ArchiveWriteError,
     type BindingAttempt,
     CacheUnsupportedError,
     CudaUnavailableError,
@@ -78,6 +97,7 @@ export {
     NativeBuildError,
     type OptionIssue,
     OutOfMemoryError,
+    PromptSetError,
     PromptTooLongError,
     ResourceExhaustedError,
     TokenizerError,

@@ -154,6 +154,7 @@ async function buildModel(
                           bytesPerRowAtMaxLength: native.kvCacheBytesPerPosition * metadata.maxLength,
                       },
             defaultCache: metadata.kvCache === undefined ? "none" : DEFAULT_CACHE,
+            decodingDefaults: metadata.decodingDefaults ?? null,
             tokenizerSource: tokenizer?.source ?? null,
             hasChatTemplate: prompt.chatTemplate !== null,
             build: {

@@ -43,7 +43,42 @@ export interface ModelMetadata {
     exporter: Record<string, unknown>;
     /** Format v2 only: the KV cache's sizes (its dtype is `dtype`); absent in v1 archives. */
     kvCache?: KvCacheSpec;
+    /**
+     * Optional, any format version: per-strategy decoding parameters that generate() uses when
+     * the caller gives none of them (written by `localleap calibrate --write`).
+     */
+    decodingDefaults?: DecodingDefaults;
 }
+
+/**
+ * The model's own decoding defaults (localleap.json `decodingDefaults`, docs/model-format.md):
+ * generate() takes each field the caller leaves out from here before the built-in default.
+ */
+export interface DecodingDefaults {
+    /** Strategy "localleap": κ, τ (at most κ when both are set) and W. */
+    localleap?: { anchorThreshold?: number; relaxedThreshold?: number; radius?: number };
+    /** Strategy "threshold": θ. */
+    threshold?: { threshold?: number };
+    /** How the values were chosen (`localleap calibrate`); informational, generate() ignores it. */
+    calibration?: CalibrationRecord;
+}
+
+/** What `localleap calibrate` records next to the defaults it wrote. */
+export interface CalibrationRecord {
+    /** ISO 8601 time of the calibration. */
+    date: string;
+    /** Number of prompts scored. */
+    prompts: number;
+    /** "accuracy": answers checked; "agreement": exact match with the one-token baseline's text. */
+    metric: "accuracy" | "agreement";
+    /** Largest quality loss allowed against the baseline, in points. */
+    budget: number;
+    /** Other details (tool, genLength, blockLength, cache, baseline, per-strategy results). */
+    [key: string]: unknown;
+}
+
+/** The largest radius accepted in decodingDefaults (the options' MAX_GEN_LENGTH). */
+const MAX_DEFAULT_RADIUS = 65536;
 
 /** Format v2's KV-cache sizes: the cache tensor is [layers, 2, rows, kvHeads, positions, headDim]. */
 export interface KvCacheSpec {
@@ -87,6 +122,20 @@ const metadataSchema = z.looseObject({
         kvHeads: z.number().int().min(1).max(MAX_KV_CACHE_SIZE),
         headDim: z.number().int().min(1).max(MAX_KV_CACHE_SIZE),
     }).optional(),
+    decodingDefaults: z.strictObject({
+        localleap: z.strictObject({
+            anchorThreshold: z.number().min(0).max(1).optional(),
+            relaxedThreshold: z.number().min(0).max(1).optional(),
+            radius: z.number().int().min(0).max(MAX_DEFAULT_RADIUS).optional(),
+        }).optional(),
+        threshold: z.strictObject({ threshold: z.number().min(0).max(1).optional() }).optional(),
+        calibration: z.looseObject({
+            date: z.string(),
+            prompts: z.number().int().min(1),
+            metric: z.enum(["accuracy", "agreement"]),
+            budget: z.number().min(0).max(100),
+        }).optional(),
+    }).optional(),
 });
 
 const EXPECTED: Record<keyof ModelMetadata, string> = {
@@ -109,6 +158,9 @@ const EXPECTED: Record<keyof ModelMetadata, string> = {
     bosToken: "a string, or null when addBos is false",
     exporter: "an object",
     kvCache: `an object { layers, kvHeads, headDim } of integers from 1 to ${MAX_KV_CACHE_SIZE} (format v2)`,
+    decodingDefaults:
+        `an object with optional localleap { anchorThreshold, relaxedThreshold: numbers in [0, 1], radius: an integer from 0 to ${MAX_DEFAULT_RADIUS} }, ` +
+        'threshold { threshold: a number in [0, 1] } and calibration { date: string, prompts: integer >= 1, metric: "accuracy" or "agreement", budget: 0 to 100, ... }, and no other fields',
 };
 
 /**
@@ -159,5 +211,10 @@ export function parseModelMetadata(json: string, source: string): ModelMetadata 
     if (m.addBos && (m.bosToken === null || m.bosToken === "")) fail("bosToken", "addBos is true but bosToken is null or empty");
     if (m.formatVersion === 2 && m.kvCache === undefined) fail("kvCache", "formatVersion is 2 but kvCache is missing");
     if (m.formatVersion === 1 && m.kvCache !== undefined) fail("kvCache", "formatVersion is 1 but kvCache is set (it is a format-v2 field)");
+    const ll = m.decodingDefaults?.localleap;
+    if (ll?.anchorThreshold !== undefined && ll.relaxedThreshold !== undefined && ll.relaxedThreshold > ll.anchorThreshold) {
+        fail("decodingDefaults.localleap.relaxedThreshold",
+            `decodingDefaults.localleap.relaxedThreshold (${ll.relaxedThreshold}) is above anchorThreshold (${ll.anchorThreshold}); expected at most anchorThreshold`);
+    }
     return m;
 }

@@ -7,7 +7,7 @@ import { createStepHandler } from "./generation/createStepHandler";
 import { checkBatchMemory, checkBatchRows } from "./generation/checkBatchLimits";
 import { raceAbort } from "./generation/raceAbort";
 import type { TextLimits } from "./generation/cutGeneration";
-import type { ModelMetadata } from "./metadata";
+import type { DecodingDefaults, ModelMetadata } from "./metadata";
 import { type GenerateOptions, parseGenerateOptions, type StreamOptions } from "./options";
 import { encodePrompt, type PromptContext } from "./prompt/encodePrompt";
 import { checkPromptChars } from "./prompt/checkPromptChars";
@@ -72,6 +72,12 @@ export interface ModelInfo {
     kvCache: KvCacheInfo | null;
     /** The cache generate() uses when its options do not say: DEFAULT_CACHE for v2 archives, "none" for v1. */
     defaultCache: CacheMode;
+    /**
+     * The archive's decodingDefaults (localleap.json, e.g. written by `localleap calibrate
+     * --write`): the κ, τ, W and θ generate() uses when the options give none (explicit options
+     * win, field by field); null when the archive has none and the built-in defaults apply.
+     */
+    decodingDefaults: DecodingDefaults | null;
     /** Where the tokenizer came from (the archive or tokenizerPath); null when there is none. */
     tokenizerSource: string | null;
     /** Whether chat messages can be used as input. */
@@ -195,7 +201,7 @@ export class Model {
     private async run(caller: "generate" | "stream", given: readonly GenerateInput[], options: GenerateOptions): Promise<GenerateResult[]> {
         if (this.disposed) throw new ModelDisposedError(`${caller}() called on a disposed model`);
         if (this.queued >= this.parts.maxQueued) throw new QueueFullError(this.parts.maxQueued);
-        const o = parseGenerateOptions(options);
+        const o = parseGenerateOptions(options, undefined, this.info.decodingDefaults ?? undefined);
         const inputs = snapshotBatch(given);
         const { metadata } = this.info;
         if (inputs.length === 0) throw new InvalidInputError("the batch is empty", "pass at least one input");

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { InvalidOptionsError, type OptionIssue } from "./errors";
 import { formatZodIssues } from "./schemas/formatZodIssues";
+import type { DecodingDefaults } from "./metadata";
 import type { CacheMode, DeviceOption, LoadProgress, StepEvent, Strategy, TextChunk } from "./types";
 import { formatValue } from "./utils/formatValue";
 
@@ -338,11 +339,25 @@ export function parseLoadModelOptions(options: unknown): ResolvedLoadModelOption
     };
 }
 
+/** The built-in decoding defaults, used when neither the caller nor the model's decodingDefaults set a field. */
+export const BUILTIN_DECODING_DEFAULTS = {
+    localleap: { anchorThreshold: 0.9, relaxedThreshold: 0.75, radius: 4 },
+    threshold: { threshold: 0.9 },
+} as const;
+
 /**
  * Validates generate options and fills in defaults; throws {@link InvalidOptionsError} listing
  * every bad field. `randomSeed` supplies the seed when temperature > 0 and none is given.
+ * `modelDefaults` (a model's localleap.json `decodingDefaults`, which generate() passes) fills
+ * each strategy parameter the options leave out, field by field, before the built-in defaults:
+ * κ = anchorThreshold ?? model κ ?? 0.9, τ = relaxedThreshold ?? min(model τ ?? 0.75, κ),
+ * W = radius ?? model W ?? 4, θ = threshold ?? model θ ?? 0.9.
  */
-export function parseGenerateOptions(options: unknown, randomSeed: () => number = defaultRandomSeed): ResolvedGenerateOptions {
+export function parseGenerateOptions(
+    options: unknown,
+    randomSeed: () => number = defaultRandomSeed,
+    modelDefaults?: DecodingDefaults,
+): ResolvedGenerateOptions {
     const o = parseWith(generateSchema, options, "generate options", GENERATE_ALLOWED);
     const issues: OptionIssue[] = [];
     const issue = (field: GenerateOptionName, allowed: string, message: string) =>
@@ -379,11 +394,14 @@ export function parseGenerateOptions(options: unknown, randomSeed: () => number 
             issue(field, `only with strategy "${owner}"`, `${field} applies only to strategy "${owner}", not "${o.strategy}"; drop it or set strategy: "${owner}"`);
         }
     }
-    const anchorThreshold = o.anchorThreshold ?? 0.9;
-    const relaxedThreshold = o.relaxedThreshold ?? Math.min(0.75, anchorThreshold);
+    const builtin = BUILTIN_DECODING_DEFAULTS;
+    const model = { localleap: modelDefaults?.localleap ?? {}, threshold: modelDefaults?.threshold ?? {} };
+    const anchorThreshold = o.anchorThreshold ?? model.localleap.anchorThreshold ?? builtin.localleap.anchorThreshold;
+    const relaxedThreshold = o.relaxedThreshold ?? Math.min(model.localleap.relaxedThreshold ?? builtin.localleap.relaxedThreshold, anchorThreshold);
     if (relaxedThreshold > anchorThreshold) {
+        const whose = o.anchorThreshold !== undefined ? "" : model.localleap.anchorThreshold !== undefined ? ", the model's default" : ", the default";
         issue("relaxedThreshold", GENERATE_ALLOWED.relaxedThreshold,
-            `relaxedThreshold (${relaxedThreshold}) must be at most anchorThreshold (${anchorThreshold}): τ relaxes κ near anchors`);
+            `relaxedThreshold (${relaxedThreshold}) must be at most anchorThreshold (${anchorThreshold}${whose}): τ relaxes κ near anchors`);
     }
     if (o.maxTokens !== undefined && o.maxTokens > o.genLength) {
         issue("maxTokens", GENERATE_ALLOWED.maxTokens,
@@ -397,10 +415,10 @@ export function parseGenerateOptions(options: unknown, randomSeed: () => number 
         blockLength,
         strategy: o.strategy,
         steps: usesSteps ? (o.steps ?? o.genLength) : o.genLength,
-        threshold: o.threshold ?? 0.9,
+        threshold: o.threshold ?? model.threshold.threshold ?? builtin.threshold.threshold,
         anchorThreshold,
         relaxedThreshold,
-        radius: o.radius ?? 4,
+        radius: o.radius ?? model.localleap.radius ?? builtin.localleap.radius,
         temperature: o.temperature,
         seed,
         stopAtEos: o.stopAtEos,

@@ -2,7 +2,7 @@
 // κ / τ / W (and θ) sweep.
 import { type BenchConfig, type Family, localleap, sweepPoints, SWEEP_THETA, threshold } from "./configs";
 import type { ConfigSummary } from "./summarize";
-import { drawAxes, linearScale, type MarkerShape, niceDomain, Svg } from "./svg";
+import { drawAxes, linearScale, type MarkerShape, niceDomain, Svg } from "../../lib/utils/svg";
 
 const FAMILY_COLOR: Record<Family, string> = {
     "low-confidence": "#4c72b0",

@@ -2,7 +2,7 @@
 // each row scored by its final answer.
 import type { Model } from "../../lib/model";
 import type { GenerateResult } from "../../lib/types";
-import { extractAnswer } from "./answer";
+import { extractAnswer } from "../../lib/calibrate/answerChecker";
 import type { AnswerText } from "./answerText";
 import { withCacheOption } from "../cacheTypes";
 import type { BenchConfig } from "./configs";

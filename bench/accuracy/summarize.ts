@@ -1,5 +1,5 @@
 // Per-configuration figures and per-family AUP from the rows and batch timings of a run.
-import { answerToJson } from "./answer";
+import { answerToJson } from "../../lib/calibrate/answerChecker";
 import { aup, aupCurve } from "./aup";
 import type { CacheMode } from "../cacheTypes";
 import type { BenchConfig, Family } from "./configs";

@@ -2,6 +2,7 @@
 import { Command } from "commander";
 import { packageVersion } from "../utils/packageVersion";
 import { buildCommand } from "./commands/build";
+import { calibrateCommand } from "./commands/calibrate";
 import { chatCommand } from "./commands/chat";
 import { generateCommand } from "./commands/generate";
 import { infoCommand } from "./commands/info";
@@ -13,6 +14,7 @@ const program = new Command("localleap")
     .addCommand(generateCommand())
     .addCommand(chatCommand())
     .addCommand(infoCommand())
+    .addCommand(calibrateCommand())
     .addCommand(buildCommand());
 
 program.parseAsync(process.argv).catch((error: unknown) => {

@@ -71,6 +71,31 @@ describe("operators outside the allowlist: MODEL_UNSAFE, no file touched", () =>
     });
 });
 
+describe("the KV cache is the engine's memory", () => {
+    test("a valid format-v2 archive of the same family generates with every cache mode", async () => {
+        const model = await loadModel({ modelPath: h.archive("valid-cache"), device: "cpu" });
+        try {
+            expect(model.info.kvCache).toMatchObject({ layers: 1, kvHeads: 1, headDim: 16 });
+            for (const cache of ["none", "prefix", "dual"] as const) {
+                const result = await model.generate(PROMPT, { genLength: 16, blockLength: 8, strategy: "low-confidence", cache });
+                expect(result.tokens.length + (result.finishReason === "eos" ? 1 : 0)).toBeGreaterThan(0);
+                expect(inVocab(result.tokens)).toBe(true);
+                if (cache !== "none") expect(result.timings.cachedSteps).toBeGreaterThan(0);
+            }
+        } finally {
+            await model.dispose();
+        }
+    });
+
+    test.each(["resize-cache", "repoint-cache"])("%s: refused as MODEL_UNSAFE, and with trustModelCode the probe's check says what it did", async (name) => {
+        await expect(loadModel({ modelPath: h.archive(name), device: "cpu" })).rejects.toMatchObject({ code: "MODEL_UNSAFE" });
+        await expect(loadModel({ modelPath: h.archive(name), device: "cpu", trustModelCode: true })).rejects.toMatchObject({
+            code: "MODEL_PROBE_FAILED",
+            message: expect.stringMatching(/(cache_full|cache_step) resized or re-pointed the KV cache tensor/),
+        });
+    });
+});
+
 describe("the engine never shares its buffers with the model", () => {
     test("trustModelCode: true loads set-input; its ids.set_() re-points a copy, not the canvas", async () => {
         const model = await loadModel({ modelPath: h.archive("set-input"), device: "cpu", trustModelCode: true });

@@ -10,7 +10,7 @@ import json
 import os
 import sys
 import zipfile
-from typing import List
+from typing import List, Optional
 
 import torch
 from torch import Tensor
@@ -44,6 +44,44 @@ class Tiny(torch.nn.Module):
     @torch.jit.export
     def logits_at_padded(self, ids: Tensor, positions: Tensor, left_pad: Tensor) -> Tensor:
         return self.logits_at(ids, positions)
+
+
+class TinyCache(Tiny):
+    """A valid format-v2 model: the cache methods store the embeddings as keys and values."""
+
+    @torch.jit.export
+    def cache_full(self, ids: Tensor, positions: Tensor, left_pad: Optional[Tensor], kv: Tensor) -> Tensor:
+        h = self.embed(ids)
+        kv[0, 0].copy_(h[:, None, :, :])
+        kv[0, 1].copy_(h[:, None, :, :])
+        return self.head(h.index_select(1, positions))
+
+    @torch.jit.export
+    def cache_step(self, ids: Tensor, window: Tensor, positions: Tensor, left_pad: Optional[Tensor], kv: Tensor) -> Tensor:
+        h = self.embed(ids.index_select(1, window))
+        kv[0, 0].index_copy_(2, window, h[:, None, :, :])
+        return self.head(h.index_select(1, positions))
+
+
+CACHE_METADATA = dict(METADATA, formatVersion=2, kvCache={"layers": 1, "kvHeads": 1, "headDim": 16})
+
+
+def cache_classes():
+    class ResizeCache(TinyCache):
+        # Shrinks the engine's cache tensor (a captured graph would then write past it).
+        @torch.jit.export
+        def cache_step(self, ids: Tensor, window: Tensor, positions: Tensor, left_pad: Optional[Tensor], kv: Tensor) -> Tensor:
+            kv.resize_([1])
+            return self.head(self.embed(ids.index_select(1, window)).index_select(1, positions))
+
+    class RepointCache(TinyCache):
+        # Points the cache tensor at memory of its own.
+        @torch.jit.export
+        def cache_full(self, ids: Tensor, positions: Tensor, left_pad: Optional[Tensor], kv: Tensor) -> Tensor:
+            kv.set_(torch.zeros(kv.size(), dtype=kv.dtype))
+            return self.head(self.embed(ids).index_select(1, positions))
+
+    return {"valid-cache": TinyCache(), "resize-cache": ResizeCache(), "repoint-cache": RepointCache()}
 
 
 def hostile_classes(out: str):
@@ -160,6 +198,9 @@ def main() -> int:
     names = []
     for name, module in hostile_classes(out).items():
         save(module, os.path.join(out, name + ".pt"))
+        names.append(name)
+    for name, module in cache_classes().items():
+        save(module, os.path.join(out, name + ".pt"), CACHE_METADATA)
         names.append(name)
     valid = os.path.join(out, "valid.pt")
 

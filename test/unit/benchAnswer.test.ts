@@ -1,5 +1,5 @@
 import { describe, expect, test } from "@jest/globals";
-import { answerToJson, extractAnswer } from "../../bench/accuracy/answer";
+import { answerToJson, extractAnswer } from "../../lib/calibrate/answerChecker";
 
 // Each expected value is what tools/train/problems.py extract_answer returned for the same
 // string (Python 3.11; str(int) or None), so the port reads answers exactly as the Python eval.

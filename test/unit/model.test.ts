@@ -441,3 +441,42 @@ describe("KV cache option", () => {
         await expect(model.generate([1, 2], { genLength: 8, cache: "full" as never })).rejects.toMatchObject({ code: "INVALID_OPTIONS", message: expect.stringContaining("cache") });
     });
 });
+
+describe("decodingDefaults of the archive", () => {
+    const defaults = { localleap: { anchorThreshold: 0.8, relaxedThreshold: 0.6, radius: 2 }, threshold: { threshold: 0.7 } };
+
+    test("model.info shows them; generate() uses them for the fields the caller leaves out, explicit options win", async () => {
+        const fake = useAddon(new FakeAddon(fullArchive({ decodingDefaults: defaults })));
+        const model = await loadModel({ modelPath });
+        expect(model.info.decodingDefaults).toEqual(defaults);
+        await model.generate("hi", { genLength: 8 });
+        await model.generate("hi", { genLength: 8, radius: 5 });
+        await model.generate("hi", { genLength: 8, anchorThreshold: 0.5 });
+        await model.generate("hi", { genLength: 8, strategy: "threshold" });
+        await model.generate("hi", { genLength: 8, strategy: "threshold", threshold: 0.95 });
+        const r = fake.models[0]!.requests.map((q) => [q.strategy, q.anchorThreshold, q.relaxedThreshold, q.radius, q.threshold]);
+        expect(r).toEqual([
+            ["localleap", 0.8, 0.6, 2, 0.7],
+            ["localleap", 0.8, 0.6, 5, 0.7],
+            ["localleap", 0.5, 0.5, 2, 0.7], // τ = min(model τ, κ)
+            ["threshold", 0.8, 0.6, 2, 0.7],
+            ["threshold", 0.8, 0.6, 2, 0.95],
+        ]);
+        await model.dispose();
+    });
+
+    test("without them model.info.decodingDefaults is null and the built-in defaults apply", async () => {
+        const fake = useAddon(new FakeAddon(fullArchive()));
+        const model = await loadModel({ modelPath });
+        expect(model.info.decodingDefaults).toBeNull();
+        await model.generate("hi", { genLength: 8 });
+        const q = fake.models[0]!.requests[0]!;
+        expect([q.anchorThreshold, q.relaxedThreshold, q.radius, q.threshold]).toEqual([0.9, 0.75, 4, 0.9]);
+        await model.dispose();
+    });
+
+    test("out-of-range defaults fail the load naming the field", async () => {
+        useAddon(new FakeAddon(fullArchive({ decodingDefaults: { threshold: { threshold: 1.5 } } })));
+        await expect(loadModel({ modelPath })).rejects.toMatchObject({ code: "MODEL_METADATA_INVALID", field: "decodingDefaults.threshold.threshold" });
+    });
+});

@@ -13,6 +13,23 @@ export function formatModelInfo(info: ModelInfo): string {
             ? `  format v${m.formatVersion}: no KV cache (cache none only; re-export for prefix/dual)`
             : `  format v${m.formatVersion}: KV cache ${info.kvCache.layers} layers x ${info.kvCache.kvHeads} kv heads x ${info.kvCache.headDim}, ` +
               `${info.kvCache.bytesPerPosition} bytes per position per row (${mib(info.kvCache.bytesPerRowAtMaxLength)} per row at maxLength), default cache ${info.defaultCache}`,
+        `  decoding defaults: ${formatDecodingDefaults(info)}`,
         `  tokenizer: ${info.tokenizerSource ?? "none (token-id input only)"}, chat template: ${info.hasChatTemplate ? "yes" : "no"}`,
     ].join("\n");
+}
+
+/** The model's decodingDefaults in one line, or what generate() falls back to. */
+export function formatDecodingDefaults(info: Pick<ModelInfo, "decodingDefaults">): string {
+    const d = info.decodingDefaults;
+    if (d === null || (d.localleap === undefined && d.threshold === undefined)) return "built-in (localleap κ 0.9 τ 0.75 W 4, threshold θ 0.9)";
+    const parts: string[] = [];
+    if (d.localleap !== undefined) {
+        const l = d.localleap;
+        const fields = [l.anchorThreshold !== undefined && `κ ${l.anchorThreshold}`, l.relaxedThreshold !== undefined && `τ ${l.relaxedThreshold}`, l.radius !== undefined && `W ${l.radius}`];
+        parts.push(`localleap ${fields.filter(Boolean).join(" ") || "(built-in)"}`);
+    }
+    if (d.threshold?.threshold !== undefined) parts.push(`threshold θ ${d.threshold.threshold}`);
+    const c = d.calibration;
+    const source = c === undefined ? "" : ` (calibrated ${c.date.slice(0, 10)} on ${c.prompts} prompts, ${c.metric}, budget ${c.budget} point${c.budget === 1 ? "" : "s"})`;
+    return `${parts.join(", ")}; other fields built-in${source}`;
 }

@@ -1,3 +1,4 @@
+// Moved from bench/accuracy/answer.ts so that the package can use it (lib/calibrate); the benchmark imports it from here.
 // The final answer of a generated solution: a port of tools/train/problems.py extract_answer,
 //   ANSWER_RE = re.compile(r"(?:####|answer is|Answer:)\s*\$?(-?\d+)")
 //   found = ANSWER_RE.findall(text); return int(found[-1]) if found else None
@@ -45,4 +46,24 @@ function digitValue(ch: string): number {
 export function answerToJson(value: bigint | null): number | string | null {
     if (value === null) return null;
     return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
+}
+
+/** A calibration answer checker: whether `text` (a generation) answers `answer` (the prompt set's reference). */
+export type AnswerChecker = (text: string, answer: string) => boolean;
+
+/**
+ * The default checker, the rule of bench/accuracy and tools/train/evaluate.py: the last
+ * final-answer mark of the text (`#### N`, `answer is N`, `Answer: N`) equals the reference, an
+ * integer. A reference that is not an integer never matches.
+ */
+export const checkFinalAnswer: AnswerChecker = (text, answer) => {
+    const reference = parseIntegerAnswer(answer);
+    if (reference === null) return false;
+    return extractAnswer(text) === reference;
+};
+
+/** A reference answer ("64", "-3", " 12 ") as a bigint, or null when it is not an integer. */
+export function parseIntegerAnswer(answer: string): bigint | null {
+    const trimmed = answer.trim();
+    return /^-?\d+$/.test(trimmed) ? BigInt(trimmed) : null;
 }

@@ -1,3 +1,4 @@
+// Moved from bench/accuracy/svg.ts so that the package can draw calibration plots (lib/calibrate/plot.ts); the benchmarks import it from here.
 // A tiny SVG writer: shapes, text, linear scales, nice ticks and axes. Enough for the benchmark's
 // three plots, with no dependency.
 
