@@ -40,7 +40,8 @@ async function main(): Promise<void> {
         },
     });
     if (values.model === undefined) throw new Error("--model is required");
-    const model = await loadModel({ modelPath: values.model, device: values.device as "cpu" | "cuda", maxBatchSize: Number(values["max-batch"]) });
+    const model = await loadModel({ modelPath: values.model, device: values.device as "cpu" | "cuda", maxBatchSize: Number(values["max-batch"]),
+        maxQueuedGenerations: Math.max(1024, Number(values.problems)) }); // every problem is submitted at once
     const problems = loadProblems(undefined, Number(values.problems));
     const options = { strategy: "localleap", genLength: Number(values.gen), blockLength: Number(values.block), stopAtEos: true, cache: values.cache as CacheMode } as const;
     try {

@@ -89,8 +89,17 @@ int main(int argc, char** argv) {
     p.threshold = 0.9f;
     p.anchorThreshold = 0.9f;
     p.relaxedThreshold = 0.75f;
+#ifdef LL_COMMIT_PER_ROW
+    // One RuleParams per row, each row's block at logits offset 0 of its own row.
+    p.blockLength = blockLength;
+    p.logitsOffset = 0;
+    std::vector<RuleParams> rows(batch, p);
+    RuleParams* dParams = deviceZeros<RuleParams>(batch);
+    CHECK(cudaMemcpy(dParams, rows.data(), sizeof p * batch, cudaMemcpyHostToDevice));
+#else
     RuleParams* dParams = deviceZeros<RuleParams>(1);
     CHECK(cudaMemcpy(dParams, &p, sizeof p, cudaMemcpyHostToDevice));
+#endif
     StepState st{};
     st.seeds = deviceZeros<uint64_t>(batch);
     st.steps = deviceZeros<int32_t>(batch);
@@ -108,7 +117,12 @@ int main(int argc, char** argv) {
     l.type = LogitsType::kBFloat16;
     l.sampling = false;
     l.batch = batch;
+#ifdef LL_COMMIT_PER_ROW
+    l.blockStride = blockLength;
+    l.logitsPerRow = blockLength;
+#else
     l.blockLength = blockLength;
+#endif
     l.vocab = vocab;
     l.canvas = canvas;
     l.params = dParams;

@@ -11,6 +11,9 @@
 
 namespace localleap {
 
+// Lets the A/B harness (bench/kernel_ab) build against this and the older one-RuleParams API.
+#define LL_COMMIT_PER_ROW 1
+
 enum class LogitsType { kFloat32, kBFloat16, kFloat16 };
 
 struct CommitLaunch {
