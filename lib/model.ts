@@ -6,6 +6,7 @@ import { isBatch } from "./generation/isBatch";
 import { createStepHandler } from "./generation/createStepHandler";
 import { checkBatchMemory, checkBatchRows } from "./generation/checkBatchLimits";
 import { raceAbort } from "./generation/raceAbort";
+import { CachedCallGate } from "./generation/CachedCallGate";
 import type { TextLimits } from "./generation/cutGeneration";
 import type { DecodingDefaults, ModelMetadata } from "./metadata";
 import { type GenerateOptions, parseGenerateOptions, type StreamOptions } from "./options";
@@ -106,6 +107,8 @@ export class Model {
     private disposing: Promise<void> | undefined;
     /** Calls started and not yet finished: waiting on the worker thread or running. */
     private queued = 0;
+    /** Cached calls reach the engine one at a time (see CachedCallGate for why). */
+    private readonly cachedGate = new CachedCallGate();
     private warnedEmptyRaw = false;
 
     /** @internal Use {@link loadModel}. */
@@ -124,7 +127,8 @@ export class Model {
      * template when the model has one, plain text with `raw: true`), token ids, or chat
      * messages. Given an array of inputs, decodes them as one batch and resolves to one result
      * per input, each identical to what that input gives alone. Concurrent calls join the
-     * model's running batch (docs/scheduler.md): one forward per step serves them all.
+     * model's running batch (docs/scheduler.md): one forward per step serves them all; calls with
+     * a KV cache (cache "prefix" / "dual") reach it one at a time, in arrival order, for now.
      * Rejects with InvalidOptionsError, InvalidInputError, PromptTooLongError, AbortError,
      * QueueFullError, OutOfMemoryError or ModelDisposedError; never leaves the model unusable.
      */
@@ -263,7 +267,7 @@ export class Model {
         };
         this.queued++;
         try {
-            const work = this.parts.native.generate({
+            const submit = () => this.parts.native.generate({
                 prompts: prompts.map((prompt) => Int32Array.from(prompt)),
                 genLength: o.genLength,
                 blockLength: o.blockLength,
@@ -283,6 +287,7 @@ export class Model {
                 // After an abort the call has already rejected: later steps must not reach the callbacks.
                 ...(handler !== undefined && { onStep: (event: AddonStepEvent) => (o.signal?.aborted ? undefined : handler.onStep(event)) }),
             });
+            const work = cache === "none" ? submit() : this.cachedGate.admit(submit, o.signal, "generation was aborted before it started");
             // The queue slot is held until the engine is done, even when the caller stopped waiting.
             started = true;
             void work.then(release, release);
@@ -325,7 +330,8 @@ export class Model {
      * promise; generate() afterwards rejects with ModelDisposedError.
      */
     dispose(): Promise<void> {
-        this.disposing ??= this.parts.native.dispose().catch((error: unknown) => {
+        // Cached calls still waiting at the gate were accepted before dispose(): they run first.
+        this.disposing ??= this.cachedGate.drained().then(() => this.parts.native.dispose()).catch((error: unknown) => {
             const mapped = mapAddonError(error, "dispose");
             if (!(mapped instanceof ModelDisposedError)) throw mapped;
         });

@@ -130,7 +130,12 @@ describe("admission and caches", () => {
                     order.push(i);
                     return comparable(r);
                 })));
-                if (maxBatchSize === 1) expect(order).toEqual(calls.map((_c, i) => i));
+                if (maxBatchSize === 1) {
+                    // FIFO within each kind: cached calls wait their turn at the model's cached-call gate.
+                    const of = (cached: boolean) => calls.map((c, i) => ({ c, i })).filter(({ c }) => (c.options.cache !== "none") === cached).map(({ i }) => i);
+                    expect(order.filter((i) => of(false).includes(i))).toEqual(of(false));
+                    expect(order.filter((i) => of(true).includes(i))).toEqual(of(true));
+                }
                 results.push(got);
             } finally {
                 await model.dispose();
@@ -154,6 +159,48 @@ describe("admission and caches", () => {
             await model.dispose();
         }
     }, 300_000);
+
+    test("concurrent cached calls reach the engine one at a time, in arrival order (the cached-call gate)", async () => {
+        const model = await loadModel({ modelPath: LLADA_FIXTURE, device: "cpu" });
+        try {
+            const calls = mixedCalls(8).filter((c) => c.kind === "generate").map((c, i) => ({
+                ...c, options: { ...c.options, cache: i % 2 === 0 ? "dual" : "prefix" } as GenerateOptions,
+            }));
+            const alone: Omit<GenerateResult, "timings">[] = [];
+            for (const call of calls) alone.push(comparable(await model.generate(call.input as string, call.options)));
+            const stepsOf: number[] = [];
+            const together = await Promise.all(calls.map(async (call, i) =>
+                comparable(await model.generate(call.input as string, { ...call.options, onStep: () => stepsOf.push(i) } as GenerateOptions))));
+            expect(together).toEqual(alone);
+            // Every step of call i comes before the first step of call i + 1: no interleaving.
+            const runs = stepsOf.filter((c, k) => k === 0 || c !== stepsOf[k - 1]);
+            expect(runs).toEqual(calls.map((_c, i) => i));
+        } finally {
+            await model.dispose();
+        }
+    }, 300_000);
+
+    test("a cached call aborted while it waits at the gate rejects at once; the others are untouched", async () => {
+        const model = await loadModel({ modelPath: LLADA_FIXTURE, device: "cpu" });
+        try {
+            const options = { genLength: 48, blockLength: 16, cache: "dual", strategy: "low-confidence", steps: 48 } as GenerateOptions;
+            const solo = comparable(await model.generate("first", options));
+            const controller = new AbortController();
+            const first = model.generate("first", options);
+            const waiting = model.generate("second", { ...options, signal: controller.signal });
+            const third = model.generate("first", options);
+            const abortedAt = performance.now();
+            controller.abort();
+            await expect(waiting).rejects.toBeInstanceOf(AbortError);
+            const rejectedAfterMs = performance.now() - abortedAt;
+            expect(comparable(await first)).toEqual(solo);
+            expect(comparable(await third)).toEqual(solo);
+            // It did not wait for "first" (48 steps) to end: it never reached the engine.
+            expect(rejectedAfterMs).toBeLessThan(1000);
+        } finally {
+            await model.dispose();
+        }
+    }, 120_000);
 
     test("dispose() lets running and queued calls finish, then rejects new ones", async () => {
         const model = await loadModel({ modelPath: LLADA_FIXTURE, device: "cpu", maxBatchSize: 2 });
