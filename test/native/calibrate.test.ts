@@ -2,7 +2,6 @@
 // here from generate() runs made one prompt at a time (not batched, not through selectSetting),
 // then written into a temporary archive with writeDecodingDefaults, reloaded and used. The CLI:
 // --help, a --json run with --write, and bad input with its codes.
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -12,9 +11,9 @@ import {
 } from "../../lib";
 import { rewriteArchiveMetadata } from "../../lib/archive/rewriteMetadata";
 import { ensureBuilt } from "../support/buildDist";
-import { LLADA_FIXTURE, ROOT } from "../support/fixtures";
+import { LLADA_FIXTURE } from "../support/fixtures";
+import { runCli } from "../support/runCli";
 
-const CLI = path.join(ROOT, "dist", "lib", "cli", "cli.js");
 const SHAPE = { genLength: 16, blockLength: 8, cache: "none" as const };
 const PROMPTS: CalibrationPrompt[] = ["Tom has 3 apples.", "The farmer plants trees.", "Mia buys 4 packs.", "Count to five."].map((prompt) => ({ prompt }));
 const GRID = { anchorThreshold: [0, 0.9], relaxedThreshold: [0, 0.5], radius: [1, 4], threshold: [0, 0.3, 0.9] };
@@ -129,23 +128,7 @@ describe("calibrate() on the fixture", () => {
     });
 });
 
-interface Run {
-    code: number | null;
-    stdout: string;
-    stderr: string;
-}
-
-function cli(args: string[]): Promise<Run> {
-    return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FORCE_COLOR: "0" } });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-        child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-        child.on("error", reject);
-        child.on("close", (code) => resolve({ code, stdout, stderr }));
-    });
-}
+const cli = (args: string[]) => runCli(args);
 
 describe("localleap calibrate", () => {
     let prompts = "";

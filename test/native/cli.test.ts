@@ -1,34 +1,14 @@
 // The built CLI (`node dist/lib/cli/cli.js`, what `npx localleap` runs) as a child process:
 // generate (argument, stdin, --json, --watch on a pipe), chat with piped stdin, info.
 // Expected outputs come from the same model through the API in this process.
-import { execFile, spawn } from "node:child_process";
-import path from "node:path";
+import { execFile } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { type ChatMessage, type GenerateOptions, type GenerateResult, loadModel, type Model, type StepEvent, type StreamEvent } from "../../lib";
 import { ensureBuilt } from "../support/buildDist";
 import { LLADA_FIXTURE, ROOT } from "../support/fixtures";
+import { type CliRun as Run, runCli } from "../support/runCli";
 
-const CLI = path.join(ROOT, "dist", "lib", "cli", "cli.js");
-
-interface Run {
-    code: number | null;
-    stdout: string;
-    stderr: string;
-}
-
-/** Runs the CLI with `args`, writing `stdin` (if given) to its stdin and closing it. */
-function cli(args: string[], stdin?: string): Promise<Run> {
-    return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, FORCE_COLOR: "0" } });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-        child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-        child.on("error", reject);
-        child.on("close", (code) => resolve({ code, stdout, stderr }));
-        child.stdin.end(stdin ?? "");
-    });
-}
+const cli = runCli;
 
 const comparable = (result: GenerateResult) => ({ ...result, timings: null });
 const STATS = /(^|\n)steps: \d+ \(per block: [\d ]+\), finish: (eos|length|stop|max-tokens), [\d.]+ ms total, [\d.]+ ms\/step, [\d.]+ tokens\/s, cache (none|(prefix|dual) \(\d+ full steps at [\d.]+ ms, \d+ cached at [\d.]+ ms\))\n$/;

@@ -15,10 +15,7 @@ mkdir -p "$OUT"
 cd "$(dirname "$0")/../.."
 exec > >(tee -a "$OUT/accuracy-driver.log") 2>&1
 T_START=$(date +%s)
-elapsed() { echo $(( $(date +%s) - T_START )); }
-stage() { echo; echo "== $(date -u +%H:%M:%S) (+$(elapsed) s) $*"; }
 die() { echo "CACHE ACCURACY FAILED: $*"; exit 1; }
-budget() { local left=$(( DEADLINE_S - $(elapsed) - ${2:-0} )); [ "$left" -lt 1 ] && left=1; [ "$left" -lt "$1" ] && echo "$left" || echo "$1"; }
 
 # shellcheck source=tools/device/cache-common.sh
 . tools/device/cache-common.sh

@@ -1,6 +1,12 @@
-# Shared by tools/device/cache8b.sh and cache-accuracy.sh (sourced; they define stage, die, budget
-# and OUT): node and node_modules from .device/ (tools/device/pack.sh), the CUDA binary built from
-# native/ with prebuildify (SKIP_BUILD=1: the committed prebuild).
+# Shared by tools/device/cache8b.sh, cache8b-engine.sh and cache-accuracy.sh (sourced after they
+# set OUT, DEADLINE_S and T_START and define die): the stage log, the time budget, node and
+# node_modules from .device/ (tools/device/pack.sh), the CUDA binary built from native/ with
+# prebuildify (SKIP_BUILD=1: the committed prebuild).
+
+elapsed() { echo $(( $(date +%s) - T_START )); }
+stage() { echo; echo "== $(date -u +%H:%M:%S) (+$(elapsed) s) $*"; }
+# Seconds a stage may take: at most $1, and never past the deadline minus a reserve of $2 s.
+budget() { local left=$(( DEADLINE_S - $(elapsed) - ${2:-0} )); [ "$left" -lt 1 ] && left=1; [ "$left" -lt "$1" ] && echo "$left" || echo "$1"; }
 
 # device_env DIST_FILE: node on PATH, node_modules, DIST_FILE present, and what the machine is.
 device_env() {

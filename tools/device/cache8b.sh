@@ -30,13 +30,9 @@ mkdir -p "$OUT" "$WORK"
 cd "$(dirname "$0")/../.."
 exec > >(tee -a "$OUT/driver.log") 2>&1
 T_START=$(date +%s)
-elapsed() { echo $(( $(date +%s) - T_START )); }
-stage() { echo; echo "== $(date -u +%H:%M:%S) (+$(elapsed) s) $*"; }
 FAILED=()
 fail_stage() { echo "CACHE8B STAGE FAILED: $*"; FAILED+=("$*"); }
 die() { echo "CACHE8B FAILED: $*"; exit 1; }
-# Seconds a stage may take: at most $1, and never past the deadline minus a reserve of $2 s.
-budget() { local left=$(( DEADLINE_S - $(elapsed) - ${2:-0} )); [ "$left" -lt 1 ] && left=1; [ "$left" -lt "$1" ] && echo "$left" || echo "$1"; }
 
 # shellcheck source=tools/device/cache-common.sh
 . tools/device/cache-common.sh

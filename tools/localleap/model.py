@@ -14,7 +14,7 @@ Parameter names are localleap's neutral layout (see docs/model-format.md):
   lm_head.weight.
 """
 from dataclasses import dataclass, asdict, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -217,7 +217,9 @@ class DiffusionLM(nn.Module):
         emb = torch.cat((freqs, freqs), dim=-1)[:, None, :, :]
         return [emb.cos(), emb.sin()]
 
-    def hidden(self, ids: Tensor, left_pad: Optional[Tensor]) -> Tensor:
+    def positions_and_mask(self, ids: Tensor, left_pad: Optional[Tensor]) -> Tuple[Tensor, Optional[Tensor]]:
+        """Rotary positions [B or 1, L] (from each row's first real token) and the key mask
+        [B, L] of left-padded rows (None without padding)."""
         n = ids.shape[1]
         pos = torch.arange(n, device=ids.device, dtype=torch.int64)[None, :]
         key_mask: Optional[Tensor] = None
@@ -225,6 +227,10 @@ class DiffusionLM(nn.Module):
             pos = pos - left_pad[:, None]
             key_mask = pos >= 0
             pos = pos.clamp(min=0)
+        return pos, key_mask
+
+    def hidden(self, ids: Tensor, left_pad: Optional[Tensor]) -> Tensor:
+        pos, key_mask = self.positions_and_mask(ids, left_pad)
         cos_sin = self.rotary(pos.float())
         x = self.embed(ids)
         for layer in self.layers:
@@ -234,13 +240,7 @@ class DiffusionLM(nn.Module):
     def hidden_cached(self, ids: Tensor, window: Optional[Tensor], left_pad: Optional[Tensor], kv: Tensor) -> Tensor:
         """hidden() through the KV cache kv [layers, 2, B, Hkv, L, D]: window None runs the whole
         canvas and stores every position's keys/values; a window runs only those positions."""
-        n = ids.shape[1]
-        pos = torch.arange(n, device=ids.device, dtype=torch.int64)[None, :]
-        key_mask: Optional[Tensor] = None
-        if left_pad is not None:
-            pos = pos - left_pad[:, None]
-            key_mask = pos >= 0
-            pos = pos.clamp(min=0)
+        pos, key_mask = self.positions_and_mask(ids, left_pad)
         x_ids = ids
         if window is not None:
             pos = pos.index_select(1, window)
