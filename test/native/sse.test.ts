@@ -1,94 +1,14 @@
 // The SSE example backend (examples/sse-server) over real HTTP: in-process on an ephemeral port
 // with a fixture model, and as CI runs it (the compiled server as a child process, the default
 // reference model).
-import { type ChildProcess, spawn } from "node:child_process";
-import { request, type IncomingHttpHeaders, type Server } from "node:http";
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { createSseServer, type RequestSummary } from "../../examples/sse-server/server";
 import { type GenerateOptions, type GenerateResult, loadModel, type Model, type StepEvent } from "../../lib";
-import { ensureBuilt } from "../support/buildDist";
-import { LLADA_FIXTURE, ROOT } from "../support/fixtures";
-
-interface SseEvent {
-    event: string;
-    data: unknown;
-}
-
-interface HttpAnswer {
-    status: number;
-    headers: IncomingHttpHeaders;
-    /** The parsed events of a text/event-stream answer. */
-    events: SseEvent[];
-    /** The parsed JSON of a JSON answer. */
-    json: unknown;
-}
-
-/** Parses complete SSE records (blank-line separated) off the front of `buffer`; returns the rest. */
-function takeEvents(buffer: string, into: SseEvent[]): string {
-    let end: number;
-    while ((end = buffer.indexOf("\n\n")) >= 0) {
-        const record = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        let event = "message";
-        const data: string[] = [];
-        for (const line of record.split("\n")) {
-            if (line.startsWith(":")) continue;
-            const colon = line.indexOf(":");
-            const field = colon < 0 ? line : line.slice(0, colon);
-            const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
-            if (field === "event") event = value;
-            else if (field === "data") data.push(value);
-        }
-        if (data.length > 0) into.push({ event, data: JSON.parse(data.join("\n")) });
-    }
-    return buffer;
-}
-
-/**
- * One real HTTP request. `onEvent` sees each SSE event as it arrives and may return "disconnect"
- * to close the connection there (the answer then resolves with the events so far).
- */
-function http(
-    port: number,
-    method: string,
-    urlPath: string,
-    body?: unknown,
-    onEvent?: (event: SseEvent, index: number) => "disconnect" | void,
-): Promise<HttpAnswer> {
-    return new Promise((resolve, reject) => {
-        const payload = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
-        const req = request({ host: "127.0.0.1", port, method, path: urlPath, headers: payload ? { "content-type": "application/json" } : {} }, (res) => {
-            const events: SseEvent[] = [];
-            let buffer = "";
-            let raw = "";
-            let disconnected = false;
-            res.setEncoding("utf8");
-            res.on("data", (chunk: string) => {
-                raw += chunk;
-                if (!String(res.headers["content-type"]).startsWith("text/event-stream")) return;
-                const before = events.length;
-                buffer = takeEvents(buffer + chunk, events);
-                for (let i = before; i < events.length && !disconnected; i++) {
-                    if (onEvent?.(events[i] as SseEvent, i) === "disconnect") {
-                        disconnected = true;
-                        events.length = i + 1;
-                        req.destroy();
-                        resolve({ status: res.statusCode ?? 0, headers: res.headers, events, json: null });
-                    }
-                }
-            });
-            res.on("end", () => {
-                const isJson = String(res.headers["content-type"]).startsWith("application/json");
-                resolve({ status: res.statusCode ?? 0, headers: res.headers, events, json: isJson ? JSON.parse(raw) : null });
-            });
-            res.on("error", (error) => (disconnected ? undefined : reject(error)));
-        });
-        req.on("error", reject);
-        req.end(payload);
-    });
-}
+import { LLADA_FIXTURE } from "../support/fixtures";
+import { type SseProcess, startSseProcess } from "../support/sseProcess";
+import { type HttpAnswer, http } from "../support/sseClient";
 
 const comparable = (result: GenerateResult) => ({ ...result, timings: null });
 
@@ -257,29 +177,14 @@ describe("in process, a small queue", () => {
 });
 
 describe("the compiled example as a child process (default reference model)", () => {
-    let child: ChildProcess | undefined;
+    let server: SseProcess | undefined;
     let port = 0;
-    let output = "";
     beforeAll(async () => {
-        ensureBuilt("examples/sse-server/tsconfig.json", "dist/examples/sse-server/server.js", ["lib", "examples/sse-server"]);
-        child = spawn(process.execPath, [path.join(ROOT, "dist", "examples", "sse-server", "server.js"), "--port", "0", "--quiet"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-        port = await new Promise<number>((resolve, reject) => {
-            const timer = setTimeout(() => reject(new Error(`the server did not start:\n${output}`)), 60_000);
-            const onData = (chunk: Buffer) => {
-                output += chunk.toString();
-                const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output);
-                if (match) {
-                    clearTimeout(timer);
-                    resolve(Number(match[1]));
-                }
-            };
-            child?.stdout?.on("data", onData);
-            child?.stderr?.on("data", onData);
-            child?.on("exit", (code) => reject(new Error(`the server exited (${code}):\n${output}`)));
-        });
+        server = await startSseProcess(["--quiet"]);
+        port = server.port;
     });
     afterAll(() => {
-        if (child && child.exitCode === null) child.kill("SIGKILL");
+        if (server && server.child.exitCode === null) server.child.kill("SIGKILL");
     });
 
     test("answers a chat question over HTTP, then shuts down cleanly on SIGTERM", async () => {
@@ -290,8 +195,7 @@ describe("the compiled example as a child process (default reference model)", ()
         expect(result.text).toMatch(/(####|answer is)\s*\d+/);
         expect(result.steps).toBeLessThan(64);
 
-        const exited = new Promise<number | null>((resolve) => child?.on("exit", (code) => resolve(code)));
-        child?.kill("SIGTERM");
-        expect(await exited).toBe(0);
+        server?.child.kill("SIGTERM");
+        expect(await server?.exited).toBe(0);
     });
 });
