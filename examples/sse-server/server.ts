@@ -26,7 +26,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
-import type { Registry } from "prom-client";
+import { collectDefaultMetrics, type Registry } from "prom-client";
 import { type GenerateInput, type GenerateOptions, InvalidOptionsError, LocalleapError } from "../../lib";
 import { describeServed, loadServed, type Served } from "./loadServed";
 import { createServerMetrics } from "./metrics";
@@ -394,6 +394,8 @@ async function main(): Promise<void> {
             }
         },
     });
+    // Node's process metrics too (event-loop lag among them), in the server's registry.
+    collectDefaultMetrics({ register: server.metrics });
     // Listening before the model is loaded: /healthz answers at once, /readyz once it is loaded.
     server.listen(Number(values.port), values.host, () => {
         const { port } = server.address() as AddressInfo;

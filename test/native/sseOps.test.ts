@@ -222,6 +222,9 @@ describe("the CLI's replica flags", () => {
             expect(health.headers["x-replica"]).toBe("cli");
             const answer = await http(server.port, "POST", "/generate", { prompt: "Hello", options: { genLength: 32 } });
             expect(answer.events.at(-1)?.event).toBe("done");
+            const text = (await http(server.port, "GET", "/metrics")).text;
+            expect(metric(text, 'localleap_requests_total{outcome="done",code=""}')).toBe(1);
+            expect(text).toContain("nodejs_eventloop_lag_seconds"); // the process metrics, in the server's registry
             server.child.kill("SIGTERM");
             expect(await server.exited).toBe(0);
             expect(server.output()).toMatch(/drained in \d+ ms: 0 of 0 in flight finished/);
