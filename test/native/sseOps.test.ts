@@ -103,8 +103,12 @@ describe("/metrics", () => {
             const first = startStream(port, { prompt: "first", options: LONG });
             await first.started;
             const second = startStream(port, { prompt: "second", options: LONG });
-            await new Promise((r) => setTimeout(r, 50));
-            const during = await http(port, "GET", "/metrics");
+            // Admitted once its body is read: poll rather than guess how long that takes on a busy machine.
+            let during = await http(port, "GET", "/metrics");
+            for (let tries = 0; metric(during.text, "localleap_queue_depth") !== 1 && tries < 200; tries++) {
+                await new Promise((r) => setTimeout(r, 25));
+                during = await http(port, "GET", "/metrics");
+            }
             expect(during.status).toBe(200);
             expect(during.headers["content-type"]).toMatch(/^text\/plain/);
             expect(metric(during.text, "localleap_active_rows")).toBe(1);

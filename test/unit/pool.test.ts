@@ -34,16 +34,21 @@ class GatedModel extends FakeAddonModel {
     }
 }
 
-/** A fake addon that loads GatedModels; `failLoad` makes the n-th load (from 0) fail. */
+/**
+ * A fake addon that loads GatedModels. Loads arrive in no fixed order, so a load tells which
+ * replica it is through the pool's onProgress (`replicaOf`); `failReplica` fails that replica's
+ * load, and loads of replicas from `holdFrom` on wait until they are aborted (slow replicas).
+ */
 class PoolAddon extends FakeAddon {
-    failLoad: { at: number; error: Error } | undefined;
-    /** Loads after `holdLoadsFrom` wait until they are aborted (a slow replica). */
-    holdLoadsFrom = Infinity;
+    replicaOf: (request: AddonLoadRequest) => number = () => -1;
+    failReplica: { replica: number; error: Error } | undefined;
+    holdFrom = Infinity;
     override async loadModel(request: AddonLoadRequest): Promise<AddonLoadResult> {
         const n = this.loadRequests.length;
         this.loadRequests.push(request);
-        if (this.failLoad?.at === n) throw this.failLoad.error;
-        if (n >= this.holdLoadsFrom) {
+        const replica = this.replicaOf(request);
+        if (this.failReplica?.replica === replica) throw this.failReplica.error;
+        if (replica >= this.holdFrom) {
             const token = request.abort as SignallingAbortToken | undefined;
             await new Promise<void>((resolve) => {
                 if (token === undefined || token.aborted) resolve();
@@ -153,9 +158,14 @@ describe("loadModelPool", () => {
     });
 
     test("a replica that fails to load stops the others; the loaded ones are freed; the error names the replica", async () => {
-        addon.failLoad = { at: 1, error: Object.assign(new Error("CUDA out of memory"), { code: "OUT_OF_MEMORY" }) };
-        addon.holdLoadsFrom = 2; // replica 2 is still loading when replica 1 fails: it is aborted
-        const error = await loadModelPool({ modelPath, devices: ["cpu", "cpu", "cpu"] }).catch((e: unknown) => e);
+        let reporting = -1;
+        addon.replicaOf = (request) => {
+            request.onProgress?.({ stage: "reading", bytesRead: 0, totalBytes: 10 });
+            return reporting;
+        };
+        addon.failReplica = { replica: 1, error: Object.assign(new Error("CUDA out of memory"), { code: "OUT_OF_MEMORY" }) };
+        addon.holdFrom = 2; // replica 2 is still loading when replica 1 fails: it is aborted
+        const error = await loadModelPool({ modelPath, devices: ["cpu", "cpu", "cpu"], onProgress: (_p, replica) => (reporting = replica) }).catch((e: unknown) => e);
         expect(error).toBeInstanceOf(OutOfMemoryError);
         expect((error as Error).message).toMatch(/^replica 1 \(device "cpu"\): /);
         expect(replicas()).toHaveLength(1);
@@ -167,7 +177,7 @@ describe("loadModelPool", () => {
     });
 
     test("the caller's signal aborts every load with AbortError", async () => {
-        addon.holdLoadsFrom = 0;
+        addon.holdFrom = -1; // every load waits
         const controller = new AbortController();
         const loading = loadModelPool({ modelPath, devices: ["cpu", "cpu"], signal: controller.signal });
         await settle();
