@@ -1,9 +1,13 @@
 /**
  * localleap: run diffusion language models (LLaDA, Dream) from Node.js with LocalLeap parallel
- * decoding. Start with {@link loadModel}, then {@link Model.generate}.
+ * decoding. Start with {@link loadModel}, then {@link Model.generate}; {@link loadModelPool} serves
+ * replicas of a model behind the same API.
  */
 export { loadModel } from "./loadModel";
 export { Model, type KvCacheInfo, type ModelInfo, type ModelBuildInfo, type ResultFor } from "./model";
+export { loadModelPool } from "./pool/loadModelPool";
+export { ModelPool, type ReplicaLoad } from "./pool/ModelPool";
+export { type LoadModelPoolOptions, MAX_POOL_REPLICAS } from "./pool/poolOptions";
 export { ChatSession, type ChatSessionOptions } from "./ChatSession";
 export {
     type CommonGenerateOptions,
@@ -77,6 +81,7 @@ export {
     type BindingAttempt,
     CacheUnsupportedError,
     CudaUnavailableError,
+    DeviceUnsupportedError,
     InternalError,
     InvalidInputError,
     InvalidOptionsError,

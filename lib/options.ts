@@ -242,7 +242,8 @@ export interface ResolvedLoadModelOptions {
     probeTimeoutMs: number;
 }
 
-const LOAD_ALLOWED: Record<keyof LoadModelOptions, string> = {
+/** @internal What each loadModel option accepts, for error messages (the pool's options reuse it). */
+export const LOAD_ALLOWED: Record<keyof LoadModelOptions, string> = {
     modelPath: "a non-empty path string",
     tokenizerPath: "a non-empty path string",
     device: '"cpu", "cuda" or "auto"',
@@ -281,7 +282,8 @@ const GENERATE_ALLOWED: Record<GenerateOptionName, string> = {
 
 const isFunction = (value: unknown): value is (...args: never[]) => unknown => typeof value === "function";
 
-const loadModelSchema = z.strictObject({
+/** @internal The loadModel options schema (the pool's options extend it). */
+export const loadModelSchema = z.strictObject({
     modelPath: z.string().min(1).optional(),
     tokenizerPath: z.string().min(1).optional(),
     device: z.enum(["cpu", "cuda", "auto"]).default("auto"),
@@ -436,10 +438,10 @@ export function parseGenerateOptions(
 }
 
 /**
- * The parsed options, or an InvalidOptionsError listing every bad field. Options that cannot be
+ * @internal The parsed options, or an InvalidOptionsError listing every bad field. Options that cannot be
  * read (a throwing getter or Proxy trap) are an InvalidOptionsError too, not whatever they threw.
  */
-function parseWith<S extends z.ZodType>(schema: S, options: unknown, what: string, allowed: Record<string, string>): z.output<S> {
+export function parseWith<S extends z.ZodType>(schema: S, options: unknown, what: string, allowed: Record<string, string>): z.output<S> {
     let issues: OptionIssue[];
     try {
         const parsed = schema.safeParse(options ?? {});

@@ -17,6 +17,10 @@ const END = "<!-- end of generated reference -->";
 const SECTIONS: Record<string, string> = {
     "./loadModel": "Loading a model",
     "./model": "Model",
+    "./pool/loadModelPool": "Model pools: loading",
+    "./pool/ModelPool": "Model pools: ModelPool",
+    "./pool/poolOptions": "Model pools: options",
+    "./ChatSession": "Chat",
     "./options": "Options",
     "./generation/GenerationStream": "Streaming",
     "./types": "Types",

@@ -8,17 +8,28 @@ cd "$(dirname "$0")/.."
 say() { printf '[setup] %s\n' "$*" >&2; }
 
 # 1. System packages: Debian's libtorch-dev and python3-torch (libtorch/PyTorch 1.13, CPU), and
-#    OpenBLAS: without it, --no-install-recommends leaves the reference BLAS, ~35x slower.
+#    OpenBLAS: without it, --no-install-recommends leaves the reference BLAS, ~35x slower. nginx
+#    for the load-balancer test (test/reliability/loadBalancer.test.ts runs its own, on loopback);
+#    any nginx binary will do, so it is installed only when there is none.
 missing=()
 for pkg in libtorch-dev python3-torch libopenblas0-pthread cmake g++ make; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
+new_nginx=0
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ] && [ -z "${LOCALLEAP_NGINX:-}" ]; then
+  missing+=(nginx)
+  new_nginx=1
+fi
 if ((${#missing[@]})); then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   say "installing ${missing[*]} (apt)"
   $sudo apt-get update -q
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+  # Debian starts the system nginx service on port 80 when it can: the tests do not use it.
+  if ((new_nginx)) && command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet nginx 2>/dev/null; then
+    $sudo systemctl disable --now nginx >/dev/null 2>&1 || true
+  fi
 fi
 
 # A python3 that has torch (on Debian /usr/bin/python3; the first python3 on PATH may have none).

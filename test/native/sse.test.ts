@@ -1,15 +1,14 @@
 // The SSE example backend (examples/sse-server) over real HTTP: in-process on an ephemeral port
 // with a fixture model, and as CI runs it (the compiled server as a child process, the default
 // reference model).
-import { type ChildProcess, spawn } from "node:child_process";
 import type { Server } from "node:http";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import type { RequestSummary } from "../../examples/sse-server/server";
 import { type GenerateOptions, type GenerateResult, loadModel, type Model, type StepEvent } from "../../lib";
-import { ensureBuilt } from "../support/buildDist";
-import { LLADA_FIXTURE, ROOT } from "../support/fixtures";
-import { closeServer, http, type HttpAnswer, startServer } from "../support/sseHttp";
+import { LLADA_FIXTURE } from "../support/fixtures";
+import { type SseProcess, startSseProcess } from "../support/sseProcess";
+import { type HttpAnswer, http } from "../support/sseClient";
+import { closeServer, startServer } from "../support/sseServer";
 
 const comparable = (result: GenerateResult) => ({ ...result, timings: null });
 
@@ -30,6 +29,7 @@ function expectStepsThenDone(answer: HttpAnswer): GenerateResult {
     expect(chunks.join("")).toBe(done.result.text);
     return done.result;
 }
+
 
 /** Many one-token steps: long enough to be caught mid-generation. */
 const LONG: GenerateOptions = { genLength: 128, blockLength: 32, strategy: "low-confidence" };
@@ -154,29 +154,14 @@ describe("in process, a small queue", () => {
 });
 
 describe("the compiled example as a child process (default reference model)", () => {
-    let child: ChildProcess | undefined;
+    let server: SseProcess | undefined;
     let port = 0;
-    let output = "";
     beforeAll(async () => {
-        ensureBuilt("examples/sse-server/tsconfig.json", "dist/examples/sse-server/server.js", ["lib", "examples/sse-server"]);
-        child = spawn(process.execPath, [path.join(ROOT, "dist", "examples", "sse-server", "server.js"), "--port", "0", "--quiet"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-        port = await new Promise<number>((resolve, reject) => {
-            const timer = setTimeout(() => reject(new Error(`the server did not start:\n${output}`)), 60_000);
-            const onData = (chunk: Buffer) => {
-                output += chunk.toString();
-                const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output);
-                if (match) {
-                    clearTimeout(timer);
-                    resolve(Number(match[1]));
-                }
-            };
-            child?.stdout?.on("data", onData);
-            child?.stderr?.on("data", onData);
-            child?.on("exit", (code) => reject(new Error(`the server exited (${code}):\n${output}`)));
-        });
+        server = await startSseProcess(["--quiet"]);
+        port = server.port;
     });
     afterAll(() => {
-        if (child && child.exitCode === null) child.kill("SIGKILL");
+        if (server && server.child.exitCode === null) server.child.kill("SIGKILL");
     });
 
     test("answers a chat question over HTTP, then shuts down cleanly on SIGTERM", async () => {
@@ -187,8 +172,7 @@ describe("the compiled example as a child process (default reference model)", ()
         expect(result.text).toMatch(/(####|answer is)\s*\d+/);
         expect(result.steps).toBeLessThan(64);
 
-        const exited = new Promise<number | null>((resolve) => child?.on("exit", (code) => resolve(code)));
-        child?.kill("SIGTERM");
-        expect(await exited).toBe(0);
+        server?.child.kill("SIGTERM");
+        expect(await server?.exited).toBe(0);
     });
 });

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import type { RequestSummary } from "../../examples/sse-server/server";
 import { type GenerateOptions, type GenerateResult, loadModel, type Model } from "../../lib";
 import { LLADA_FIXTURE } from "../support/fixtures";
-import { closeServer, http, startServer } from "../support/sseHttp";
+import { http } from "../support/sseClient";
+import { closeServer, startServer } from "../support/sseServer";
 
 type Kind = "http" | "generate" | "batch" | "disconnect";
 interface Call {

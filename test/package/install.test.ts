@@ -103,18 +103,29 @@ describe("the README's code, in the consumer project", () => {
         if (fileName === "index.cjs") expect(r.stdout).toContain("The answer is 64.");
         if (fileName === "stream.mjs") expect(r.stdout).toMatch(/\b46\b/);
         if (fileName === "chat.ts") expect(r.stdout).toMatch(/\bstop\b/);
+        // Replicas give one model's answers.
+        if (fileName === "pool.cjs") expect(r.stdout).toMatch(/The answer is 64\.[\s\S]*\b46\b/);
     });
 
     test("tsc --strict (nodenext, no skipLibCheck) accepts the TypeScript consumer", async () => {
         for (const b of files.filter((f) => f.fileName?.endsWith(".ts"))) writeFileSync(path.join(project, b.fileName as string), b.code);
         writeFileSync(path.join(project, "batch.ts"), [
-            'import { loadModel, type GenerateInput, type GenerateResult, type StreamEvent } from "localleap";',
+            'import { loadModel, loadModelPool, type GenerateInput, type GenerateResult, type StreamEvent } from "localleap";',
             "export async function batch(inputs: GenerateInput[]): Promise<GenerateResult[]> {",
             "    const model = await loadModel();",
             "    const one: GenerateResult = await model.generate(inputs[0] ?? \"x\");",
             "    const many: GenerateResult[] = await model.generate(inputs, { strategy: \"low-confidence\", steps: 32, genLength: 32 });",
             "    for await (const event of model.stream(\"x\")) { const e: StreamEvent = event; void e; }",
             "    void one;",
+            "    return many;",
+            "}",
+            "export async function pooled(inputs: GenerateInput[]): Promise<GenerateResult[]> {",
+            "    const pool = await loadModelPool({ devices: [\"cpu\", \"cpu\"], threads: 1 });",
+            "    const one: GenerateResult = await pool.generate(inputs[0] ?? \"x\");",
+            "    for await (const event of pool.stream(\"x\")) { const e: StreamEvent = event; void e; }",
+            "    const many: GenerateResult[] = await pool.generate(inputs, { strategy: \"threshold\", threshold: 0.8 });",
+            "    void one;",
+            "    await pool.dispose();",
             "    return many;",
             "}",
             "",

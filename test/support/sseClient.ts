@@ -1,9 +1,5 @@
-// The SSE example server over real HTTP, for the tests: a client that parses server-sent events
-// (and can disconnect mid-stream), and a server on an ephemeral port that records each request.
-import { request, type IncomingHttpHeaders, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { createSseServer, type RequestSummary } from "../../examples/sse-server/server";
-import type { Model } from "../../lib";
+// A small HTTP client for the SSE example's tests: real requests, SSE events parsed as they come.
+import { request, type IncomingHttpHeaders } from "node:http";
 
 export interface SseEvent {
     event: string;
@@ -17,10 +13,12 @@ export interface HttpAnswer {
     events: SseEvent[];
     /** The parsed JSON of a JSON answer. */
     json: unknown;
+    /** The body as received (so far, for a disconnected stream). */
+    text: string;
 }
 
 /** Parses complete SSE records (blank-line separated) off the front of `buffer`; returns the rest. */
-function takeEvents(buffer: string, into: SseEvent[]): string {
+export function takeEvents(buffer: string, into: SseEvent[]): string {
     let end: number;
     while ((end = buffer.indexOf("\n\n")) >= 0) {
         const record = buffer.slice(0, end);
@@ -69,13 +67,13 @@ export function http(
                         disconnected = true;
                         events.length = i + 1;
                         req.destroy();
-                        resolve({ status: res.statusCode ?? 0, headers: res.headers, events, json: null });
+                        resolve({ status: res.statusCode ?? 0, headers: res.headers, events, json: null, text: raw });
                     }
                 }
             });
             res.on("end", () => {
                 const isJson = String(res.headers["content-type"]).startsWith("application/json");
-                resolve({ status: res.statusCode ?? 0, headers: res.headers, events, json: isJson ? JSON.parse(raw) : null });
+                resolve({ status: res.statusCode ?? 0, headers: res.headers, events, json: isJson ? JSON.parse(raw) : null, text: raw });
             });
             res.on("error", (error) => (disconnected ? undefined : reject(error)));
         });
@@ -83,28 +81,3 @@ export function http(
         req.end(payload);
     });
 }
-
-/** A server for `model` on an ephemeral port, with every request's summary recorded. */
-export async function startServer(model: Model, options: { maxGenLength?: number } = {}): Promise<{ server: Server; port: number; ended: RequestSummary[]; nextEnd: (outcome: RequestSummary["outcome"]) => Promise<RequestSummary> }> {
-    const ended: RequestSummary[] = [];
-    const waiters: [RequestSummary["outcome"], (s: RequestSummary) => void][] = [];
-    const server = createSseServer({
-        model,
-        ...options,
-        onRequestEnd: (summary) => {
-            ended.push(summary);
-            const i = waiters.findIndex(([outcome]) => outcome === summary.outcome);
-            if (i >= 0) waiters.splice(i, 1)[0]?.[1](summary);
-        },
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const nextEnd = (outcome: RequestSummary["outcome"]) => {
-        const already = ended.find((s) => s.outcome === outcome && !(s as { taken?: boolean }).taken);
-        if (already) return Promise.resolve(Object.assign(already, { taken: true }));
-        return new Promise<RequestSummary>((resolve) => waiters.push([outcome, (s) => resolve(Object.assign(s, { taken: true }))]));
-    };
-    return { server, port: (server.address() as AddressInfo).port, ended, nextEnd };
-}
-
-export const closeServer = (server: Server) => new Promise<void>((resolve) => server.close(() => resolve()));
-
