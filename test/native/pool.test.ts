@@ -6,8 +6,9 @@ import { LLADA_FIXTURE } from "../support/fixtures";
 
 const comparable = (result: GenerateResult) => ({ ...result, timings: null });
 /** Many one-token steps: long enough to be caught mid-generation. */
-const LONG: GenerateOptions = { genLength: 256, blockLength: 32, strategy: "low-confidence" };
-const SHORT: GenerateOptions = { genLength: 32, blockLength: 16 };
+// cache "none": cached calls on one replica run one after another (its gate), not side by side.
+const LONG: GenerateOptions = { genLength: 256, blockLength: 32, strategy: "low-confidence", cache: "none" };
+const SHORT: GenerateOptions = { genLength: 32, blockLength: 16, cache: "none" };
 
 let single: Model;
 let pool: ModelPool;

@@ -10,9 +10,11 @@ import { exampleConfig, findNginx, freePort, type Nginx, startNginx } from "../s
 import { type HttpAnswer, http } from "../support/sseClient";
 import { type SseProcess, startSseProcess } from "../support/sseProcess";
 
-const SHORT = { genLength: 32 };
+// cache "none": the embedded model defaults to dual, whose concurrent calls on one replica run one
+// after another (the model's cached-call gate); these requests should run side by side.
+const SHORT = { genLength: 32, cache: "none" };
 /** A few seconds on the reference model: still running when the replica is told to stop. */
-const LONG = { genLength: 64, blockLength: 32, strategy: "low-confidence" };
+const LONG = { genLength: 64, blockLength: 32, strategy: "low-confidence", cache: "none" };
 
 let replicas: Record<"a" | "b", SseProcess>;
 let nginx: Nginx;

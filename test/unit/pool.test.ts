@@ -109,7 +109,8 @@ beforeEach(() => {
 const replicas = () => addon.models as GatedModel[];
 /** Which replica got each call so far, in call order. */
 const calls = (): number[][] => replicas().map((model) => model.requests.map((request) => request.prompts.length));
-const SHORT = { genLength: 8, blockLength: 8 } as const;
+// cache "none": cached calls wait at each model's gate, which would hide the routing under test.
+const SHORT = { genLength: 8, blockLength: 8, cache: "none" } as const;
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 describe("loadModelPool options", () => {
