@@ -181,6 +181,8 @@ def main(argv=None, tokenizer=None, model=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, help="folder with config.json, shards, tokenizer.json")
     ap.add_argument("--work", required=True, help="folder with heldout.jsonl")
+    ap.add_argument("--heldout", default="heldout.jsonl",
+                    help="held-out file in --work (heldout1.jsonl: the one-step set of make_data.py)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--n", type=int, default=1000, help="held-out problems to use (first n)")
     ap.add_argument("--configs", default=",".join(DEFAULT_ORDER))
@@ -211,7 +213,7 @@ def main(argv=None, tokenizer=None, model=None):
     max_prompt = a.prompt_len
     if max_prompt is None:
         max_prompt = int(conf.get("max_length", 4096)) - max(ALL_CONFIGS[x].gen_length for x in names)
-    held = read_jsonl(os.path.join(a.work, "heldout.jsonl"))
+    held = read_jsonl(os.path.join(a.work, a.heldout))
     prompts_all = tokenizer.encode_batch([chat_prompt(p["question"]) for p in held])
     keep = [i for i, p in enumerate(prompts_all) if len(p) <= max_prompt][: a.n]
     held = [held[i] for i in keep]

@@ -114,6 +114,10 @@ def main():
     ap.add_argument("--eval-configs", default=None)
     ap.add_argument("--n-train", type=int, default=500000)
     ap.add_argument("--n-heldout", type=int, default=2000)
+    ap.add_argument("--n-train1", type=int, default=100000, help="one-step training problems")
+    ap.add_argument("--n-heldout1", type=int, default=500, help="one-step held-out problems (0: no one-step eval)")
+    ap.add_argument("--eval1-configs", default="localleap-128-stop,lc-128",
+                    help="decoding configs of the one-step held-out evaluation (logs/onestep/)")
     ap.add_argument("--corpus-mb", type=float, default=24.0)
     ap.add_argument("--vocab-size", type=int, default=4096)
     ap.add_argument("--no-repo-copy", action="store_true", help="do not copy the ship files into models/reference/")
@@ -139,7 +143,8 @@ def main():
     try:
         if "data" in stages:
             run_stage("data", [py, os.path.join(HERE, "make_data.py"), "--work", work, "--n-train", str(a.n_train),
-                               "--n-heldout", str(a.n_heldout), "--corpus-mb", str(a.corpus_mb)], logs)
+                               "--n-heldout", str(a.n_heldout), "--corpus-mb", str(a.corpus_mb),
+                               "--n-train1", str(a.n_train1), "--n-heldout1", str(a.n_heldout1)], logs)
         if "tokenizer" in stages:
             run_stage("tokenizer", [py, os.path.join(HERE, "train_tokenizer.py"), "--work", work,
                                     "--out", os.path.join(work, "tokenizer"), "--vocab-size", str(a.vocab_size)], logs)
@@ -157,13 +162,18 @@ def main():
         if "eval" in stages:
             if not os.path.exists(os.path.join(work, "heldout.jsonl")):
                 run_stage("heldout", [py, os.path.join(HERE, "make_data.py"), "--work", work, "--n-train", "0",
-                                      "--n-heldout", str(a.n_heldout), "--corpus-mb", "0"], logs)
+                                      "--n-heldout", str(a.n_heldout), "--corpus-mb", "0", "--n-train1", "0",
+                                      "--n-heldout1", str(a.n_heldout1)], logs)
             left = budget - (time.time() - T0) - a.ship_reserve_s
             cmd = [py, os.path.join(HERE, "evaluate.py"), "--model", model_dir, "--work", work, "--out", logs,
                    "--n", str(a.eval_n), "--budget-s", f"{max(30.0, left - 15):.0f}", "--quiet"]
             if a.eval_configs:
                 cmd += ["--configs", a.eval_configs]
             run_stage("eval", cmd, logs)
+            if a.n_heldout1 and os.path.exists(os.path.join(work, "heldout1.jsonl")):
+                run_stage("eval-onestep", [py, os.path.join(HERE, "evaluate.py"), "--model", model_dir, "--work", work,
+                                           "--heldout", "heldout1.jsonl", "--out", os.path.join(logs, "onestep"),
+                                           "--n", str(a.n_heldout1), "--configs", a.eval1_configs, "--quiet"], logs)
         if "ship" in stages:
             dest = os.path.join(REPO, "models", "reference")
             if not a.no_repo_copy and os.path.abspath(dest) != model_dir:
