@@ -51,6 +51,12 @@ def load_model(folder: str, device, dtype):
     cfg = mm.ModelConfig.from_dict({k: v for k, v in conf.items() if k in fields})
     model = mm.DiffusionLM(cfg)
     sd = load_sharded(folder)
+    if any(v.dtype == torch.int8 for v in sd.values()):  # int8 neutral weights (tools/localleap/quant.py)
+        from common import TOOLS
+        if TOOLS not in sys.path:
+            sys.path.insert(0, TOOLS)
+        from localleap.quant import dequantize_state
+        sd = dequantize_state(sd, folder)
     sd = {k: v.float() for k, v in sd.items()}
     if cfg.tie_embeddings and "lm_head.weight" not in sd:
         sd["lm_head.weight"] = sd["embed.weight"]
