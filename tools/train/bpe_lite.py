@@ -75,7 +75,7 @@ class BPELite:
         s = "".join(self.inv[i] for i in ids)
         out, buf = [], bytearray()
         for ch in s:
-            if ch in self.u2b and not any(ch == a for a in ()):
+            if ch in self.u2b:
                 buf.append(self.u2b[ch])
             else:
                 out.append(buf.decode("utf-8", "replace"))
