@@ -99,8 +99,10 @@ def exact_resume(tmp, work, tok):
     ca, cb = os.path.join(tmp, "ckA", "a.pt"), os.path.join(tmp, "ckB", "b.pt")
     sa = run(base(work, a_out) + ["--total-steps", "8", "--max-steps", "8", "--checkpoint", ca], tok)
     assert sa["complete"] and sa["steps"] == 8, sa
+    cache = os.path.join(tmp, "enc.npz")
     s1 = run(base(work, b_out) + ["--total-steps", "8", "--max-steps", "4", "--checkpoint", cb,
-                                  "--fallback-dir", os.path.join(tmp, "fbB")], tok)
+                                  "--fallback-dir", os.path.join(tmp, "fbB"), "--data-cache", cache], tok)
+    assert os.path.exists(cache)
     assert not s1["complete"] and s1["steps"] == 4 and s1["stop_reason"] == "max-steps", s1
     rows1 = log_rows(b_out)
     assert rows1[-1]["type"] == "stop" and not any(r["type"] == "summary" for r in rows1), rows1[-1]
@@ -109,7 +111,16 @@ def exact_resume(tmp, work, tok):
     assert [json.loads(x)["type"] for x in half["log"]][:1] == ["config"]
     assert os.listdir(os.path.dirname(cb)) == ["b.pt"], os.listdir(os.path.dirname(cb))  # atomic: no temp file
     shutil.copy(cb, os.path.join(tmp, "half.pt"))
-    s2 = run(base(work, b_out) + ["--resume", cb, "--checkpoint", cb, "--max-steps", "8"], tok)
+    # the resumed call reads the encoded data from the cache (which must not change anything)
+    import train as tr
+    calls = []
+    orig = tr.load_encoded
+    tr.load_encoded = lambda *x: calls.append(1) or orig(*x)
+    try:
+        s2 = run(base(work, b_out) + ["--resume", cb, "--checkpoint", cb, "--max-steps", "8", "--data-cache", cache], tok)
+    finally:
+        tr.load_encoded = orig
+    assert calls and orig(cache, tr.data_cache_key(tr.parse_args(base(work, b_out)), b_out)) is not None
     assert s2["complete"] and s2["steps"] == 8 and s2["calls"] == 2 and s2["this_call"]["steps"] == 4, s2
     A, B = train.torch_load(ca), train.torch_load(cb)
     same_tree(A["model_state"], B["model_state"], "model")

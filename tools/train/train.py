@@ -111,6 +111,8 @@ def parse_args(argv=None):
     ap.add_argument("--resume", help="a --checkpoint file (exact continuation) or a --fallback-dir folder "
                                      "(weights-only: fresh AdamW, learning rate re-warmed over --rewarm-steps)")
     ap.add_argument("--rewarm-steps", type=int, default=100)
+    ap.add_argument("--data-cache", help="encoded problems and corpus (.npz): read when it matches the data files, "
+                                         "tokenizer and layout, else written (saves the encoding in a resumed call)")
     a = ap.parse_args(argv)
     a._defaults = {k: ap.get_default(k) for k in RESUME_KEYS}
     if a.smoke:
@@ -133,25 +135,29 @@ def parse_args(argv=None):
 class Data:
     """Encoded problems and corpus as tensors on the training device."""
 
-    def __init__(self, a, tok, probs, docs, held, device):
+    def __init__(self, a, tok, probs, docs, held, device, encoded=None):
         ids = special_ids(tok)
         self.eos, self.eot, self.mask, self.bos = ids["eos"], ids["eot"], ids["mask"], ids["bos"]
         self.pad = self.eos
         self.PL = a.prompt_len
         self.AM = a.max_answer
         t0 = time.time()
-        self.train = self._encode_problems(tok, probs, "train")
-        self.held = self._encode_problems(tok, held, "held-out")
-        n_corpus = 0
-        stream = []
-        for d, enc in zip(docs, _batched(tok.encode_batch, [d["text"] for d in docs])):
-            stream.append(np.asarray(enc, dtype=np.int32))
-            stream.append(np.asarray([self.eos], dtype=np.int32))
-            n_corpus += len(enc)
-        corpus = np.concatenate(stream) if stream else np.zeros(0, np.int32)
-        need = a.prompt_len + a.gen_long + 1
-        if len(corpus) < need:  # tiny corpora (tests): repeat
-            corpus = np.tile(corpus if len(corpus) else np.asarray([self.eos], np.int32), need // max(1, len(corpus)) + 1)
+        if encoded is not None:  # --data-cache
+            self.train, self.held, corpus, n_corpus = encoded
+        else:
+            self.train = self._encode_problems(tok, probs, "train")
+            self.held = self._encode_problems(tok, held, "held-out")
+            n_corpus = 0
+            stream = []
+            for d, enc in zip(docs, _batched(tok.encode_batch, [d["text"] for d in docs])):
+                stream.append(np.asarray(enc, dtype=np.int32))
+                stream.append(np.asarray([self.eos], dtype=np.int32))
+                n_corpus += len(enc)
+            corpus = np.concatenate(stream) if stream else np.zeros(0, np.int32)
+            need = a.prompt_len + a.gen_long + 1
+            if len(corpus) < need:  # tiny corpora (tests): repeat
+                corpus = np.tile(corpus if len(corpus) else np.asarray([self.eos], np.int32), need // max(1, len(corpus)) + 1)
+        self.encoded = (dict(self.train), dict(self.held), corpus, n_corpus)
         self.corpus = torch.from_numpy(corpus).to(device)
         self.n_corpus_tokens = n_corpus
         self.device = device
@@ -214,6 +220,64 @@ class Data:
         return (ids, torch.zeros(n, dtype=torch.long, device=self.device),
                 torch.ones(n, L, dtype=torch.bool, device=self.device),
                 torch.full((n,), float(L), device=self.device))
+
+
+def data_cache_key(a, tok_dir):
+    """What the encoded arrays depend on: the data files (size, mtime), the tokenizer, the layout."""
+    parts = [a.prompt_len, a.max_answer, a.gen_long, a.max_problems]
+    for fn in ("train.jsonl", "heldout.jsonl", "corpus.jsonl"):
+        st_ = os.stat(os.path.join(a.work, fn))
+        parts += [fn, st_.st_size, st_.st_mtime_ns]
+    tj = os.path.join(tok_dir, "tokenizer.json") if tok_dir and os.path.isdir(tok_dir) else tok_dir
+    if tj and os.path.isfile(tj):
+        import hashlib
+        parts.append(hashlib.sha256(open(tj, "rb").read()).hexdigest())
+    else:
+        parts.append("no-tokenizer-file")
+    return json.dumps(parts)
+
+
+def save_encoded(path, key, encoded):
+    train, held, corpus, n_corpus = encoded
+    arrays = {"corpus": corpus}
+    meta = {"key": key, "n_corpus": n_corpus}
+    for split, d in (("train", train), ("held", held)):
+        for k, v in d.items():
+            if isinstance(v, np.ndarray):
+                arrays[f"{split}.{k}"] = v
+            elif k == "keep":
+                arrays[f"{split}.keep"] = np.asarray(v, dtype=np.int64)
+            else:
+                meta[f"{split}.{k}"] = v
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.tmp{os.getpid()}.npz"
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def load_encoded(path, key):
+    """The arrays of save_encoded, or None when the file is missing or was made from other inputs."""
+    if not os.path.exists(path):
+        return None
+    try:
+        z = np.load(path)
+        meta = json.loads(bytes(z["meta"]).decode())
+        if meta["key"] != key:
+            log(f"--data-cache {path}: made from other data or tokenizer, encoding again")
+            return None
+        out = []
+        for split in ("train", "held"):
+            d = {k.split(".", 1)[1]: v for k, v in meta.items() if k.startswith(split + ".")}
+            for name in z.files:
+                if name.startswith(split + "."):
+                    d[name.split(".", 1)[1]] = z[name]
+            d["keep"] = d["keep"].tolist()
+            out.append(d)
+        return out[0], out[1], z["corpus"], meta["n_corpus"]
+    except Exception as e:  # noqa: BLE001 - a damaged cache is only a cache
+        log(f"--data-cache {path}: unreadable ({type(e).__name__}: {e}), encoding again")
+        return None
 
 
 def _batched(fn, items, size=20000):
@@ -528,13 +592,24 @@ def main(argv=None, tokenizer=None):
         tokenizer = HFTokenizer(tok_dir)
     mm = import_model()
 
-    probs = read_jsonl(os.path.join(a.work, "train.jsonl"), limit=a.max_problems or None)
-    held = read_jsonl(os.path.join(a.work, "heldout.jsonl"))
-    docs = read_jsonl(os.path.join(a.work, "corpus.jsonl"))
-    data = Data(a, tokenizer, probs, docs, held, device)
+    key = data_cache_key(a, tok_dir) if a.data_cache else None
+    encoded = load_encoded(a.data_cache, key) if a.data_cache else None
+    if encoded is not None:
+        log(f"encoded data from --data-cache {a.data_cache}")
+        data = Data(a, tokenizer, None, None, None, device, encoded=encoded)
+    else:
+        probs = read_jsonl(os.path.join(a.work, "train.jsonl"), limit=a.max_problems or None)
+        held = read_jsonl(os.path.join(a.work, "heldout.jsonl"))
+        docs = read_jsonl(os.path.join(a.work, "corpus.jsonl"))
+        data = Data(a, tokenizer, probs, docs, held, device)
+        del probs, held, docs
+        if a.data_cache:
+            t = time.time()
+            save_encoded(a.data_cache, key, data.encoded)
+            log(f"wrote --data-cache {a.data_cache} in {time.time() - t:.1f}s")
+    data.encoded = None
     if data.train["n"] == 0:
         raise SystemExit("no training problem fits --prompt-len/--max-answer")
-    del probs
 
     cfg = mm.ModelConfig(vocab_size=tokenizer.vocab_size, hidden_size=a.hidden, num_layers=a.layers,
                          num_heads=a.heads, intermediate_size=a.ff, tie_embeddings=not a.untied,
