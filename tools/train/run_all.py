@@ -186,9 +186,11 @@ def main():
                 cmd += ["--configs", a.eval_configs]
             run_stage("eval", cmd, logs)
             if a.n_heldout1 and os.path.exists(os.path.join(work, "heldout1.jsonl")):
+                left = budget - (time.time() - T0) - a.ship_reserve_s
                 run_stage("eval-onestep", [py, os.path.join(HERE, "evaluate.py"), "--model", served, "--work", work,
                                            "--heldout", "heldout1.jsonl", "--out", os.path.join(logs, "onestep"),
-                                           "--n", str(a.n_heldout1), "--configs", a.eval1_configs, "--quiet"], logs)
+                                           "--n", str(a.n_heldout1), "--configs", a.eval1_configs, "--quiet",
+                                           "--budget-s", f"{max(20.0, left - 10):.0f}"], logs)
         if "ship" in stages:
             dest = os.path.join(REPO, "models", "reference")
             if not a.no_repo_copy and os.path.abspath(dest) != served:

@@ -227,6 +227,13 @@ def deadline_and_plan(tmp, work, tok):
     assert sched["total_steps"] == plan[0]["total_steps"] and sched["fixed_at_step"] == 2, sched
     print(f"  planned {plan[0]['total_steps']} steps at {plan[0]['steps_per_s']:.2f} steps/s "
           f"({plan[0]['loop_s_left']:.0f} s of loop left)")
+    # --fit-total: a resumed call with less time than planned lowers the total to what fits
+    s = run(base(work, out) + ["--resume", ck, "--checkpoint", ck, "--fit-total", "--checkpoint-reserve-s", "0",
+                               "--max-minutes", f"{(s['stage_s'] + 3) / 60:.4f}", "--max-steps", "6"], tok)
+    refit = [r for r in log_rows(out) if r["type"] == "refit"]
+    assert len(refit) == 1 and refit[0]["total_steps"] < plan[0]["total_steps"] == refit[0]["was"], refit
+    assert train.torch_load(ck)["sched"]["total_steps"] == refit[0]["total_steps"]
+    print(f"  --fit-total: {refit[0]['was']} -> {refit[0]['total_steps']} steps")
 
 
 def main():

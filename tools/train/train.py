@@ -111,6 +111,10 @@ def parse_args(argv=None):
     ap.add_argument("--resume", help="a --checkpoint file (exact continuation) or a --fallback-dir folder "
                                      "(weights-only: fresh AdamW, learning rate re-warmed over --rewarm-steps)")
     ap.add_argument("--rewarm-steps", type=int, default=100)
+    ap.add_argument("--fit-total", action="store_true",
+                    help="with --resume: when the planned steps left do not fit in this call at the rate measured "
+                         "when they were planned, lower the total to what fits (the cosine decay is compressed; for "
+                         "a resume that is not exact anyway, e.g. weights-only on a cold machine)")
     ap.add_argument("--data-cache", help="encoded problems and corpus (.npz): read when it matches the data files, "
                                          "tokenizer and layout, else written (saves the encoding in a resumed call)")
     a = ap.parse_args(argv)
@@ -753,6 +757,14 @@ def main(argv=None, tokenizer=None):
     if sched["kind"] == "time" and sched["budget_s"] is None:  # v1: over this call's --minutes
         sched["budget_s"] = max(1e-6, t_begin + a.minutes * 60.0 - stop_reserve - t_sched0)
     loop_s0 = st["loop_s"]
+    if resumed and a.fit_total and sched["kind"] == "steps" and sched.get("total_steps") and sched.get("steps_per_s"):
+        fit = st["step"] + int(sched["steps_per_s"] * max(0.0, t_stop - t_sched0) * a.plan_safety)
+        if fit < sched["total_steps"]:
+            write({"type": "refit", "step": st["step"], "total_steps": fit, "was": sched["total_steps"],
+                   "steps_per_s": sched["steps_per_s"], "loop_s_left": t_stop - t_sched0})
+            log(f"--fit-total: {sched['total_steps'] - st['step']} planned steps left, {fit - st['step']} fit in "
+                f"{t_stop - t_sched0:.0f}s at {sched['steps_per_s']:.2f} steps/s: total {sched['total_steps']} -> {fit}")
+            sched["total_steps"] = fit
     acc = torch.tensor(st["acc"], device=device)
     n_rows_p, n_rows_c, n_acc = st["n_rows"]
     step, tokens = st["step"], st["tokens"]
