@@ -16,9 +16,21 @@ CE / p, divided by the row's number of maskable tokens, averaged over the rows o
   maskable (pretraining).
 - Each step draws one shape: short (prompt-len + gen-short) or, with probability --p-long, long;
   --problem-frac of the rows are problems.
-bf16 autocast, AdamW, linear warmup then cosine decay over the wall-clock budget (--minutes counts
-from the start of this stage: encoding, compilation and export included), torch.compile when
-available (falls back to eager on any failure). Logs JSON lines and a loss plot.
+bf16 autocast, AdamW, linear warmup then cosine decay, torch.compile when available (falls back to
+eager on any failure). Logs JSON lines and a loss plot.
+
+Schedule: by default (v1) over the wall-clock budget (--minutes counts from the start of this stage:
+encoding, compilation and export included). With --total-steps N, or --plan-later-s S (N fixed at the
+end of warm-up from the measured step rate: the steps that fit in the rest of this call plus S
+seconds of loop in later calls), it is over steps: warm-up, then cosine decay over the rest of the
+N steps of all calls together, and the run stops at N.
+A run over several commands: --checkpoint PATH writes the full state (model, AdamW, schedule, the
+three RNG states that decide the data order and the masks, step, tokens, loop seconds, the log so
+far) atomically every --checkpoint-every-s and when the loop stops (--max-minutes, --minutes,
+--max-steps, SIGTERM); --resume PATH continues it exactly (bit for bit on CPU: test_resume.py).
+--fallback-dir DIR also writes a weights-only resume point (bf16 shards < 16 MiB + resume_state.pt)
+that a device call can bring back; --resume DIR continues from it with a fresh AdamW and the
+learning rate re-warmed over --rewarm-steps. --data-cache keeps the encoded data between calls.
 
 --smoke: a tiny config on CPU for a few steps (used by the local tests).
 """
