@@ -214,7 +214,7 @@ def deadline_and_plan(tmp, work, tok):
     # a budget that ends in the loop (set-up time measured above, plus ~8 s of steps)
     budget = s["stage_s"] + 8.0
     s = run(base(work, out) + ["--total-steps", "500", "--max-minutes", f"{budget / 60:.4f}", "--checkpoint", ck,
-                               "--checkpoint-reserve-s", "0"], tok)
+                               "--checkpoint-reserve-s", "0", "--max-steps", "100000"], tok)  # (--smoke: 6)
     assert s["stop_reason"] == "deadline" and 0 < s["steps"] < 500 and s["stage_s"] < budget + 30, s
     assert train.torch_load(ck)["step"] == s["steps"]
     print(f"  --max-minutes {budget / 60:.3f}: stopped cleanly at step {s['steps']} of 500")

@@ -460,9 +460,10 @@ def set_rng_states(st, gen, rng, device):
 def save_fallback(folder, model, state):
     """Weights-only resume point: bf16 shards (<= 15.5 MiB each, so that a device call brings them
     back) + index + resume_state.pt (everything of the checkpoint but the fp32 weights and AdamW).
-    Written into folder/.partial first, then moved file by file (same file system)."""
-    part = os.path.join(folder, ".partial")
-    shutil.rmtree(part, ignore_errors=True)
+    Written into folder/.partial/w first (two levels down: a device call brings back nothing that
+    deep from $OUT/fallback, so a save cut off midway adds no files), then moved file by file."""
+    part = os.path.join(folder, ".partial", "w")
+    shutil.rmtree(os.path.dirname(part), ignore_errors=True)
     os.makedirs(part)
     import_model()
     tensors = {n: p.detach().to(torch.bfloat16).cpu().contiguous() for n, p in model.named_parameters()}
@@ -475,7 +476,7 @@ def save_fallback(folder, model, state):
             os.remove(os.path.join(folder, fn))
     for fn in shards + ["resume_state.pt", st.INDEX_NAME]:  # the index last: it names the new shards
         os.replace(os.path.join(part, fn), os.path.join(folder, fn))
-    shutil.rmtree(part, ignore_errors=True)
+    shutil.rmtree(os.path.dirname(part), ignore_errors=True)
 
 
 def load_fallback(folder):
