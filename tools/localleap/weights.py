@@ -6,6 +6,7 @@ from typing import Dict, List, Optional, Tuple
 import torch
 
 from . import safetensors_io as st
+from .quant import dequantize_state, logical_shapes
 from .metadata import model_config, read_json, split_config
 from .model import DiffusionLM, ModelConfig, parameter_shapes
 
@@ -82,6 +83,9 @@ def load_model(folder: str, dtype: str = "float32", device: str = "cpu",
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     cfg, meta = read_config(folder)
     headers = st.read_headers(folder)
-    check_shapes(cfg, {n: info.shape for n, (_, info) in headers.items()}, folder)  # before reading data
-    tensors = st.load(folder)
+    # int8 matrices (`<name>` I8 + `<name>.scale`, see quant.py) count as their float matrix
+    shapes = logical_shapes({n: info.dtype for n, (_, info) in headers.items()},
+                            {n: info.shape for n, (_, info) in headers.items()}, folder)
+    check_shapes(cfg, shapes, folder)  # before reading data
+    tensors = dequantize_state(st.load(folder), folder)  # expanded to float32, then to dtype below
     return build_with_weights(cfg, tensors, DTYPES[dtype], device, use_sdpa, folder), cfg, meta

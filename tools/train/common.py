@@ -153,7 +153,7 @@ def read_safetensors(path: str) -> Dict:
             continue
         s, e = info["data_offsets"]
         raw = np.frombuffer(data[s:e], dtype={"BF16": np.int16, "F16": np.float16, "F32": np.float32,
-                                              "I64": np.int64, "I32": np.int32}[info["dtype"]]).copy()
+                                              "I64": np.int64, "I32": np.int32, "I8": np.int8}[info["dtype"]]).copy()
         t = torch.from_numpy(raw)
         if info["dtype"] == "BF16":
             t = t.view(torch.bfloat16)

@@ -51,6 +51,12 @@ def load_model(folder: str, device, dtype):
     cfg = mm.ModelConfig.from_dict({k: v for k, v in conf.items() if k in fields})
     model = mm.DiffusionLM(cfg)
     sd = load_sharded(folder)
+    if any(v.dtype == torch.int8 for v in sd.values()):  # int8 neutral weights (tools/localleap/quant.py)
+        from common import TOOLS
+        if TOOLS not in sys.path:
+            sys.path.insert(0, TOOLS)
+        from localleap.quant import dequantize_state
+        sd = dequantize_state(sd, folder)
     sd = {k: v.float() for k, v in sd.items()}
     if cfg.tie_embeddings and "lm_head.weight" not in sd:
         sd["lm_head.weight"] = sd["embed.weight"]
@@ -181,6 +187,8 @@ def main(argv=None, tokenizer=None, model=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, help="folder with config.json, shards, tokenizer.json")
     ap.add_argument("--work", required=True, help="folder with heldout.jsonl")
+    ap.add_argument("--heldout", default="heldout.jsonl",
+                    help="held-out file in --work (heldout1.jsonl: the one-step set of make_data.py)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--n", type=int, default=1000, help="held-out problems to use (first n)")
     ap.add_argument("--configs", default=",".join(DEFAULT_ORDER))
@@ -211,7 +219,7 @@ def main(argv=None, tokenizer=None, model=None):
     max_prompt = a.prompt_len
     if max_prompt is None:
         max_prompt = int(conf.get("max_length", 4096)) - max(ALL_CONFIGS[x].gen_length for x in names)
-    held = read_jsonl(os.path.join(a.work, "heldout.jsonl"))
+    held = read_jsonl(os.path.join(a.work, a.heldout))
     prompts_all = tokenizer.encode_batch([chat_prompt(p["question"]) for p in held])
     keep = [i for i, p in enumerate(prompts_all) if len(p) <= max_prompt][: a.n]
     held = [held[i] for i in keep]

@@ -601,7 +601,10 @@ def _distractor(rng: random.Random, b: Builder, people: List[str], avoid: List[s
 
 
 def problem(seed: str) -> Dict:
-    """One problem from its seed string: question, solution (ends with the final-answer line), answer."""
+    """One problem from its seed string: question, solution (ends with the final-answer line), answer.
+    Seeds "train1:<i>" / "heldout1:<i>" give one-step problems (onestep_problem)."""
+    if seed.startswith(ONESTEP_PREFIXES):
+        return onestep_problem(seed)
     rng = random.Random(seed)
     fam = rng.choices(FAMILIES, FAMILY_WEIGHTS)[0]
     b = Builder(rng)
@@ -629,6 +632,178 @@ def problem(seed: str) -> Dict:
     solution = "\n".join(steps + [final])
     return {"question": question, "solution": solution, "answer": answer, "family": fam,
             "n_ops": len(b.ops), "ops": b.ops}
+
+
+# --------------------------------------------------------------------------------------------
+# One-step problems: plain phrasings people type (first person, third person, bare arithmetic).
+# Seeds "train1:<i>" / "heldout1:<i>" (problem() dispatches on the prefix); one operation, the
+# same `a op b = c` step line and final-answer line as the multi-step families. Multiplication
+# and division keep a one-digit operand (factor or divisor), like the multi-step families.
+
+ONESTEP_FAMILIES = ["one-add", "one-sub", "one-mul", "one-div"]
+ONESTEP_WEIGHTS = [1, 1, 1, 1]
+ONESTEP_PREFIXES = ("train1:", "heldout1:")
+_FRIENDS = ["my friend", "my sister", "my brother", "my mom", "my dad", "my neighbor", "my teacher",
+            "my cousin", "a friend"]
+
+
+def _one_add(b: Builder, x: Person, style: str):
+    rng = b.rng
+    it, its = rng.choice(ITEMS)
+    a = _num(rng, 1, 60, 0.3, 500)
+    n = _num(rng, 1, 60, 0.3, 500)
+    c, e = b.eq(a, "+", n)
+    if style == "bare":
+        q = b.pick([f"What is {a} plus {n}?", f"What is {a} + {n}?", f"What's {a} + {n}?", f"{a} + {n} = ?",
+                    f"How much is {a} plus {n}?", f"Add {a} and {n}.", f"What do you get if you add {a} and {n}?",
+                    f"Calculate {a} + {n}.", f"What is the sum of {a} and {n}?", f"{a} plus {n}?"])
+        s = b.pick([f"{e}", f"{a} plus {n}: {e}.", f"Adding them: {e}."])
+    elif style == "first":
+        fr = rng.choice(_FRIENDS)
+        f1 = b.pick([f"I have {a} {its} and buy {n} more.", f"I have {a} {its}. I get {n} more.",
+                     f"I had {a} {its} and {fr} gave me {n} more.", f"I have {a} {its} and find {n} more.",
+                     f"I have {a} {its}, then I buy another {n}.", f"I've got {a} {its} and I pick up {n} more."])
+        q = f1 + " " + b.pick(["How many do I have?", f"How many {its} do I have now?", "How many do I have now?",
+                               f"How many {its} do I have in total?", "How many is that?"])
+        s = b.pick([f"You have {e} {its}.", f"{e} {its} in total.", f"With {n} more: {e}.", f"{e}"])
+    else:
+        f1 = b.pick([f"{x.name} has {a} {its} and buys {n} more.", f"{x.name} has {a} {its}. {x.S} finds {n} more.",
+                     f"{x.name} had {a} {its} and got {n} more as a gift.", f"{x.name} picks {a} {its} and then {n} more."])
+        q = f1 + " " + b.pick([f"How many {its} does {x.s} have now?", f"How many {its} does {x.name} have?",
+                               "How many are there in total?", f"How many does {x.s} have in all?"])
+        s = b.pick([f"{x.S} has {e} {its}.", f"{e} {its} in total.", f"Now {x.s} has {e} {its}."])
+    return c, q, s
+
+
+def _one_sub(b: Builder, x: Person, style: str):
+    rng = b.rng
+    it, its = rng.choice(ITEMS)
+    a = _num(rng, 5, 99, 0.3, 600)
+    n = rng.randint(1, a - 1)
+    c, e = b.eq(a, "-", n)
+    if style == "bare":
+        q = b.pick([f"What is {a} minus {n}?", f"What is {a} - {n}?", f"What's {a} - {n}?", f"{a} - {n} = ?",
+                    f"Subtract {n} from {a}.", f"What is {n} less than {a}?", f"Calculate {a} - {n}.",
+                    f"How much is {a} take away {n}?", f"What is the difference between {a} and {n}?", f"{a} minus {n}?"])
+        s = b.pick([f"{e}", f"{a} minus {n}: {e}.", f"Taking away {n}: {e}."])
+    elif style == "first":
+        fr = rng.choice(_FRIENDS)
+        f1 = b.pick([f"I have {a} {its} and give {n} to {fr}.", f"I had {a} {its} and I ate {n}." if it in
+                     ("apple", "cookie", "cupcake", "orange", "pear", "plum", "muffin") else f"I had {a} {its} and lost {n}.",
+                     f"I have {a} {its}. I sell {n} of them.", f"I have {a} {its} and use {n}.",
+                     f"I started with {a} {its} and gave away {n}."])
+        q = f1 + " " + b.pick(["How many are left?", "How many do I have left?", f"How many {its} do I have now?",
+                               "How many do I have?"])
+        s = b.pick([f"You have {e} {its} left.", f"{e} {its} are left.", f"Taking away {n}: {e}.", f"{e}"])
+    else:
+        f1 = b.pick([f"{x.name} has {a} {its} and gives away {n}.", f"{x.name} has {a} {its}. {x.S} loses {n}.",
+                     f"{x.name} had {a} {its} and sold {n} of them.", f"{x.name} has {a} {its} and gives {n} to a friend."])
+        q = f1 + " " + b.pick(["How many are left?", f"How many {its} does {x.s} have left?",
+                               f"How many {its} does {x.name} have now?", f"How many does {x.s} have?"])
+        s = b.pick([f"{x.S} has {e} {its} left.", f"{e} {its} are left.", f"{e} {its}."])
+    return c, q, s
+
+
+def _one_mul(b: Builder, x: Person, style: str):
+    rng = b.rng
+    k = rng.randint(2, 9)
+    n = _num(rng, 2, 30, 0.3, 120)
+    if rng.random() < 0.5:
+        k, n = n, k  # the one-digit factor first or second
+    if style == "bare":
+        c, e = b.eq(k, "*", n)
+        q = b.pick([f"What is {k} times {n}?", f"What is {k} * {n}?", f"What's {k} x {n}?", f"{k} × {n} = ?",
+                    f"Multiply {k} by {n}.", f"What is {k} multiplied by {n}?", f"Calculate {k} * {n}.",
+                    f"What is the product of {k} and {n}?", f"{k} times {n}?"])
+        s = b.pick([f"{e}", f"{k} times {n}: {e}."])
+        return c, q, s
+    kk, nn = min(k, n), max(k, n)
+    if rng.random() < 0.5:  # containers of items
+        it, its = rng.choice(ITEMS)
+        cont, conts = rng.choice(CONTAINERS)
+        c, e = b.eq(kk, "*", nn)
+        if style == "first":
+            q = b.pick([f"I buy {kk} {conts} of {its} with {nn} in each {cont}. How many {its} do I have?",
+                        f"I have {kk} {conts} and each {cont} holds {nn} {its}. How many {its} is that?",
+                        f"I have {kk} {conts} of {nn} {its}. How many {its} do I have?"])
+            s = b.pick([f"You have {e} {its}.", f"{kk} {conts} of {nn} is {e}.", f"{e} {its}."])
+        else:
+            q = b.pick([f"{x.name} has {kk} {conts} with {nn} {its} in each. How many {its} does {x.s} have?",
+                        f"{x.name} buys {kk} {conts} of {its}. Each {cont} has {nn} {its}. How many {its} is that?"])
+            s = b.pick([f"{x.S} has {e} {its}.", f"{kk} {conts} of {nn} is {e}.", f"{e} {its}."])
+        return c, q, s
+    (itm, itms) = rng.choice(SHOP)
+    m = b.money
+    c, e = b.eq(kk, "*", nn)
+    if style == "first":
+        q = b.pick([f"I buy {kk} {itms} for {m(nn)} each. How much do I pay?",
+                    f"{itms.capitalize()} cost {m(nn)} each and I want {kk}. How much is that?",
+                    f"I bought {kk} {itms} at {m(nn)} each. How much did I spend?"])
+        s = b.pick([f"You pay {e} dollars.", f"{kk} {itms} at {m(nn)} each cost {e}.", f"{e} dollars."])
+    else:
+        q = b.pick([f"{x.name} buys {kk} {itms} for {m(nn)} each. How much does {x.s} pay?",
+                    f"{x.name} buys {kk} {itms}. Each {itm} costs {m(nn)}. How much money does {x.s} spend?"])
+        s = b.pick([f"{x.S} pays {e} dollars.", f"{kk} {itms} at {m(nn)} each cost {e}.", f"{e} dollars."])
+    return c, q, s
+
+
+def _one_div(b: Builder, x: Person, style: str):
+    rng = b.rng
+    k = rng.randint(2, 9)
+    r = _num(rng, 2, 30, 0.3, 120)
+    n = k * r
+    c, e = b.eq(n, "/", k)
+    it, its = rng.choice(ITEMS)
+    cont, conts = rng.choice(CONTAINERS)
+    if style == "bare":
+        q = b.pick([f"What is {n} divided by {k}?", f"What is {n} / {k}?", f"What's {n} ÷ {k}?", f"{n} / {k} = ?",
+                    f"Divide {n} by {k}.", f"How many times does {k} go into {n}?", f"Calculate {n} / {k}.",
+                    f"{n} divided by {k}?"])
+        s = b.pick([f"{e}", f"{n} divided by {k}: {e}."])
+    else:
+        share = [f"Each gets {e} {its}.", f"Sharing among {k}: {e}.", f"{e}"]
+        fill = [f"{n} {its} in {conts} of {k}: {e} {conts}.", f"That fills {e} {conts}.", f"{e}"]
+        each = [f"Each {cont} gets {e} {its}.", f"{e} {its} in each {cont}.", f"{e}"]
+        if style == "first":
+            opts = [(f"I have {n} {its} and share them equally among {k} friends. How many does each friend get?", share),
+                    (f"I split {n} {its} evenly between {k} people. How many does each person get?", share),
+                    (f"I have {n} {its} and want to put them into {k} {conts} equally. How many go in each {cont}?", each),
+                    (f"I have {n} {its} and put {k} in each {cont}. How many {conts} do I need?", fill)]
+        else:
+            opts = [(f"{x.name} shares {n} {its} equally among {k} friends. How many does each friend get?", share),
+                    (f"{x.name} puts {n} {its} into {k} {conts} with the same number in each. "
+                     f"How many {its} are in each {cont}?", each),
+                    (f"{x.name} has {n} {its} and packs {k} in each {cont}. How many {conts} does {x.s} fill?", fill)]
+        q, sol = b.pick(opts)
+        s = b.pick(sol)
+    return c, q, s
+
+
+ONESTEP_FUNCS = {"one-add": _one_add, "one-sub": _one_sub, "one-mul": _one_mul, "one-div": _one_div}
+
+
+def _typed(rng: random.Random, q: str) -> str:
+    """Casual typing: sometimes all lowercase, sometimes without the final punctuation."""
+    if rng.random() < 0.15:
+        q = q.lower()
+    if rng.random() < 0.15 and q[-1] in "?.":
+        q = q[:-1].rstrip()
+    return q
+
+
+def onestep_problem(seed: str) -> Dict:
+    rng = random.Random(seed)
+    fam = rng.choices(ONESTEP_FAMILIES, ONESTEP_WEIGHTS)[0]
+    style = rng.choices(["bare", "first", "third"], [3, 4, 3])[0]
+    b = Builder(rng)
+    x = _person(rng)
+    answer, q, s = ONESTEP_FUNCS[fam](b, x, style)
+    steps = [s]
+    if rng.random() < 0.1:
+        steps.insert(0, rng.choice(["Let's solve it step by step.", "We work it out one step at a time."]))
+    final = rng.choice(FINAL_LINES).format(a=answer)
+    return {"question": _typed(rng, q), "solution": "\n".join(steps + [final]), "answer": answer,
+            "family": fam, "n_ops": len(b.ops), "ops": b.ops, "style": style}
 
 
 def verify(p: Dict) -> List[str]:

@@ -8,6 +8,7 @@ run with a non-zero exit after packing what exists):
   tokenizer  train_tokenizer.py: byte-level BPE -> WORK/tokenizer
   train      train.py: the model -> WORK/model (ship folder), logs and plot -> WORK/logs
   eval       evaluate.py on the held-out set -> WORK/logs/eval.json, eval.md
+  (quantize) with --ship-int8: quantize.py -> WORK/model-int8, which eval and ship then use
   ship       OUTDIR/reference/ (the 7 ship-ready files), OUTDIR/report.tar.gz (everything else),
              and a copy of the ship-ready files in models/reference/ of this checkout
 Time: --total-minutes bounds the whole run (default 9.3, so that it fits one 10-minute command);
@@ -63,11 +64,17 @@ def ship_files(model_dir):
 
 def pack(out, work, model_dir, failed):
     """OUTDIR/reference/* and OUTDIR/report.tar.gz; never raises (runs after failures too)."""
+    extra_tar = []
     try:
         ref = os.path.join(out, "reference")
         if model_dir and os.path.isdir(model_dir) and os.path.exists(os.path.join(model_dir, "config.json")):
             os.makedirs(ref, exist_ok=True)
-            for f in ship_files(model_dir):
+            files = ship_files(model_dir)
+            if len(files) > 7 and "training_log.jsonl" in files:  # OUTDIR: 8 files, the tar included
+                files.remove("training_log.jsonl")
+                extra_tar.append(os.path.join(model_dir, "training_log.jsonl"))
+                say("training_log.jsonl goes into report.tar.gz (reference/ would exceed 7 files)")
+            for f in files:
                 shutil.copy(os.path.join(model_dir, f), os.path.join(ref, f))
         tar_path = os.path.join(out, "report.tar.gz")
         with tarfile.open(tar_path, "w:gz") as tar:
@@ -79,6 +86,8 @@ def pack(out, work, model_dir, failed):
                 p = os.path.join(work, f)
                 if os.path.exists(p):
                     tar.add(p, arcname=f"report/{f}")
+            for p in extra_tar:
+                tar.add(p, arcname=f"report/ship-{os.path.basename(p)}")
             p = os.path.join(work, "tokenizer", "tokenizer_samples.json")
             if os.path.exists(p):
                 tar.add(p, arcname="report/tokenizer_samples.json")
@@ -114,8 +123,14 @@ def main():
     ap.add_argument("--eval-configs", default=None)
     ap.add_argument("--n-train", type=int, default=500000)
     ap.add_argument("--n-heldout", type=int, default=2000)
+    ap.add_argument("--n-train1", type=int, default=100000, help="one-step training problems")
+    ap.add_argument("--n-heldout1", type=int, default=500, help="one-step held-out problems (0: no one-step eval)")
+    ap.add_argument("--eval1-configs", default="localleap-128-stop,lc-128",
+                    help="decoding configs of the one-step held-out evaluation (logs/onestep/)")
     ap.add_argument("--corpus-mb", type=float, default=24.0)
     ap.add_argument("--vocab-size", type=int, default=4096)
+    ap.add_argument("--ship-int8", action="store_true",
+                    help="quantize the trained model to int8 (quantize.py) and evaluate and ship that")
     ap.add_argument("--no-repo-copy", action="store_true", help="do not copy the ship files into models/reference/")
     argv = sys.argv[1:]
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
@@ -136,10 +151,12 @@ def main():
     budget = a.total_minutes * 60.0
     say(f"python {sys.version.split()[0]} at {py}; out {out}; work {work}; stages {stages}; budget {budget:.0f}s")
     failed = None
+    served = model_dir  # the folder evaluated and shipped (WORK/model-int8 with --ship-int8)
     try:
         if "data" in stages:
             run_stage("data", [py, os.path.join(HERE, "make_data.py"), "--work", work, "--n-train", str(a.n_train),
-                               "--n-heldout", str(a.n_heldout), "--corpus-mb", str(a.corpus_mb)], logs)
+                               "--n-heldout", str(a.n_heldout), "--corpus-mb", str(a.corpus_mb),
+                               "--n-train1", str(a.n_train1), "--n-heldout1", str(a.n_heldout1)], logs)
         if "tokenizer" in stages:
             run_stage("tokenizer", [py, os.path.join(HERE, "train_tokenizer.py"), "--work", work,
                                     "--out", os.path.join(work, "tokenizer"), "--vocab-size", str(a.vocab_size)], logs)
@@ -154,28 +171,41 @@ def main():
             run_stage("train", [py, os.path.join(HERE, "train.py"), "--work", work, "--tokenizer",
                                 os.path.join(work, "tokenizer"), "--out", model_dir, "--logdir", logs,
                                 "--minutes", f"{minutes:.3f}"] + extra, logs)
+        if a.ship_int8 and ("eval" in stages or "ship" in stages):
+            served = os.path.join(work, "model-int8")
+            run_stage("quantize", [py, os.path.join(HERE, "quantize.py"), "--src", model_dir, "--dst", served], logs)
         if "eval" in stages:
             if not os.path.exists(os.path.join(work, "heldout.jsonl")):
                 run_stage("heldout", [py, os.path.join(HERE, "make_data.py"), "--work", work, "--n-train", "0",
-                                      "--n-heldout", str(a.n_heldout), "--corpus-mb", "0"], logs)
+                                      "--n-heldout", str(a.n_heldout), "--corpus-mb", "0", "--n-train1", "0",
+                                      "--n-heldout1", str(a.n_heldout1)], logs)
             left = budget - (time.time() - T0) - a.ship_reserve_s
-            cmd = [py, os.path.join(HERE, "evaluate.py"), "--model", model_dir, "--work", work, "--out", logs,
+            cmd = [py, os.path.join(HERE, "evaluate.py"), "--model", served, "--work", work, "--out", logs,
                    "--n", str(a.eval_n), "--budget-s", f"{max(30.0, left - 15):.0f}", "--quiet"]
             if a.eval_configs:
                 cmd += ["--configs", a.eval_configs]
             run_stage("eval", cmd, logs)
+            if a.n_heldout1 and os.path.exists(os.path.join(work, "heldout1.jsonl")):
+                left = budget - (time.time() - T0) - a.ship_reserve_s
+                run_stage("eval-onestep", [py, os.path.join(HERE, "evaluate.py"), "--model", served, "--work", work,
+                                           "--heldout", "heldout1.jsonl", "--out", os.path.join(logs, "onestep"),
+                                           "--n", str(a.n_heldout1), "--configs", a.eval1_configs, "--quiet",
+                                           "--budget-s", f"{max(20.0, left - 10):.0f}"], logs)
         if "ship" in stages:
             dest = os.path.join(REPO, "models", "reference")
-            if not a.no_repo_copy and os.path.abspath(dest) != model_dir:
+            if not a.no_repo_copy and os.path.abspath(dest) != served:
                 os.makedirs(dest, exist_ok=True)
-                for f in ship_files(model_dir):
-                    shutil.copy(os.path.join(model_dir, f), os.path.join(dest, f))
+                for f in os.listdir(dest):  # old shards (another count or dtype) must not stay behind
+                    if f.startswith("model-") and f.endswith(".safetensors"):
+                        os.remove(os.path.join(dest, f))
+                for f in ship_files(served):
+                    shutil.copy(os.path.join(served, f), os.path.join(dest, f))
                 say(f"copied the ship files into {dest}")
     except Exception as e:  # noqa: BLE001
         failed = str(e)
         say(f"FAILED: {failed}")
     finally:
-        pack(out, work, model_dir if "ship" in stages or failed else None, failed)
+        pack(out, work, served if "ship" in stages or failed else None, failed)
         summ = os.path.join(logs, "train_summary.json")
         if os.path.exists(summ) and "train" in stages:
             import json

@@ -107,11 +107,15 @@ def test_problems():
 @check("data stage: held-out seeds disjoint, no held-out question in train, corpus deterministic")
 def test_data(work):
     import make_data
-    make_data.main(["--work", work, "--n-train", "30000", "--n-heldout", "1000", "--corpus-mb", "2", "--workers", "2"])
+    make_data.main(["--work", work, "--n-train", "30000", "--n-heldout", "1000", "--corpus-mb", "2", "--workers", "2",
+                    "--n-train1", "6000", "--n-heldout1", "200"])
     train = common.read_jsonl(os.path.join(work, "train.jsonl"))
     held = common.read_jsonl(os.path.join(work, "heldout.jsonl"))
     assert len(held) == 1000
-    assert all(p["id"].startswith("train:") for p in train) and all(p["id"].startswith("heldout:") for p in held)
+    assert all(p["id"].startswith(("train:", "train1:")) for p in train) and all(p["id"].startswith("heldout:") for p in held)
+    held1 = common.read_jsonl(os.path.join(work, "heldout1.jsonl"))
+    assert len(held1) == 200 and all(p["id"].startswith("heldout1:") for p in held1)
+    assert not ({p["question"] for p in train} & {p["question"] for p in held1})
     assert not ({p["question"] for p in train} & {p["question"] for p in held})
     assert len({p["question"] for p in held}) >= 990, "held-out questions should be (nearly) all distinct"
     for p in held:
@@ -523,8 +527,9 @@ def test_pipeline(tmp):
     out = os.path.join(tmp, "OUT")
     env = dict(os.environ, PYTHONPATH=os.path.join(tmp, "fakemods"), PYTHONUNBUFFERED="1")
     cmd = [sys.executable, os.path.join(HERE, "run_all.py"), out, "--work", os.path.join(tmp, "pwork"),
-           "--n-train", "3000", "--n-heldout", "40", "--corpus-mb", "1", "--eval-n", "3",
-           "--eval-configs", "localleap-128-stop", "--train-minutes", "3", "--no-repo-copy",
+           "--n-train", "3000", "--n-heldout", "40", "--n-train1", "600", "--n-heldout1", "8", "--corpus-mb", "1", "--eval-n", "3",
+           "--eval-configs", "localleap-128-stop", "--eval1-configs", "localleap-128-stop",
+           "--train-minutes", "3", "--no-repo-copy", "--ship-int8",
            "--", "--smoke", "--max-steps", "3", "--max-answer", "250"] + SMOKE_LAYOUT[:6]
     p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
     tail = "\n".join(p.stdout.splitlines()[-25:])
@@ -534,9 +539,13 @@ def test_pipeline(tmp):
     assert len(files) <= 8 and "report.tar.gz" in files, files
     for f in ("config.json", "model.safetensors.index.json", "tokenizer.json", "tokenizer_config.json", "training_log.jsonl"):
         assert os.path.join("reference", f) in files, f
+    shards = [f for f in files if f.endswith(".safetensors")]
+    hdr = common.read_safetensors(os.path.join(out, shards[0]))
+    assert any(t.dtype == torch.int8 for t in hdr.values()), "--ship-int8 shipped no int8 tensor"
     with tarfile.open(os.path.join(out, "report.tar.gz")) as tar:
         names = tar.getnames()
-    for f in ("eval.json", "eval.md", "train_summary.json", "data_stats.json", "train.log", "eval.log"):
+    for f in ("eval.json", "eval.md", "train_summary.json", "data_stats.json", "train.log", "eval.log",
+              "quantize.log", "eval-onestep.log"):
         assert f"report/{f}" in names, (f, names)
     # a failing stage fails the run, loudly, and still packs the logs
     bad = subprocess.run([sys.executable, os.path.join(HERE, "run_all.py"), os.path.join(tmp, "OUT2"), "--work",

@@ -16,9 +16,21 @@ CE / p, divided by the row's number of maskable tokens, averaged over the rows o
   maskable (pretraining).
 - Each step draws one shape: short (prompt-len + gen-short) or, with probability --p-long, long;
   --problem-frac of the rows are problems.
-bf16 autocast, AdamW, linear warmup then cosine decay over the wall-clock budget (--minutes counts
-from the start of this stage: encoding, compilation and export included), torch.compile when
-available (falls back to eager on any failure). Logs JSON lines and a loss plot.
+bf16 autocast, AdamW, linear warmup then cosine decay, torch.compile when available (falls back to
+eager on any failure). Logs JSON lines and a loss plot.
+
+Schedule: by default (v1) over the wall-clock budget (--minutes counts from the start of this stage:
+encoding, compilation and export included). With --total-steps N, or --plan-later-s S (N fixed at the
+end of warm-up from the measured step rate: the steps that fit in the rest of this call plus S
+seconds of loop in later calls), it is over steps: warm-up, then cosine decay over the rest of the
+N steps of all calls together, and the run stops at N.
+A run over several commands: --checkpoint PATH writes the full state (model, AdamW, schedule, the
+three RNG states that decide the data order and the masks, step, tokens, loop seconds, the log so
+far) atomically every --checkpoint-every-s and when the loop stops (--max-minutes, --minutes,
+--max-steps, SIGTERM); --resume PATH continues it exactly (bit for bit on CPU: test_resume.py).
+--fallback-dir DIR also writes a weights-only resume point (bf16 shards < 16 MiB + resume_state.pt)
+that a device call can bring back; --resume DIR continues from it with a fresh AdamW and the
+learning rate re-warmed over --rewarm-steps. --data-cache keeps the encoded data between calls.
 
 --smoke: a tiny config on CPU for a few steps (used by the local tests).
 """
@@ -40,6 +52,12 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 MAX_SHARD_BYTES = 7 << 20  # each shard stays under 8 MiB, the largest file the repository keeps
+FALLBACK_SHARD_BYTES = (16 << 20) - (512 << 10)  # a device call brings back files of <= 16 MiB
+CKPT_FORMAT = "localleap-train-checkpoint-1"
+# arguments that a resumed call takes from the checkpoint (an explicit different value is an error)
+RESUME_KEYS = ("seed", "hidden", "layers", "heads", "ff", "untied", "prompt_len", "gen_short", "gen_long", "max_answer",
+               "p_long", "problem_frac", "max_problems", "batch_tokens", "lr", "min_lr_frac", "warmup_steps",
+               "weight_decay", "clip", "eps", "total_steps", "plan_later_s", "plan_safety")
 
 
 def parse_args(argv=None):
@@ -82,7 +100,37 @@ def parse_args(argv=None):
     ap.add_argument("--val-every-s", type=float, default=45.0)
     ap.add_argument("--val-n", type=int, default=384)
     ap.add_argument("--export-reserve-s", type=float, default=12.0)
+    # schedule over steps, checkpoints, resume (a run spread over several commands)
+    ap.add_argument("--total-steps", type=int, default=0,
+                    help="learning-rate schedule over this many steps in all (warm-up, then cosine decay over the "
+                         "rest) and stop there; 0: the v1 schedule over this stage's wall-clock --minutes")
+    ap.add_argument("--plan-later-s", type=float, default=None,
+                    help="with --total-steps 0: fix the total at the end of warm-up from the measured step rate, "
+                         "as the steps that fit in the rest of this call plus this many seconds of training loop in "
+                         "later (resumed) calls")
+    ap.add_argument("--plan-safety", type=float, default=0.97, help="factor on the planned steps (validation, saves)")
+    ap.add_argument("--max-minutes", type=float, default=0.0,
+                    help="stop cleanly before this wall-clock budget of this call (counted like --minutes), saving "
+                         "the checkpoint; never changes the schedule")
+    ap.add_argument("--checkpoint", help="full checkpoint (model, AdamW, schedule, RNG states, step, log), written "
+                                         "atomically periodically and when the loop stops")
+    ap.add_argument("--checkpoint-every-s", type=float, default=150.0)
+    ap.add_argument("--checkpoint-every-steps", type=int, default=0)
+    ap.add_argument("--checkpoint-reserve-s", type=float, default=8.0,
+                    help="seconds kept before the deadline for the final checkpoint / fallback")
+    ap.add_argument("--fallback-dir", help="also write a weights-only resume point here (bf16 shards <= 15.5 MiB, "
+                                           "resume_state.pt: step, schedule, RNG states, log), with each checkpoint")
+    ap.add_argument("--resume", help="a --checkpoint file (exact continuation) or a --fallback-dir folder "
+                                     "(weights-only: fresh AdamW, learning rate re-warmed over --rewarm-steps)")
+    ap.add_argument("--rewarm-steps", type=int, default=100)
+    ap.add_argument("--fit-total", action="store_true",
+                    help="with --resume: when the planned steps left do not fit in this call at the rate measured "
+                         "when they were planned, lower the total to what fits (the cosine decay is compressed; for "
+                         "a resume that is not exact anyway, e.g. weights-only on a cold machine)")
+    ap.add_argument("--data-cache", help="encoded problems and corpus (.npz): read when it matches the data files, "
+                                         "tokenizer and layout, else written (saves the encoding in a resumed call)")
     a = ap.parse_args(argv)
+    a._defaults = {k: ap.get_default(k) for k in RESUME_KEYS}
     if a.smoke:
         a.device = a.device or "cpu"
         a.hidden, a.layers, a.heads, a.ff = 64, 2, 2, 128
@@ -103,25 +151,29 @@ def parse_args(argv=None):
 class Data:
     """Encoded problems and corpus as tensors on the training device."""
 
-    def __init__(self, a, tok, probs, docs, held, device):
+    def __init__(self, a, tok, probs, docs, held, device, encoded=None):
         ids = special_ids(tok)
         self.eos, self.eot, self.mask, self.bos = ids["eos"], ids["eot"], ids["mask"], ids["bos"]
         self.pad = self.eos
         self.PL = a.prompt_len
         self.AM = a.max_answer
         t0 = time.time()
-        self.train = self._encode_problems(tok, probs, "train")
-        self.held = self._encode_problems(tok, held, "held-out")
-        n_corpus = 0
-        stream = []
-        for d, enc in zip(docs, _batched(tok.encode_batch, [d["text"] for d in docs])):
-            stream.append(np.asarray(enc, dtype=np.int32))
-            stream.append(np.asarray([self.eos], dtype=np.int32))
-            n_corpus += len(enc)
-        corpus = np.concatenate(stream) if stream else np.zeros(0, np.int32)
-        need = a.prompt_len + a.gen_long + 1
-        if len(corpus) < need:  # tiny corpora (tests): repeat
-            corpus = np.tile(corpus if len(corpus) else np.asarray([self.eos], np.int32), need // max(1, len(corpus)) + 1)
+        if encoded is not None:  # --data-cache
+            self.train, self.held, corpus, n_corpus = encoded
+        else:
+            self.train = self._encode_problems(tok, probs, "train")
+            self.held = self._encode_problems(tok, held, "held-out")
+            n_corpus = 0
+            stream = []
+            for d, enc in zip(docs, _batched(tok.encode_batch, [d["text"] for d in docs])):
+                stream.append(np.asarray(enc, dtype=np.int32))
+                stream.append(np.asarray([self.eos], dtype=np.int32))
+                n_corpus += len(enc)
+            corpus = np.concatenate(stream) if stream else np.zeros(0, np.int32)
+            need = a.prompt_len + a.gen_long + 1
+            if len(corpus) < need:  # tiny corpora (tests): repeat
+                corpus = np.tile(corpus if len(corpus) else np.asarray([self.eos], np.int32), need // max(1, len(corpus)) + 1)
+        self.encoded = (dict(self.train), dict(self.held), corpus, n_corpus)
         self.corpus = torch.from_numpy(corpus).to(device)
         self.n_corpus_tokens = n_corpus
         self.device = device
@@ -184,6 +236,64 @@ class Data:
         return (ids, torch.zeros(n, dtype=torch.long, device=self.device),
                 torch.ones(n, L, dtype=torch.bool, device=self.device),
                 torch.full((n,), float(L), device=self.device))
+
+
+def data_cache_key(a, tok_dir):
+    """What the encoded arrays depend on: the data files (size, mtime), the tokenizer, the layout."""
+    parts = [a.prompt_len, a.max_answer, a.gen_long, a.max_problems]
+    for fn in ("train.jsonl", "heldout.jsonl", "corpus.jsonl"):
+        st_ = os.stat(os.path.join(a.work, fn))
+        parts += [fn, st_.st_size, st_.st_mtime_ns]
+    tj = os.path.join(tok_dir, "tokenizer.json") if tok_dir and os.path.isdir(tok_dir) else tok_dir
+    if tj and os.path.isfile(tj):
+        import hashlib
+        parts.append(hashlib.sha256(open(tj, "rb").read()).hexdigest())
+    else:
+        parts.append("no-tokenizer-file")
+    return json.dumps(parts)
+
+
+def save_encoded(path, key, encoded):
+    train, held, corpus, n_corpus = encoded
+    arrays = {"corpus": corpus}
+    meta = {"key": key, "n_corpus": n_corpus}
+    for split, d in (("train", train), ("held", held)):
+        for k, v in d.items():
+            if isinstance(v, np.ndarray):
+                arrays[f"{split}.{k}"] = v
+            elif k == "keep":
+                arrays[f"{split}.keep"] = np.asarray(v, dtype=np.int64)
+            else:
+                meta[f"{split}.{k}"] = v
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.tmp{os.getpid()}.npz"
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def load_encoded(path, key):
+    """The arrays of save_encoded, or None when the file is missing or was made from other inputs."""
+    if not os.path.exists(path):
+        return None
+    try:
+        z = np.load(path)
+        meta = json.loads(bytes(z["meta"]).decode())
+        if meta["key"] != key:
+            log(f"--data-cache {path}: made from other data or tokenizer, encoding again")
+            return None
+        out = []
+        for split in ("train", "held"):
+            d = {k.split(".", 1)[1]: v for k, v in meta.items() if k.startswith(split + ".")}
+            for name in z.files:
+                if name.startswith(split + "."):
+                    d[name.split(".", 1)[1]] = z[name]
+            d["keep"] = d["keep"].tolist()
+            out.append(d)
+        return out[0], out[1], z["corpus"], meta["n_corpus"]
+    except Exception as e:  # noqa: BLE001 - a damaged cache is only a cache
+        log(f"--data-cache {path}: unreadable ({type(e).__name__}: {e}), encoding again")
+        return None
 
 
 def _batched(fn, items, size=20000):
@@ -298,6 +408,90 @@ def lr_at(a, step, progress):
     return a.lr * warm * cos
 
 
+def lr_steps(a, step, total_steps):
+    """Step schedule: linear warm-up over --warmup-steps, then cosine decay to --min-lr-frac over the
+    remaining steps of the total (all calls together: a resumed run continues the same curve).
+    While the total is not fixed yet (--plan-later-s) only the warm-up applies; it is fixed by the
+    end of the warm-up, so the curve never depends on when it was fixed."""
+    W = max(1, a.warmup_steps)
+    warm = min(1.0, (step + 1) / W)
+    if total_steps is None or step < W:
+        return a.lr * warm
+    progress = min(1.0, (step - W) / max(1, total_steps - W))
+    return a.lr * (a.min_lr_frac + (1 - a.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def args_dict(a):
+    return {k: v for k, v in vars(a).items() if not k.startswith("_")}
+
+
+def _atomic_torch_save(obj, path):
+    d = os.path.dirname(os.path.abspath(path))
+    os.makedirs(d, exist_ok=True)
+    tmp = os.path.join(d, f".{os.path.basename(path)}.tmp{os.getpid()}")
+    torch.save(obj, tmp)
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def torch_load(path):
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)  # our own file (RNG states, args)
+    except TypeError:  # torch without weights_only
+        return torch.load(path, map_location="cpu")
+
+
+def rng_states(gen, rng, device):
+    st = {"gen": gen.get_state(), "numpy": rng.bit_generator.state, "torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        st["cuda"] = torch.cuda.get_rng_state_all()
+    return st
+
+
+def set_rng_states(st, gen, rng, device):
+    gen.set_state(st["gen"])
+    rng.bit_generator.state = st["numpy"]
+    torch.set_rng_state(st["torch"])
+    if device.type == "cuda" and st.get("cuda") is not None:
+        torch.cuda.set_rng_state_all(st["cuda"])
+
+
+def save_fallback(folder, model, state):
+    """Weights-only resume point: bf16 shards (<= 15.5 MiB each, so that a device call brings them
+    back) + index + resume_state.pt (everything of the checkpoint but the fp32 weights and AdamW).
+    Written into folder/.partial/w first (two levels down: a device call brings back nothing that
+    deep from $OUT/fallback, so a save cut off midway adds no files), then moved file by file."""
+    part = os.path.join(folder, ".partial", "w")
+    shutil.rmtree(os.path.dirname(part), ignore_errors=True)
+    os.makedirs(part)
+    import_model()
+    tensors = {n: p.detach().to(torch.bfloat16).cpu().contiguous() for n, p in model.named_parameters()}
+    from localleap import safetensors_io as st  # noqa: E402 - tools/ is on sys.path after import_model()
+    shards = st.save_sharded(tensors, part, FALLBACK_SHARD_BYTES, metadata={"step": str(state["step"])})
+    torch.save(state, os.path.join(part, "resume_state.pt"))
+    keep = set(shards) | {st.INDEX_NAME, "resume_state.pt"}
+    for fn in os.listdir(folder):
+        if fn.endswith(".safetensors") and fn not in keep:
+            os.remove(os.path.join(folder, fn))
+    for fn in shards + ["resume_state.pt", st.INDEX_NAME]:  # the index last: it names the new shards
+        os.replace(os.path.join(part, fn), os.path.join(folder, fn))
+    shutil.rmtree(os.path.dirname(part), ignore_errors=True)
+
+
+def load_fallback(folder):
+    """(float32 weights by neutral name, resume state) of a save_fallback folder (bf16 or int8 shards)."""
+    import_model()
+    from localleap import quant, safetensors_io as st
+    state = torch_load(os.path.join(folder, "resume_state.pt"))
+    tensors = quant.dequantize_state(st.load(folder), where=folder)
+    steps = {st.read_header(os.path.join(folder, f))[1].get("step") for f in sorted(set(st.read_index(folder).values()))}
+    if steps != {str(state["step"])}:
+        raise SystemExit(f"{folder}: shards of steps {sorted(map(str, steps))} next to resume_state.pt of step "
+                         f"{state['step']} (a save was interrupted)")
+    return {k: v.float() for k, v in tensors.items()}, state
+
+
 def plot_log(log_path, png_path):
     try:
         import matplotlib
@@ -371,10 +565,36 @@ def export(model, cfg, data: Data, a, tok_dir, out, log_path, extra):
     return {"weights_bytes_bf16": n_bytes, "writer": writer}
 
 
+def resume_source(a):
+    """Reads --resume (a checkpoint file or a fallback folder) and takes RESUME_KEYS from it."""
+    if os.path.isdir(a.resume):
+        weights, state = load_fallback(a.resume)
+        kind = "weights"
+    else:
+        state = torch_load(a.resume)
+        weights = None
+        kind = "full"
+    if state.get("format") != CKPT_FORMAT:
+        raise SystemExit(f"{a.resume}: not a train.py checkpoint ({state.get('format')!r})")
+    old = state["args"]
+    for k in RESUME_KEYS:
+        mine, theirs = getattr(a, k), old.get(k)
+        if mine != theirs and mine != a._defaults.get(k) and not (a.smoke and k in ("hidden", "layers", "heads", "ff",
+                                                                                     "batch_tokens", "warmup_steps")):
+            raise SystemExit(f"--resume: --{k.replace('_', '-')} {mine} differs from the checkpoint's {theirs}")
+        setattr(a, k, theirs)
+    log(f"resuming from {a.resume} ({kind}): step {state['step']} of {state['sched'].get('total_steps')}, "
+        f"{state['tokens'] / 1e6:.1f}M tokens, {state['loop_s']:.0f}s of training loop so far")
+    return {"kind": kind, "state": state, "weights": weights}
+
+
 def main(argv=None, tokenizer=None):
     a = parse_args(argv)
     t_begin = time.time()
+    resumed = resume_source(a) if a.resume else None
     deadline = t_begin + a.minutes * 60.0
+    if a.max_minutes:
+        deadline = min(deadline, t_begin + a.max_minutes * 60.0)
     device = torch.device(a.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     torch.manual_seed(a.seed)
     np.random.seed(a.seed)
@@ -389,13 +609,24 @@ def main(argv=None, tokenizer=None):
         tokenizer = HFTokenizer(tok_dir)
     mm = import_model()
 
-    probs = read_jsonl(os.path.join(a.work, "train.jsonl"), limit=a.max_problems or None)
-    held = read_jsonl(os.path.join(a.work, "heldout.jsonl"))
-    docs = read_jsonl(os.path.join(a.work, "corpus.jsonl"))
-    data = Data(a, tokenizer, probs, docs, held, device)
+    key = data_cache_key(a, tok_dir) if a.data_cache else None
+    encoded = load_encoded(a.data_cache, key) if a.data_cache else None
+    if encoded is not None:
+        log(f"encoded data from --data-cache {a.data_cache}")
+        data = Data(a, tokenizer, None, None, None, device, encoded=encoded)
+    else:
+        probs = read_jsonl(os.path.join(a.work, "train.jsonl"), limit=a.max_problems or None)
+        held = read_jsonl(os.path.join(a.work, "heldout.jsonl"))
+        docs = read_jsonl(os.path.join(a.work, "corpus.jsonl"))
+        data = Data(a, tokenizer, probs, docs, held, device)
+        del probs, held, docs
+        if a.data_cache:
+            t = time.time()
+            save_encoded(a.data_cache, key, data.encoded)
+            log(f"wrote --data-cache {a.data_cache} in {time.time() - t:.1f}s")
+    data.encoded = None
     if data.train["n"] == 0:
         raise SystemExit("no training problem fits --prompt-len/--max-answer")
-    del probs
 
     cfg = mm.ModelConfig(vocab_size=tokenizer.vocab_size, hidden_size=a.hidden, num_layers=a.layers,
                          num_heads=a.heads, intermediate_size=a.ff, tie_embeddings=not a.untied,
@@ -478,37 +709,137 @@ def main(argv=None, tokenizer=None):
 
     log_path = os.path.join(logdir, "training_log.jsonl")
     flog = open(log_path, "w")
+    lines = []  # the whole log, kept for the checkpoints
 
     def write(rec):
-        flog.write(json.dumps(rec) + "\n")
+        line = json.dumps(rec)
+        lines.append(line)
+        flog.write(line + "\n")
         flog.flush()
 
-    write({"type": "config", "args": vars(a), "model": cfg.to_dict(), "n_params": n_params,
-           "data": {"train_problems": data.train["n"], "heldout_problems": data.held["n"],
-                    "train_dropped": data.train["dropped"], "corpus_tokens": data.n_corpus_tokens,
-                    "train_stats": data.train["stats"], "heldout_stats": data.held["stats"]},
-           "torch": torch.__version__, "device": str(device), "compiled": compiled, "compile_mode": mode,
-           "compile_s": compile_s})
+    rng = np.random.default_rng(a.seed)
+    st = {"step": 0, "tokens": 0, "loop_s": 0.0, "calls": 1, "acc": [0.0, 0.0, 0.0], "n_rows": [0, 0, 0]}
+    if a.total_steps:
+        sched = {"kind": "steps", "total_steps": a.total_steps}
+    elif a.plan_later_s is not None:
+        sched = {"kind": "steps", "total_steps": None, "plan_later_s": a.plan_later_s}
+    else:
+        sched = {"kind": "time", "budget_s": None}
+    data_info = {"train_problems": data.train["n"], "heldout_problems": data.held["n"],
+                 "train_dropped": data.train["dropped"], "corpus_tokens": data.n_corpus_tokens,
+                 "train_stats": data.train["stats"], "heldout_stats": data.held["stats"]}
+    rewarm_from = None
+    if resumed:
+        rs = resumed["state"]
+        if rs["model"] != cfg.to_dict():
+            raise SystemExit(f"--resume: model {rs['model']} differs from {cfg.to_dict()}")
+        if rs["data"]["train_problems"] != data.train["n"] or rs["data"]["corpus_tokens"] != data.n_corpus_tokens:
+            log(f"WARNING: the data differ from the checkpoint's ({rs['data']['train_problems']} problems, "
+                f"{rs['data']['corpus_tokens']} corpus tokens): training continues, not exactly")
+        with torch.no_grad():
+            if resumed["kind"] == "full":
+                model.load_state_dict(rs["model_state"])
+                opt.load_state_dict(rs["opt"])
+            else:
+                params = dict(model.named_parameters())
+                if set(params) != set(resumed["weights"]):
+                    raise SystemExit(f"--resume {a.resume}: tensors {sorted(set(params) ^ set(resumed['weights']))[:4]} "
+                                     "do not match the model")
+                for n, p in params.items():
+                    p.copy_(resumed["weights"][n].to(p.device))
+                rewarm_from = rs["step"]
+        set_rng_states(rs["rng"], gen, rng, device)
+        st = {k: rs[k] for k in st}
+        st["calls"] += 1
+        sched = dict(rs["sched"])
+        for line in rs["log"]:
+            lines.append(line)
+            flog.write(line + "\n")
+        write({"type": "resume", "step": st["step"], "from": os.path.abspath(a.resume), "mode": resumed["kind"],
+               "rewarm_steps": a.rewarm_steps if rewarm_from is not None else 0, "args": args_dict(a),
+               "torch": torch.__version__, "device": str(device), "compiled": compiled, "compile_s": compile_s,
+               "call": st["calls"]})
+    else:
+        write({"type": "config", "args": args_dict(a), "model": cfg.to_dict(), "n_params": n_params,
+               "data": data_info, "torch": torch.__version__, "device": str(device), "compiled": compiled,
+               "compile_mode": mode, "compile_s": compile_s, "schedule": sched})
 
     t_sched0 = time.time()
-    t_end = deadline - a.export_reserve_s
-    rng = np.random.default_rng(a.seed)
-    step = 0
-    tokens = 0
-    acc = torch.zeros(3, device=device)
-    n_rows_p = 0
-    n_rows_c = 0
-    n_acc = 0
+    stop_reserve = a.export_reserve_s + (a.checkpoint_reserve_s if (a.checkpoint or a.fallback_dir) else 0.0)
+    t_stop = deadline - stop_reserve
+    if sched["kind"] == "time" and sched["budget_s"] is None:  # v1: over this call's --minutes
+        sched["budget_s"] = max(1e-6, t_begin + a.minutes * 60.0 - stop_reserve - t_sched0)
+    loop_s0 = st["loop_s"]
+    if resumed and a.fit_total and sched["kind"] == "steps" and sched.get("total_steps") and sched.get("steps_per_s"):
+        fit = st["step"] + int(sched["steps_per_s"] * max(0.0, t_stop - t_sched0) * a.plan_safety)
+        if fit < sched["total_steps"]:
+            write({"type": "refit", "step": st["step"], "total_steps": fit, "was": sched["total_steps"],
+                   "steps_per_s": sched["steps_per_s"], "loop_s_left": t_stop - t_sched0})
+            log(f"--fit-total: {sched['total_steps'] - st['step']} planned steps left, {fit - st['step']} fit in "
+                f"{t_stop - t_sched0:.0f}s at {sched['steps_per_s']:.2f} steps/s: total {sched['total_steps']} -> {fit}")
+            sched["total_steps"] = fit
+    acc = torch.tensor(st["acc"], device=device)
+    n_rows_p, n_rows_c, n_acc = st["n_rows"]
+    step, tokens = st["step"], st["tokens"]
+    cal0, cal1 = plan_window(a)
+    t_cal0 = None
     last_val = time.time()
+    last_ckpt = time.time()
     last_print = 0.0
     t_log = time.time()
     tok_log = 0
+    lr = float("nan")
+    stop_flag = []
+    old_handler = None
+    if a.checkpoint or a.fallback_dir:
+        try:
+            import signal
+            old_handler = signal.signal(signal.SIGTERM, lambda *_: stop_flag.append("signal"))
+        except ValueError:  # not the main thread
+            old_handler = None
+
+    def snapshot():
+        return {"format": CKPT_FORMAT, "step": step, "tokens": tokens, "loop_s": loop_s0 + time.time() - t_sched0,
+                "calls": st["calls"], "acc": acc.tolist(), "n_rows": [n_rows_p, n_rows_c, n_acc], "sched": dict(sched),
+                "rng": rng_states(gen, rng, device), "log": list(lines), "args": args_dict(a), "model": cfg.to_dict(),
+                "data": data_info, "torch": torch.__version__, "device": str(device)}
+
+    def save_all(reason):
+        t = time.time()
+        state = snapshot()
+        if a.checkpoint:
+            full = dict(state, model_state=model.state_dict(), opt=opt.state_dict())
+            _atomic_torch_save(full, a.checkpoint)
+        if a.fallback_dir:
+            save_fallback(a.fallback_dir, model, state)
+        log(f"saved ({reason}) step {step}: " + ", ".join(x for x in (a.checkpoint, a.fallback_dir) if x)
+            + f" in {time.time() - t:.1f}s")
+
+    def is_done(now):
+        if sched["kind"] == "steps":
+            return sched["total_steps"] is not None and step >= sched["total_steps"]
+        return loop_s0 + now - t_sched0 >= sched["budget_s"]
+
     while True:
         now = time.time()
-        if now >= t_end or (a.max_steps and step >= a.max_steps):
+        if is_done(now):
+            reason = "done"
             break
-        progress = (now - t_sched0) / max(1e-6, t_end - t_sched0)
-        lr = lr_at(a, step, progress)
+        if a.max_steps and step >= a.max_steps:
+            reason = "max-steps"
+            break
+        if now >= t_stop:
+            reason = "deadline"
+            break
+        if stop_flag:
+            reason = "signal"
+            break
+        if sched["kind"] == "steps":
+            lr = lr_steps(a, step, sched["total_steps"])
+        else:
+            lr = lr_at(a, step, (loop_s0 + now - t_sched0) / sched["budget_s"])
+        if rewarm_from is not None:  # weights-only resume: fresh AdamW moments, ramp the rate back up
+            lr *= min(1.0, (step - rewarm_from + 1) / max(1, a.rewarm_steps))
         for g in opt.param_groups:
             g["lr"] = lr
         name, G, rows = shapes[1] if rng.random() < a.p_long else shapes[0]
@@ -528,6 +859,21 @@ def main(argv=None, tokenizer=None):
         n_rows_p += int(round(rows * a.problem_frac)) if data.train["n"] else 0
         n_rows_c += rows - (int(round(rows * a.problem_frac)) if data.train["n"] else 0)
         n_acc += rows
+        if sched["kind"] == "steps" and sched["total_steps"] is None and step >= cal0 and (t_cal0 is None or step >= cal1):
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            if t_cal0 is None:  # (after a resume inside the window: measured from its first step)
+                t_cal0 = (step, time.time())
+            else:
+                rate = (step - t_cal0[0]) / max(1e-6, time.time() - t_cal0[1])
+                left = max(0.0, t_stop - time.time()) + sched["plan_later_s"]
+                sched["total_steps"] = max(step + 1, step + int(rate * left * a.plan_safety))
+                sched.update({"fixed_at_step": step, "steps_per_s": rate, "planned_loop_s": left})
+                write({"type": "plan", "step": step, "total_steps": sched["total_steps"], "steps_per_s": rate,
+                       "tokens_per_s": rate * a.batch_tokens, "loop_s_left": left, "this_call_s": t_stop - time.time(),
+                       "later_s": sched["plan_later_s"]})
+                log(f"planned {sched['total_steps']} steps in all: {rate:.2f} steps/s measured over steps "
+                    f"{t_cal0[0]}-{step}, {left:.0f}s of training loop left ({t_stop - time.time():.0f}s in this call)")
         if step % a.log_every == 0:
             v = acc.tolist()
             dt = time.time() - t_log
@@ -535,6 +881,8 @@ def main(argv=None, tokenizer=None):
                    "loss": v[0] / max(1, n_acc), "loss_problems": v[1] / max(1, n_rows_p),
                    "loss_corpus": v[2] / max(1, n_rows_c), "tokens": tokens,
                    "tokens_per_s": tok_log / max(1e-6, dt)}
+            if st["calls"] > 1:
+                rec["call"] = st["calls"]
             if not math.isfinite(rec["loss"]):
                 raise SystemExit(f"loss is not finite at step {step}: {rec}")
             write(rec)
@@ -546,7 +894,7 @@ def main(argv=None, tokenizer=None):
                 last_print = time.time()
                 log(f"step {step} loss {rec['loss']:.4f} (problems {rec['loss_problems']:.4f}, corpus "
                     f"{rec['loss_corpus']:.4f}) lr {lr:.2e} {rec['tokens_per_s'] / 1e3:.0f}k tok/s, "
-                    f"{t_end - time.time():.0f}s left")
+                    f"{t_stop - time.time():.0f}s left in this call")
         if a.val_every_s and time.time() - last_val > a.val_every_s:
             last_val = time.time()
             vrec = validation(model, data, a, device, amp, shapes[0][2])
@@ -554,18 +902,38 @@ def main(argv=None, tokenizer=None):
             write(vrec)
             log(f"held-out: loss {vrec.get('val_loss', float('nan')):.4f}, masked content-token accuracy "
                 f"{vrec.get('val_acc_content', 0):.3f}, EOS {vrec.get('val_acc_eos', 0):.3f}")
+        if (a.checkpoint or a.fallback_dir) and (
+                (a.checkpoint_every_steps and step % a.checkpoint_every_steps == 0)
+                or (a.checkpoint_every_s and time.time() - last_ckpt > a.checkpoint_every_s)):
+            save_all("periodic")
+            last_ckpt = time.time()
+    if old_handler is not None:
+        import signal
+        signal.signal(signal.SIGTERM, old_handler)
     train_s = time.time() - t_sched0
+    complete = reason == "done" or (reason == "max-steps" and sched["kind"] == "time")
     vrec = validation(model, data, a, device, amp, shapes[0][2])
     vrec.update({"type": "val", "step": step, "time": round(time.time() - t_begin, 2)})
     write(vrec)
-    summary = {"type": "summary", "steps": step, "tokens": tokens, "train_loop_s": round(train_s, 1),
+    loop_total = loop_s0 + train_s
+    if not complete:
+        write({"type": "stop", "reason": reason, "step": step, "total_steps": sched.get("total_steps"),
+               "tokens": tokens, "loop_s": round(loop_total, 1), "call": st["calls"]})
+    if a.checkpoint or a.fallback_dir:
+        save_all(f"stop: {reason}")
+    summary = {"type": "summary", "steps": step, "tokens": tokens, "train_loop_s": round(loop_total, 1),
                "stage_s": round(time.time() - t_begin, 1), "compile_s": round(compile_s, 1), "compiled": compiled,
-               "tokens_per_s": tokens / max(1e-6, train_s), "n_params": n_params, "final_val": vrec,
+               "tokens_per_s": tokens / max(1e-6, loop_total), "n_params": n_params, "final_val": vrec,
                "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-               "torch": torch.__version__}
-    write(summary)
+               "torch": torch.__version__, "complete": complete, "stop_reason": reason, "calls": st["calls"],
+               "schedule": sched, "this_call": {"steps": step - st["step"], "tokens": tokens - st["tokens"],
+                                                "train_loop_s": round(train_s, 1)}}
+    if complete:
+        write(summary)
     flog.close()
-    log(f"trained {step} steps, {tokens / 1e6:.1f}M tokens in {train_s:.0f}s; final held-out {vrec}")
+    log(f"{'trained' if complete else 'stopped (' + reason + ') after'} {step} steps"
+        f"{'' if sched.get('total_steps') is None else ' of ' + str(sched['total_steps'])}, {tokens / 1e6:.1f}M tokens "
+        f"in {loop_total:.0f}s of training loop ({st['calls']} call(s)); final held-out {vrec}")
     model.eval()
     info = export(model, cfg, data, a, tok_dir, a.out, log_path, summary)
     png = os.path.join(logdir, "loss.png")
@@ -574,6 +942,14 @@ def main(argv=None, tokenizer=None):
     with open(os.path.join(logdir, "train_summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
     return summary
+
+
+def plan_window(a):
+    """Steps between which --plan-later-s measures the step rate (the second one is where the total
+    is fixed: the end of the warm-up, when the schedule starts to depend on it)."""
+    w = max(1, a.warmup_steps)
+    c0 = min(20, max(1, w // 4))
+    return c0, max(w, c0 + 1)
 
 
 class _null:
