@@ -7,19 +7,9 @@ import os
 import re
 from typing import Dict, List, Sequence
 
+from localleap.fixture_tokenizer import bytes_to_unicode  # needs tools/ on sys.path, as its users set
+
 _PAT = re.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?[^\W\d_]+| ?\d+| ?[^\s\w]+|\s+(?!\S)|\s+""")
-
-
-def _bytes_to_unicode() -> Dict[int, str]:
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, map(chr, cs)))
 
 
 class BPELite:
@@ -33,7 +23,7 @@ class BPELite:
         self.added = {t["content"]: t["id"] for t in d["added_tokens"]}
         self.inv = {i: s for s, i in self.vocab.items()}
         self.inv.update({i: s for s, i in self.added.items()})
-        self.b2u = _bytes_to_unicode()
+        self.b2u = bytes_to_unicode()
         self.u2b = {u: b for b, u in self.b2u.items()}
         self.special_re = re.compile("(" + "|".join(re.escape(s) for s in sorted(self.added, key=len, reverse=True)) + ")")
         self.vocab_size = max(self.inv) + 1
