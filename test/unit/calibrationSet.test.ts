@@ -2,6 +2,7 @@
 // (issue 14: training-split prompts, never held-out ones). This pins that the file is what
 // tools/train/make_calibration_set.py says: training seeds only, no question of the benchmark's
 // held-out set, with answers for the accuracy metric.
+import { describe, expect, it } from "@jest/globals";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 
