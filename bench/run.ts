@@ -14,7 +14,7 @@ import type { Model } from "../lib/model";
 import type { DeviceOption } from "../lib/types";
 import { packageRoot } from "../lib/utils/packageRoot";
 import { answerTextFor } from "./accuracy/answerText";
-import { baseName, type BenchConfig, cacheVariants, mainConfigs, sweepConfigs } from "./accuracy/configs";
+import { baseName, type BenchConfig, cacheVariants, mainConfigs, modelDefaultConfigs, sweepConfigs } from "./accuracy/configs";
 import { accuracyVsStepsSvg, sweepSvg, tokensPerSecondSvg } from "./accuracy/plots";
 import { defaultProblemsPath, loadProblems, type Problem } from "./accuracy/problems";
 import { createProgress, type Progress } from "./accuracy/progress";
@@ -63,6 +63,12 @@ export interface BenchmarkOptions {
      * does not take it.
      */
     caches?: CacheMode[];
+    /**
+     * Add the model's decoding defaults to the main table (threshold-<gen>-defaults,
+     * localleap-<gen>-defaults: the strategy alone, so generate() takes the archive's
+     * decodingDefaults; a calibrated archive's picks scored on the benchmark's problems).
+     */
+    modelDefaults?: boolean;
     /** Run the κ / τ / W sweep too. */
     sweep?: boolean;
     /** Run the sweep alone (no main table). */
@@ -104,7 +110,7 @@ export async function runBenchmark(options: BenchmarkOptions = {}): Promise<Benc
         const gens = options.genLengths ?? [128, 256];
         const only = options.configs === undefined ? null : new Set(options.configs);
         const pick = (list: BenchConfig[]) => list.filter((c) => only === null || only.has(c.name) || only.has(baseName(c)));
-        const mainConfigsAll = gens.flatMap(mainConfigs);
+        const mainConfigsAll = gens.flatMap((g) => [...mainConfigs(g), ...(options.modelDefaults ? modelDefaultConfigs(g) : [])]);
         const mainList = options.sweepOnly ? [] : pick(options.caches === undefined ? mainConfigsAll : cacheVariants(mainConfigsAll, options.caches));
         const sweepGen = options.sweepGenLength ?? 256;
         const sweep = options.sweep === true || options.sweepOnly === true;
@@ -200,7 +206,7 @@ function describe(model: Model, o: { problemsFile: string; problems: Problem[]; 
     return {
         date: new Date().toISOString(),
         command: o.command,
-        model: { name: info.metadata.name, path: info.path, dtype: info.dtype, device: info.device, parameterBytes: info.parameterBytes },
+        model: { name: info.metadata.name, path: info.path, dtype: info.dtype, device: info.device, parameterBytes: info.parameterBytes, decodingDefaults: info.decodingDefaults },
         build: {
             variantName: info.build.variantName,
             torchVersion: info.build.torchVersion,
@@ -267,6 +273,7 @@ export function parseBenchArgs(argv: string[]): BenchmarkOptions {
             gen: { type: "string" },
             configs: { type: "string" },
             cache: { type: "string" },
+            "model-defaults": { type: "boolean" },
             sweep: { type: "boolean" },
             "sweep-only": { type: "boolean" },
             "sweep-problems": { type: "string" },
@@ -299,6 +306,7 @@ export function parseBenchArgs(argv: string[]): BenchmarkOptions {
     if (values.gen !== undefined) o.genLengths = values.gen.split(",").map((g) => int("gen", g.trim()) as number);
     if (values.configs !== undefined) o.configs = values.configs.split(",").map((c) => c.trim()).filter(Boolean);
     if (values.cache !== undefined) o.caches = parseCacheModes(values.cache, "--cache");
+    if (values["model-defaults"]) o.modelDefaults = true;
     if (values.sweep) o.sweep = true;
     if (values["sweep-only"]) o.sweepOnly = true;
     const sweepProblems = int("sweep-problems", values["sweep-problems"]);

@@ -13,7 +13,8 @@ tie_embeddings, max_length) and the metadata fields, each in snake_case or camel
 architecture (llada|dream, required), mask_id (required), eos_id (required), end_ids
 (default [eos_id]), pad_id (default eos_id), logits_shifted (default: architecture == dream),
 name (default: folder name), chat_template, add_bos, bos_token (defaults from
-tokenizer_config.json's chat_template, add_bos_token, bos_token). Keys starting with "_" are ignored.
+tokenizer_config.json's chat_template, add_bos_token, bos_token), decoding_defaults (the
+archive's decodingDefaults, docs/model-format.md). Keys starting with "_" are ignored.
 """
 
 

@@ -9,7 +9,14 @@ export const BLOCK_LENGTH = 32;
  * Strategy families for AUP: a family's configurations differ only in how parallel they decode.
  * stopAtEos configurations are families of their own (same commits, fewer forward passes).
  */
-export type Family = "low-confidence" | "threshold" | "threshold+stop" | "localleap" | "localleap+stop";
+export type Family =
+    | "low-confidence"
+    | "threshold"
+    | "threshold+stop"
+    | "localleap"
+    | "localleap+stop"
+    | "threshold (model defaults)"
+    | "localleap (model defaults)";
 
 /** One configuration: a name, its family and the generate() options it runs with. */
 export interface BenchConfig {
@@ -83,6 +90,30 @@ export function mainConfigs(genLength: number): BenchConfig[] {
         threshold(genLength, 0.9, true),
         localleap(genLength),
         localleap(genLength, 0.9, 0.75, 4, true),
+    ];
+}
+
+/**
+ * What generate() does when the caller names only the strategy: the archive's decodingDefaults
+ * (`localleap calibrate --write`), else the built-in ones. Each is a family of its own so that
+ * adding them leaves the other families' AUP as it was.
+ */
+export function modelDefaultConfigs(genLength: number): BenchConfig[] {
+    return [
+        {
+            name: `threshold-${genLength}-defaults`,
+            family: "threshold (model defaults)",
+            genLength,
+            description: "threshold, θ from the model's decodingDefaults",
+            options: { ...base(genLength), strategy: "threshold" },
+        },
+        {
+            name: `localleap-${genLength}-defaults`,
+            family: "localleap (model defaults)",
+            genLength,
+            description: "localleap, κ τ W from the model's decodingDefaults",
+            options: { ...base(genLength), strategy: "localleap" },
+        },
     ];
 }
 

@@ -10,6 +10,8 @@ const FAMILY_COLOR: Record<Family, string> = {
     "threshold+stop": "#c44e52",
     localleap: "#55a868",
     "localleap+stop": "#8172b3",
+    "threshold (model defaults)": "#937860",
+    "localleap (model defaults)": "#da8bc3",
 };
 const SHAPES: MarkerShape[] = ["circle", "square", "diamond", "triangle"];
 

@@ -5,7 +5,7 @@ import type { AupSummary, ConfigSummary } from "./summarize";
 export interface BenchMeta {
     date: string;
     command: string;
-    model: { name: string; path: string; dtype: string; device: string; parameterBytes: number };
+    model: { name: string; path: string; dtype: string; device: string; parameterBytes: number; decodingDefaults?: unknown };
     build: { variantName: string; torchVersion: string; cudaVersion: string; cudaDeviceName: string };
     host: { cpus: number; cpuModel: string; threads: number; node: string; platform: string; hostname: string; loadAverageAtStart: number[]; loadAverageAtEnd?: number[] };
     problems: { file: string; count: number; first: string; last: string };

@@ -15,7 +15,7 @@ from .model import ModelConfig
 FORMAT_VERSION = 2  # 2: the KV-cache methods cache_full / cache_step and the kvCache field
 READABLE_VERSIONS = (1, 2)  # version 1 archives still load; they decode with cache "none" only
 META_FIELDS = ("name", "architecture", "mask_id", "eos_id", "end_ids", "pad_id", "logits_shifted",
-               "chat_template", "add_bos", "bos_token")
+               "chat_template", "add_bos", "bos_token", "decoding_defaults")
 MODEL_FIELDS = tuple(ModelConfig.__dataclass_fields__)
 # Keys a config.json may carry that the export decides itself (dtype, attention) or ignores.
 IGNORED_FIELDS = ("format", "format_version", "dtype", "torch_dtype", "attention", "exporter", "training")
@@ -139,8 +139,42 @@ def build_metadata(meta: Dict, cfg: ModelConfig, dtype: str, attention: str, def
         "exporter": {"tool": "tools/export.py", "torch": _torch_version(),
                      "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")},
     }
+    if "decoding_defaults" in meta:  # calibrated per-model defaults (docs/model-format.md), kept as given
+        md["decodingDefaults"] = meta["decoding_defaults"]
     validate_metadata(md, tokenizer)
     return md
+
+
+def validate_decoding_defaults(dd) -> None:
+    """The rules of docs/model-format.md "decodingDefaults" (the loader checks them again)."""
+    def fail(field: str, msg: str):
+        raise ValueError(f"metadata decodingDefaults{field}: {msg}")
+
+    def unit(v) -> bool:
+        return type(v) in (int, float) and 0 <= v <= 1
+
+    if not isinstance(dd, dict):
+        fail("", "must be an object")
+    extra = sorted(set(dd) - {"localleap", "threshold", "calibration"})
+    if extra:
+        fail("", f"unknown fields {', '.join(extra)}")
+    ll = dd.get("localleap", {})
+    if not isinstance(ll, dict) or set(ll) - {"anchorThreshold", "relaxedThreshold", "radius"}:
+        fail(".localleap", "must be an object of anchorThreshold, relaxedThreshold, radius")
+    for k in ("anchorThreshold", "relaxedThreshold"):
+        if k in ll and not unit(ll[k]):
+            fail(f".localleap.{k}", f"must be a number in [0, 1], got {ll[k]!r}")
+    if "anchorThreshold" in ll and "relaxedThreshold" in ll and ll["relaxedThreshold"] > ll["anchorThreshold"]:
+        fail(".localleap.relaxedThreshold", "must be <= anchorThreshold")
+    if "radius" in ll and not (type(ll["radius"]) is int and 0 <= ll["radius"] <= 65536):
+        fail(".localleap.radius", f"must be an integer in [0, 65536], got {ll['radius']!r}")
+    th = dd.get("threshold", {})
+    if not isinstance(th, dict) or set(th) - {"threshold"}:
+        fail(".threshold", "must be an object of threshold")
+    if "threshold" in th and not unit(th["threshold"]):
+        fail(".threshold.threshold", f"must be a number in [0, 1], got {th['threshold']!r}")
+    if "calibration" in dd and not isinstance(dd["calibration"], dict):
+        fail(".calibration", "must be an object")
 
 
 def kv_cache_meta(cfg: ModelConfig) -> Dict[str, int]:
@@ -160,6 +194,8 @@ def validate_metadata(md: Dict, tokenizer: Optional[Dict] = None) -> None:
     def is_int(v) -> bool:
         return type(v) is int
 
+    if "decodingDefaults" in md:
+        validate_decoding_defaults(md["decodingDefaults"])
     if md.get("format") != "localleap":
         fail("format", f"must be \"localleap\", got {md.get('format')!r}")
     version = md.get("formatVersion")
