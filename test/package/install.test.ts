@@ -79,7 +79,9 @@ describe("the packed package", () => {
         expect(`${install.stdout}${install.stderr}`).not.toMatch(/allowScripts|install script/i);
         const mb = statSync(tarball).size / 2 ** 20;
         process.stderr.write(`package: ${path.basename(tarball)} ${mb.toFixed(1)} MB packed; npm install took ${(install.ms / 1000).toFixed(1)} s\n`);
-        expect(mb).toBeLessThan(25);
+        // Model v2's float32 archive is ~42 MB of the ~45 MB packed (it was ~17 of ~20 with v1); the
+        // bound catches anything else slipping in (docs/reference-model.md "Model v2 (shipped)").
+        expect(mb).toBeLessThan(50);
     });
 
     test("every README code block is run by this test or says why not", () => {
@@ -100,11 +102,11 @@ describe("the README's code, in the consumer project", () => {
         expectOk(r, fileName);
         expect(r.stdout.trim().length).toBeGreaterThan(0);
         // The embedded model answers the README's word problems correctly (greedy decoding is deterministic).
-        if (fileName === "index.cjs") expect(r.stdout).toContain("The answer is 64.");
+        if (fileName === "index.cjs") expect(r.stdout).toMatch(/answer is 64\./);
         if (fileName === "stream.mjs") expect(r.stdout).toMatch(/\b46\b/);
         if (fileName === "chat.ts") expect(r.stdout).toMatch(/\bstop\b/);
         // Replicas give one model's answers.
-        if (fileName === "pool.cjs") expect(r.stdout).toMatch(/The answer is 64\.[\s\S]*\b46\b/);
+        if (fileName === "pool.cjs") expect(r.stdout).toMatch(/answer is 64\.[\s\S]*\b46\b/);
     });
 
     test("tsc --strict (nodenext, no skipLibCheck) accepts the TypeScript consumer", async () => {
@@ -180,6 +182,6 @@ describe("the source-build fallback", () => {
         expect((JSON.parse(info.stdout) as { build: { binaryPath: string } }).build.binaryPath).toBe(built);
         const answer = await run(process.execPath, ["index.cjs"], project);
         expectOk(answer, "index.cjs with the source build");
-        expect(answer.stdout).toContain("The answer is 64.");
+        expect(answer.stdout).toMatch(/answer is 64\./);
     }, 1_500_000);
 });
