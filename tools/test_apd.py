@@ -144,6 +144,85 @@ def test_plain_causal_exact():
     print(f"  {n_checked} causal window passes identical to cache_step")
 
 
+# ---------------------------------------------------------------- exact float32 rule arithmetic
+RULE_HARNESS = r"""
+#include <cstdio>
+#include <cstdint>
+#include "rule_math.h"
+using namespace localleap::rule;
+int main() {
+  char op[8]; unsigned a, b, c; unsigned long long base; long long v;
+  while (std::scanf("%7s", op) == 1) {
+    if (op[0] == 'f') { std::scanf("%x %x %x", &a, &b, &c);
+      std::printf("%08x\n", floatToBits(fmaf(bitsToFloat(a), bitsToFloat(b), bitsToFloat(c)))); }
+    else if (op[0] == 'l') { std::scanf("%x", &a); std::printf("%08x\n", floatToBits(detLog(bitsToFloat(a)))); }
+    else { std::scanf("%x %x %llx %lld", &a, &b, &base, &v);
+      std::printf("%08x\n", floatToBits(gumbelScore(bitsToFloat(a), bitsToFloat(b), base, v))); }
+  }
+  return 0;
+}
+"""
+
+
+def bits(x):
+    return np.asarray(x, dtype=np.float32).view(np.uint32)
+
+
+def test_rule_math_exact():
+    """rule_math.py against native/kernels/rule_math.h compiled here (g++, contraction off): fmaf
+    (random operands, and products that land exactly on a float32 midpoint with a tiny addend of
+    either sign, where float64 emulation alone rounds the wrong way), detLog over (0, 17], and
+    gumbelScore for hash streams, every result bit for bit."""
+    from localleap import hash_rng, rule_math
+    gxx = shutil.which("g++")
+    if gxx is None:
+        print("  (no g++: the comparison with rule_math.h is skipped)")
+        return
+    src = os.path.join(TMP, "rule_harness.cc")
+    exe = os.path.join(TMP, "rule_harness")
+    open(src, "w").write(RULE_HARNESS)
+    r = subprocess.run([gxx, "-O2", "-ffp-contract=off", "-I", os.path.join(HERE, "..", "native", "kernels"),
+                        src, "-o", exe], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    rng = np.random.default_rng(0)
+    n = 20000
+    a = (rng.standard_normal(n) * np.exp(rng.uniform(-8, 8, n))).astype(np.float32)
+    b = (rng.standard_normal(n) * np.exp(rng.uniform(-8, 8, n))).astype(np.float32)
+    c = (rng.standard_normal(n) * np.exp(rng.uniform(-8, 8, n))).astype(np.float32)
+    # midpoint cases: (1 + 2^-12)^2 = 1 + 2^-11 + 2^-24 lies halfway between two float32 values
+    k = np.arange(1, 201, dtype=np.float64)
+    ma = (1.0 + k * 2.0 ** -12).astype(np.float32)
+    mc = np.concatenate([np.full(100, 2.0 ** -60), np.full(100, -2.0 ** -60)]).astype(np.float32)
+    a, b, c = np.concatenate([a, ma, ma]), np.concatenate([b, ma, ma]), np.concatenate([c, mc, -mc])
+    logs = np.concatenate([rng.uniform(0, 1, n), rng.uniform(0, 17, n), 2.0 ** rng.uniform(-24, 4, n)]).astype(np.float32)
+    logs = logs[logs > 0]
+    streams = hash_rng.position_hash(12345, 3, np.arange(8))
+    vocab = 700
+    z = (rng.standard_normal((8, vocab)) * 6).astype(np.float32)
+    inv_t = np.float32(1.0 / 0.7)
+    lines = [f"f {x:08x} {y:08x} {w:08x}" for x, y, w in zip(bits(a), bits(b), bits(c))]
+    lines += [f"l {x:08x}" for x in bits(logs)]
+    bases = hash_rng.mix(np.asarray(streams, dtype=np.uint64) ^ hash_rng.GUMBEL_SALT)
+    for i in range(8):
+        lines += [f"g {x:08x} {int(bits(inv_t)):08x} {int(bases[i]):x} {v}" for v, x in enumerate(bits(z[i]))]
+    out = subprocess.run([exe], input="\n".join(lines) + "\n", capture_output=True, text=True, check=True).stdout.split()
+    got = np.array([int(h, 16) for h in out], dtype=np.uint32)
+    nf, nl = len(a), len(logs)
+    want_f = bits(rule_math.fmaf(a, b, c))
+    assert np.array_equal(got[:nf], want_f), int((got[:nf] != want_f).sum())
+    naive = bits((a.astype(np.float64) * b + c).astype(np.float32))
+    wrong = int((naive != got[:nf]).sum())
+    assert wrong >= 50, f"the midpoint cases should defeat plain float64 emulation ({wrong})"
+    want_l = bits(rule_math.det_log(logs))
+    assert np.array_equal(got[nf:nf + nl], want_l), int((got[nf:nf + nl] != want_l).sum())
+    want_g = bits(rule_math.gumbel_scores(z, inv_t, rule_math.gumbel_noise(streams, vocab))).reshape(-1)
+    assert np.array_equal(got[nf + nl:], want_g), int((got[nf + nl:] != want_g).sum())
+    close = np.abs(rule_math.det_log(logs).astype(np.float64) - np.log(logs.astype(np.float64)))
+    assert float(close.max()) < 1e-6 * max(1.0, float(np.abs(np.log(logs)).max()))
+    print(f"  {nf} fmaf ({wrong} where float64 emulation alone is off), {nl} detLog, {8 * vocab} gumbelScore results "
+          "identical to rule_math.h")
+
+
 def make_fixture(name, arch, seed, *extra):
     import make_fixture as mf
     out = os.path.join(TMP, name)
@@ -205,7 +284,7 @@ def test_causal_export():
 
 def main():
     torch.set_num_threads(1)
-    tests = [test_causal_model, test_plain_causal_exact, test_causal_export]
+    tests = [test_causal_model, test_plain_causal_exact, test_rule_math_exact, test_causal_export]
     failed = []
     for t in tests:
         try:
