@@ -282,9 +282,101 @@ def test_causal_export():
     raises(lambda: ReferenceModel(archive), "kind causal", "autoregressive model of APD")
 
 
+# ---------------------------------------------------------------- Hugging Face Qwen2
+def hf_checkpoint(family, out, *extra):
+    import make_hf_checkpoint as mh
+    assert mh.main(["--family", family, "--preset", "tiny", "--out", out, "--device", "cpu", *extra]) == 0
+    return out
+
+
+def export_hf_quiet(checkpoint, out, **kw):
+    from localleap.hf.export import export_hf
+    return export_hf(checkpoint, out, kw.pop("dtype", "float32"), "cpu", "manual", kw.pop("parity_prompts", 2),
+                     log=QUIET, **kw)
+
+
+def test_hf_qwen2():
+    """make_hf_checkpoint.py --family qwen2 (Qwen2.5-0.5B's layout, tiny) through export_hf: kind
+    causal metadata, the exported logits against the independent Qwen2 forward, crossed tensors
+    and a non-causal network caught by the parity check, the unsupported options named, and the
+    0.5b preset's sizes (Qwen2.5-0.5B's 0.49 B parameters, 0.36 B without the embedding)."""
+    from localleap import safetensors_io as st
+    from localleap.hf.checkpoint import read_checkpoint_config, stream_weights, plan_weights
+    from localleap.hf.export import hf_parity
+    from localleap.hf.reference import qwen2_logits
+    from localleap.hf.synth import expected_ids
+    ck = hf_checkpoint("qwen2", os.path.join(TMP, "Qwen2.5-tiny"))
+    assert os.path.isfile(os.path.join(ck, "model.safetensors")) and not os.path.exists(os.path.join(ck, st.INDEX_NAME))
+    out = os.path.join(TMP, "qwen-out", "model.pt")
+    report = export_hf_quiet(ck, out)
+    md = report["metadata"]
+    ids = expected_ids("qwen2", "tiny")
+    assert md["kind"] == "causal" and md["architecture"] == "qwen2" and "maskId" not in md and "logitsShifted" not in md
+    assert md["vocabSize"] == 352 and md["eosId"] == ids["<|im_end|>"] and md["endIds"] == [ids["<|im_end|>"], ids["<|endoftext|>"]]
+    assert md["config"]["tie_embeddings"] is True and md["config"]["qkv_bias"] is True and md["addBos"] is False
+    assert md["exporter"]["parity"]["maxRelDiff"] < 1e-4
+    FIXTURES["hf-qwen2"] = out
+    # the archive against the independent forward, on fresh ids
+    _, fam, m = read_checkpoint_config(ck)
+    t = stream_weights(plan_weights(ck, fam, m), torch.float32, "cpu", QUIET)
+    archive = torch.jit.load(out)
+    x = torch.randint(0, m.vocab_size, (2, 19))
+    with torch.no_grad():
+        want = qwen2_logits(t, m, x)
+        assert float((archive(x) - want).abs().max()) < 1e-4 * max(1.0, float(want.abs().max()))
+        # the reference is causal too: changing later tokens leaves earlier logits alone
+        y = x.clone()
+        y[:, 10:] = 0
+        assert float((qwen2_logits(t, m, y)[:, :10] - want[:, :10]).abs().max()) < 1e-5
+    # a bidirectional network with these weights fails the parity check against the reference
+    cfg = m.model_config()
+    neutral = {ours: t[theirs] for ours, theirs in fam.name_map(m).items()}
+    bidir = DiffusionLM(cfg, use_sdpa=False).eval()
+    bidir.load_state_dict(dict(neutral, **{"lm_head.weight": neutral["embed.weight"]}), strict=False)
+    raises(lambda: hf_parity(t, m, torch.jit.script(bidir), False, None, "float32", "cpu", 2, QUIET),
+           "parity check failed", "qwen2 reference")
+    # a crossed name map (gate and up of layer 0 swapped) is caught
+    from localleap.hf import families
+    original = families.Qwen2.name_map
+
+    def crossed(self, m):
+        out = original(self, m)
+        out["layers.0.mlp.gate.weight"], out["layers.0.mlp.up.weight"] = \
+            out["layers.0.mlp.up.weight"], out["layers.0.mlp.gate.weight"]
+        return out
+    families.Qwen2.name_map = crossed
+    try:
+        raises(lambda: export_hf_quiet(ck, os.path.join(TMP, "crossed.pt")), "parity check failed", "qwen2")
+    finally:
+        families.Qwen2.name_map = original
+    # options localleap cannot express, named by their key
+    bad = os.path.join(TMP, "Qwen2.5-bad")
+    shutil.copytree(ck, bad)
+    cfg_path = os.path.join(bad, "config.json")
+    base = json.load(open(cfg_path))
+    for change, needles in (({"use_sliding_window": True}, ("use_sliding_window",)),
+                            ({"layer_types": ["full_attention", "sliding_attention"]}, ("layer_types", "full_attention")),
+                            ({"rope_scaling": {"type": "yarn", "factor": 4.0}}, ("rope_scaling",)),
+                            ({"head_dim": 8}, ("head_dim",)),
+                            ({"model_type": "qwen3", "architectures": ["Qwen3ForCausalLM"]},
+                             ("unsupported architecture", "Qwen2ForCausalLM", "causal"))):
+        json.dump(dict(base, **change), open(cfg_path, "w"))
+        raises(lambda: export_hf_quiet(bad, os.path.join(TMP, "bad.pt")), *needles)
+    # the released size, from its config alone
+    big = os.path.join(TMP, "Qwen2.5-0.5B-config")
+    import make_hf_checkpoint as mh
+    assert mh.main(["--family", "qwen2", "--preset", "0.5b", "--out", big, "--tokenizer-only"]) == 0
+    _, fam, m = read_checkpoint_config(big)
+    shapes = fam.hf_shapes(m)
+    total = sum(int(np.prod(s)) for s in shapes.values())
+    assert "lm_head.weight" not in shapes and round(total / 1e9, 2) == 0.49, total
+    assert round((total - int(np.prod(shapes["model.embed_tokens.weight"]))) / 1e9, 2) == 0.36
+    print(f"  Qwen2.5-0.5B preset: {total} parameters; tiny export parity {md['exporter']['parity']['maxRelDiff']:.2g}")
+
+
 def main():
     torch.set_num_threads(1)
-    tests = [test_causal_model, test_plain_causal_exact, test_rule_math_exact, test_causal_export]
+    tests = [test_causal_model, test_plain_causal_exact, test_rule_math_exact, test_causal_export, test_hf_qwen2]
     failed = []
     for t in tests:
         try:
