@@ -282,6 +282,337 @@ def test_causal_export():
     raises(lambda: ReferenceModel(archive), "kind causal", "autoregressive model of APD")
 
 
+# ---------------------------------------------------------------- the APD reference decoder
+def apd_fixtures():
+    """dLLMs (llada, dream: seed 3), causal LMs of the same vocabulary (seeds 3 and 5; one with a
+    zero LM head, whose logits are all equal), one whose tokenizer has one more token (vocab 301),
+    one whose logits are wider (320) over the same 300-token tokenizer."""
+    from localleap import safetensors_io as st
+    if "ar-wide" in FIXTURES:
+        return
+    if "llada" not in FIXTURES:
+        make_fixture("llada", "llada", 3)
+        make_fixture("dream", "dream", 3)
+    if "ar" not in FIXTURES:
+        make_fixture("ar", "qwen2", 3)
+    make_fixture("ar5", "qwen2", 5)
+    make_fixture("ar301", "qwen2", 6, "--vocab", "301")
+    from localleap.exporter import export_model
+    ar_dir = os.path.join(TMP, "ar")
+    flat = os.path.join(TMP, "ar-flat")
+    shutil.copytree(ar_dir, flat)
+    w = st.load_file(os.path.join(flat, "model.safetensors"))
+    w["lm_head.weight"] = torch.zeros_like(w["lm_head.weight"])
+    st.save_file(w, os.path.join(flat, "model.safetensors"))
+    export_model(flat, flat + ".pt", log=QUIET)
+    FIXTURES["ar-flat"] = flat + ".pt"
+    wide = os.path.join(TMP, "ar-wide")
+    shutil.copytree(ar_dir, wide)
+    cfg = json.load(open(os.path.join(wide, "config.json")))
+    json.dump(dict(cfg, vocab_size=320), open(os.path.join(wide, "config.json"), "w"))
+    w = st.load_file(os.path.join(wide, "model.safetensors"))
+    g = torch.Generator().manual_seed(9)
+    w["embed.weight"] = torch.cat([w["embed.weight"], torch.randn(20, w["embed.weight"].shape[1], generator=g)])
+    w["lm_head.weight"] = torch.cat([w["lm_head.weight"], 3.0 * torch.randn(20, w["lm_head.weight"].shape[1], generator=g)])
+    st.save_file(w, os.path.join(wide, "model.safetensors"))
+    export_model(wide, wide + ".pt", log=QUIET)
+    FIXTURES["ar-wide"] = wide + ".pt"
+
+
+def prompts_for(seed, lens=(1, 5, 13)):
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, size=n).tolist() for n in lens]
+
+
+def check_rows(out, dllm, G):
+    for row in out["rows"]:
+        assert len(row["tokens"]) == G and dllm.mask_id not in row["tokens"], row
+        assert row["steps"] == row["dllmForwards"] == len(row["acceptedPerStep"]) and row["arForwards"] <= row["steps"]
+        assert all(a >= 1 for a in row["acceptedPerStep"])
+        if row["finishReason"] == "length":
+            assert sum(row["acceptedPerStep"]) == G
+
+
+def recompute(dllm, ar, prompt, row, R, T, seed, width, G):
+    """Replays a row's trace (W null) with the archives' own full forwards, no caches: the dLLM's
+    logits_at on the canvas cut after the lookahead, the AR's forward on the prefix and draft,
+    float64 mixture (the engine's is float32; a different rounding would show only on a near
+    tie); checks each step's draft, target and accepted length."""
+    from localleap import hash_rng, rule_math
+    from localleap.commit_rule import argmax_except
+    P = len(prompt)
+    canvas = np.full(P + G, dllm.mask_id, dtype=np.int64)
+    canvas[:P] = prompt
+    s = 1 if dllm.shifted else 0
+    c = P
+    inv_t = np.float32(1.0 / T) if T > 0 else None
+    for r, st in enumerate(row["trace"]):
+        assert st["cursor"] == c - P
+        right = min(c + st["lookahead"], P + G)
+        with torch.no_grad():
+            zd = dllm.module.logits_at(torch.from_numpy(canvas[None, :right].copy()),
+                                       torch.arange(c - s, right - s))[0, :, :width].double().numpy()
+        g = None
+        if T > 0:
+            g = rule_math.gumbel_noise(hash_rng.position_hash(seed, r, np.arange(c, right) - P), width).astype(np.float64)
+        score = zd if g is None else zd * float(inv_t) + g
+        draft = argmax_except(score, dllm.mask_id)
+        assert draft.tolist() == st["draft"], (r, draft.tolist(), st["draft"])
+        n = right - c
+        if n > 1 and R < 1:
+            seq = canvas[:right].copy()
+            seq[c:right] = draft
+            with torch.no_grad():
+                za = ar.module(torch.from_numpy(seq[None, :right - 1].copy()))[0, c:right - 1, :width].double().numpy()
+            y = R * zd[1:] + (1 - R) * za
+            target = argmax_except(y if g is None else y * float(inv_t) + g[1:], dllm.mask_id)
+            assert target.tolist() == st["target"][1:], (r, target.tolist(), st["target"])
+            a = 1
+            while a < n and draft[a] == target[a - 1]:
+                a += 1
+        else:
+            a = n
+        assert a == st["accepted"], (r, a, st["accepted"])
+        canvas[c:c + a] = draft[:a]
+        c += a
+    assert canvas[P:].tolist() == row["tokens"]
+
+
+def test_apd_reference():
+    """The APD reference on the tiny fixtures (LLaDA-like and Dream-like dLLMs, causal LMs of the
+    same vocabulary): each step replayed with the archives' own forwards; the exact special cases
+    R = 1, M = 1, R = 0, W >= L, a flat AR; more accepted as R grows; a stale dLLM cache changes
+    the result; seeded sampling deterministic; batch == single; stopAtEos."""
+    from localleap.apd_reference import CausalReference, apd_decode
+    apd_fixtures()
+    ar, ar5, flat = (CausalReference(FIXTURES[k]) for k in ("ar", "ar5", "ar-flat"))
+    G = 40
+    summary = []
+    totals = {"checked": 0, "stopped": 0}
+    for name in ("llada", "dream"):
+        dllm = ReferenceModel(FIXTURES[name])
+        V = dllm.vocab
+        prompts = prompts_for(1)
+        # every step replayed independently: greedy and seeded, several R and M
+        for R, M, T in ((0.6, 8, 0.0), (0.3, 5, 0.0), (0.8, 12, 0.9), (0.0, 6, 1.3)):
+            out = apd_decode(dllm, ar, prompts, G, R, None, M, T, seeds=[4, 5, 6], trace=True)
+            check_rows(out, dllm, G)
+            for b, p in enumerate(prompts):
+                recompute(dllm, ar, p, out["rows"][b], R, T, [4, 5, 6][b], V, G)
+        # R = 1: the target is the draft; ceil(G / M) steps, no AR call, any AR (or none) gives the same
+        for M, W, other in ((3, None, ar), (8, 4, ar5), (7, 2, ar)):
+            base = apd_decode(dllm, None, prompts, G, 1.0, W, M)
+            check_rows(base, dllm, G)
+            for row in base["rows"]:
+                assert row["steps"] == -(-G // M) and row["arForwards"] == 0, row
+                assert row["acceptedPerStep"] == [M] * (G // M) + ([G % M] if G % M else []), row
+            assert apd_decode(dllm, other, prompts, G, 1.0, W, M) == base
+        # M = 1: one token per step, the dLLM's own whatever the AR and R; equal to R = 1, M = 1
+        m1 = apd_decode(dllm, None, prompts, G, 1.0, None, 1)
+        for R, other in ((0.0, ar), (0.5, ar5)):
+            got = apd_decode(dllm, other, prompts, G, R, None, 1)
+            assert got == m1 and all(r["steps"] == G and r["arForwards"] == 0 for r in got["rows"]), (name, R)
+        # the M = 1 tokens by hand: the dLLM's argmax given the committed prefix and one mask
+        s = 1 if dllm.shifted else 0
+        p = prompts[1]
+        seq = list(p)
+        for j in range(G):
+            canvas = torch.tensor([seq + [dllm.mask_id]])
+            with torch.no_grad():
+                z = dllm.module.logits_at(canvas, torch.tensor([len(seq) - s]))[0, 0].clone()
+            z[dllm.mask_id] = -float("inf")
+            seq.append(int(z.argmax()))
+        assert seq[len(p):] == m1["rows"][1]["tokens"], name
+        # R = 0, greedy: every token but a step's first is the AR's greedy next token
+        r0 = apd_decode(dllm, ar, prompts, G, 0.0, 4, 6)
+        checked = 0
+        for b, p in enumerate(prompts):
+            row = r0["rows"][b]
+            full = torch.tensor([p + row["tokens"]])
+            with torch.no_grad():
+                za = ar.module(full)[0]
+            za[:, dllm.mask_id] = -float("inf")
+            starts, c = set(), 0
+            for a in row["acceptedPerStep"]:
+                starts.add(c)
+                c += a
+            for j in range(G):
+                if j not in starts:
+                    assert int(za[len(p) + j - 1].argmax()) == row["tokens"][j], (name, b, j)
+                    checked += 1
+        # W >= L: the window covers the whole input, bit for bit as W null; a short W differs somewhere
+        for R, T in ((0.6, 0.0), (0.7, 0.8)):
+            none = apd_decode(dllm, ar, prompts, G, R, None, 8, T, seeds=[1, 2, 3])
+            assert apd_decode(dllm, ar, prompts, G, R, 13 + G, 8, T, seeds=[1, 2, 3]) == none
+        stale = sum(apd_decode(dllm, ar, prompts, G, 0.6, W, 8)["rows"] != apd_decode(dllm, ar, prompts, G, 0.6, None, 8)["rows"]
+                    for W in (1, 3))
+        assert stale > 0, "a short kvWindow should read stale keys/values"
+        # a flat AR (all logits equal): the mixture's argmax is the dLLM's, every draft is accepted
+        for R in (0.3, 0.7):
+            got = apd_decode(dllm, flat, prompts, G, R, 4, 8)
+            assert [r["tokens"] for r in got["rows"]] == [r["tokens"] for r in apd_decode(dllm, None, prompts, G, 1.0, 4, 8)["rows"]]
+            assert all(r["steps"] == G // 8 and r["arForwards"] == G // 8 for r in got["rows"])
+        # more of the draft is accepted as R grows (summed over prompts)
+        many = prompts_for(2, (3, 7, 11, 2))
+        steps = [sum(r["steps"] for r in apd_decode(dllm, ar, many, G, R, 8, 10)["rows"]) for R in (0.0, 0.5, 0.9, 1.0)]
+        assert steps == sorted(steps, reverse=True) and steps[0] > steps[-1], steps
+        # seeds: deterministic, seed-dependent; a batch's row decodes as alone
+        kw = dict(mixture_weight=0.7, kv_window=4, max_lookahead=8, temperature=1.0)
+        one = apd_decode(dllm, ar, prompts, G, seeds=[7, 8, 9], **kw)
+        assert apd_decode(dllm, ar, prompts, G, seeds=[7, 8, 9], **kw) == one
+        assert apd_decode(dllm, ar, prompts, G, seeds=[17, 18, 19], **kw)["rows"] != one["rows"]
+        for b, p in enumerate(prompts):
+            assert apd_decode(dllm, ar, [p], G, seeds=[7 + b], **kw)["rows"][0] == one["rows"][b]
+        # stopAtEos: the same text up to the step that commits an end token, eosId after it
+        stopped = 0
+        for p in prompts_for(3, (2, 4, 6, 8, 3, 9)):
+            full = apd_decode(dllm, ar, [p], G, 0.7, 4, 8)["rows"][0]
+            early = apd_decode(dllm, ar, [p], G, 0.7, 4, 8, stop_at_eos=True)["rows"][0]
+            ends = [j for j, t in enumerate(full["tokens"]) if t in dllm.end_ids]
+            if not ends:
+                assert early == full
+                continue
+            c = k = 0
+            while c <= ends[0]:
+                c += full["acceptedPerStep"][k]
+                k += 1
+            assert early["tokens"][:c] == full["tokens"][:c] and set(early["tokens"][c:]) <= {dllm.eos_id}
+            assert early["acceptedPerStep"] == full["acceptedPerStep"][:k] and early["finishReason"] == "eos"
+            stopped += c < G
+        summary.append(f"{name}: {checked} R=0 tokens checked, steps by R {steps}, {stopped} early stops")
+        totals["checked"] += checked
+        totals["stopped"] += stopped
+    assert totals["checked"] > 0 and totals["stopped"] > 0, totals
+    print("  " + "; ".join(summary))
+
+
+def test_vocab_check():
+    """check_vocab: the same tokenizer (also with wider AR logits) passes with V' = the narrower
+    width; a missing tokenizer, other merges, an id moved, a token the dLLM lacks, a plain token
+    the AR lacks and a dLLM token outside the AR's logits are refused; so is the vocab-301 AR
+    end to end, and a dLLM archive as the AR or a causal one as the dLLM."""
+    import copy
+    from localleap.apd_reference import CausalReference, VocabMismatch, apd_decode, archive_tokenizer, check_vocab
+    apd_fixtures()
+    dllm = ReferenceModel(FIXTURES["llada"])
+    d_tok = archive_tokenizer(dllm.path)
+    ar = CausalReference(FIXTURES["ar"])
+    assert check_vocab(dllm.meta, d_tok, ar.meta, ar.tokenizer) == 300
+    wide = CausalReference(FIXTURES["ar-wide"])
+    assert wide.vocab == 320 and check_vocab(dllm.meta, d_tok, wide.meta, wide.tokenizer) == 300
+    out = apd_decode(dllm, wide, prompts_for(4), 24, 0.5, 4, 6)
+    assert out["vocabWidth"] == 300 and all(max(r["tokens"]) < 300 for r in out["rows"])
+
+    def refused(reason, *needles, d_meta=dllm.meta, dt=d_tok, a_meta=ar.meta, at=ar.tokenizer):
+        try:
+            check_vocab(d_meta, dt, a_meta, at)
+        except VocabMismatch as e:
+            assert e.reason == reason and "APD vocabulary mismatch" in str(e), (reason, str(e))
+            for n in needles:
+                assert n in str(e), (n, str(e))
+            return
+        raise AssertionError(f"not refused ({reason})")
+
+    refused("no-tokenizer", "the AR model", at=None)
+    refused("no-tokenizer", "the dLLM", dt=None)
+    t = copy.deepcopy(ar.tokenizer)
+    t["model"]["merges"] = t["model"]["merges"][::-1]
+    refused("tokenizer", "merges", at=t)
+    t = copy.deepcopy(ar.tokenizer)
+    t["model"]["type"] = "WordPiece"
+    refused("tokenizer", "WordPiece", at=t)
+    t = copy.deepcopy(ar.tokenizer)
+    v = t["model"]["vocab"]
+    v["Ġt"], v["he"] = v["he"], v["Ġt"]  # two ids swapped
+    refused("tokenizer", "'he'", at=t)
+    t = copy.deepcopy(ar.tokenizer)
+    t["added_tokens"].append({"id": 299, "content": "<|only_here|>", "special": True})
+    refused("tokenizer", "<|only_here|>", "is not in the dLLM's tokenizer", at=t)
+    t = copy.deepcopy(ar.tokenizer)  # a plain BPE token the AR lacks
+    last = max(v2 for v2 in t["model"]["vocab"].values())
+    t["model"]["vocab"] = {k: v2 for k, v2 in t["model"]["vocab"].items() if v2 != last}
+    refused("tokenizer", "lacks", at=t)
+    t = copy.deepcopy(ar.tokenizer)  # an added token of the dLLM only (as Dream's <|mask|>) is fine...
+    mask_text = next(a["content"] for a in t["added_tokens"] if a["id"] == dllm.mask_id)
+    t["added_tokens"] = [a for a in t["added_tokens"] if a["id"] != dllm.mask_id]
+    assert check_vocab(dllm.meta, d_tok, ar.meta, t) == 300 and mask_text == "<|mdm_mask|>"
+    narrow = dict(ar.meta, vocabSize=296)  # ...but not one the AR's logits do not reach
+    refused("width", "outside the AR model's 296 logits", a_meta=narrow)
+    below = lambda tok, keep=(): {**tok, "added_tokens": [a for a in tok["added_tokens"] if a["id"] < 296 or a["id"] in keep]}  # noqa: E731
+    refused("width", "endIds 298", a_meta=narrow, at=below(ar.tokenizer), d_meta=dict(dllm.meta, endIds=[295, 298]),
+            dt=below(d_tok, (dllm.mask_id,)))
+    ar301 = CausalReference(FIXTURES["ar301"])
+    try:
+        apd_decode(dllm, ar301, [[1, 2]], 8, 0.5, 4, 4)
+        raise AssertionError("the vocab-301 AR model was accepted")
+    except VocabMismatch as e:
+        assert e.reason == "tokenizer" and "merges differ" in str(e), str(e)  # its BPE has one merge more
+    raises(lambda: CausalReference(FIXTURES["llada"]), "causal LM archive", "diffusion LM")
+    raises(lambda: ReferenceModel(FIXTURES["ar"]), "kind causal")
+
+
+def test_apd_options():
+    """The options' checks and the CLI: tools/reference_decode.py with strategy apd gives the
+    library's result; block-rule options, a bad R, W, M or blockLength, a mask in the prompt, a
+    token outside the shared ids and a missing AR model are refused."""
+    from localleap.apd_reference import CausalReference, apd_decode
+    apd_fixtures()
+    dllm = ReferenceModel(FIXTURES["llada"])
+    ar = CausalReference(FIXTURES["ar"])
+    prompts = prompts_for(5)
+    case = {"model": FIXTURES["llada"], "arModel": FIXTURES["ar"], "prompts": prompts, "genLength": 24,
+            "strategy": "apd", "mixtureWeight": 0.6, "kvWindow": 3, "maxLookahead": 5, "temperature": 0.5, "seed": 3}
+    r = subprocess.run([sys.executable, os.path.join(HERE, "reference_decode.py")], input=json.dumps([case, dict(case, kvWindow=None)]),
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    for res, w in zip(got, (3, None)):
+        want = apd_decode(dllm, ar, prompts, 24, 0.6, w, 5, 0.5, seeds=[3, 3, 3])
+        for row in want["rows"]:
+            row["stepsPerBlock"] = [row["steps"]]
+        assert res == want
+    for bad, needle in ((dict(case, steps=8), "do not apply to strategy apd"),
+                        (dict(case, blockLength=8), "blockLength must be genLength"),
+                        (dict(case, strategy="threshold"), "need strategy apd")):
+        r = subprocess.run([sys.executable, os.path.join(HERE, "reference_decode.py")], input=json.dumps([bad]),
+                           capture_output=True, text=True)
+        assert r.returncode == 1 and needle in r.stderr and "Traceback" not in r.stderr, r.stderr
+    raises(lambda: apd_decode(dllm, ar, prompts, 24, 1.5), "mixtureWeight")
+    raises(lambda: apd_decode(dllm, ar, prompts, 24, 0.5, 0), "kvWindow")
+    raises(lambda: apd_decode(dllm, ar, prompts, 24, 0.5, 4, 0), "maxLookahead")
+    raises(lambda: apd_decode(dllm, ar, prompts, 24, 0.5, 4, 4, -1.0), "temperature")
+    raises(lambda: apd_decode(dllm, ar, prompts, 24, block_length=8), "blockLength")
+    assert apd_decode(dllm, ar, prompts, 24, block_length=24) == apd_decode(dllm, ar, prompts, 24)
+    raises(lambda: apd_decode(dllm, ar, [[1, dllm.mask_id]], 24), "mask id")
+    raises(lambda: apd_decode(dllm, CausalReference(FIXTURES["ar-wide"]), [[1, 305]], 24), "outside [0, 300)")
+    raises(lambda: apd_decode(dllm, None, prompts, 24, 0.5), "autoregressive model")
+    raises(lambda: apd_decode(dllm, ar, [[]], 24), "at least one token")
+    raises(lambda: apd_decode(dllm, ar, [[1] * 500], 24), "maxLength")
+
+
+def test_apd_hf_pair():
+    """The paper's pairing in miniature: the tiny Dream export (logits 384 wide) and the tiny Qwen2
+    export (352, the same tokenizer without Dream's <|beginoftext|> and <|mask|>) pass the check
+    with V' = 352 and decode."""
+    from localleap.apd_reference import CausalReference, apd_decode, archive_tokenizer, check_vocab
+    dream_ck = hf_checkpoint("dream", os.path.join(TMP, "Dream-tiny"))
+    dream_pt = os.path.join(TMP, "dream-out", "model.pt")
+    export_hf_quiet(dream_ck, dream_pt)
+    if "hf-qwen2" not in FIXTURES:
+        ck = hf_checkpoint("qwen2", os.path.join(TMP, "Qwen2.5-tiny"))
+        FIXTURES["hf-qwen2"] = os.path.join(TMP, "qwen-out", "model.pt")
+        export_hf_quiet(ck, FIXTURES["hf-qwen2"])
+    dllm = ReferenceModel(dream_pt)
+    ar = CausalReference(FIXTURES["hf-qwen2"])
+    assert dllm.vocab == 384 and ar.vocab == 352
+    assert check_vocab(dllm.meta, archive_tokenizer(dream_pt), ar.meta, ar.tokenizer) == 352
+    prompts = prompts_for(6)
+    out = apd_decode(dllm, ar, prompts, 32, 0.7, 16, 10, 0.5, seeds=[1, 2, 3])
+    check_rows(out, dllm, 32)
+    assert out["vocabWidth"] == 352 and all(max(r["tokens"]) < 352 for r in out["rows"])
+    assert sum(r["arForwards"] for r in out["rows"]) > 0
+
+
 # ---------------------------------------------------------------- Hugging Face Qwen2
 def hf_checkpoint(family, out, *extra):
     import make_hf_checkpoint as mh
@@ -376,7 +707,8 @@ def test_hf_qwen2():
 
 def main():
     torch.set_num_threads(1)
-    tests = [test_causal_model, test_plain_causal_exact, test_rule_math_exact, test_causal_export, test_hf_qwen2]
+    tests = [test_causal_model, test_plain_causal_exact, test_rule_math_exact, test_causal_export, test_hf_qwen2,
+             test_apd_reference, test_vocab_check, test_apd_options, test_apd_hf_pair]
     failed = []
     for t in tests:
         try:
