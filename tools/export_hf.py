@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Export a Hugging Face LLaDA or Dream checkpoint to a localleap model archive (docs/hf-export.md).
+"""Export a Hugging Face LLaDA or Dream checkpoint to a localleap model archive, or a Qwen2 / Qwen2.5
+causal LM to a causal-LM archive for APD (docs/hf-export.md).
 
 Reads config.json, the sharded *.safetensors (never pickle) with model.safetensors.index.json,
 tokenizer.json (or Dream's vocab.json + merges.txt), tokenizer_config.json and generation_config.json;
@@ -18,6 +19,7 @@ EPILOG = """\
 examples:
   tools/export_hf.py --checkpoint ~/models/LLaDA-8B-Instruct --out ~/models/llada/model.pt --device cuda
   tools/export_hf.py --checkpoint ~/models/Dream-v0-Instruct-7B --out ~/models/dream/model.pt --device cuda
+  tools/export_hf.py --checkpoint ~/models/Qwen2.5-0.5B --out ~/models/qwen2.5-0.5b/model.pt --device cuda
 
 LOCALLEAP_DEBUG=1 in the environment shows Python tracebacks.
 """

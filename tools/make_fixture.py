@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""Create a small random-weight localleap model: a neutral-weights folder and/or an exported archive."""
+"""Create a small random-weight localleap model: a neutral-weights folder and/or an exported archive.
+
+--architecture llada / dream: a diffusion LM; qwen2: a causal LM (kind causal, the small
+autoregressive model of APD) with the same tokenizer, so that fixtures of one --vocab share it."""
 import argparse
 import os
 import sys
@@ -12,13 +15,15 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out-dir", metavar="DIR", help="write the neutral-weights folder here")
     ap.add_argument("--model", metavar="FILE.pt", help="write the exported archive here")
-    ap.add_argument("--architecture", default="llada", choices=["llada", "dream"],
-                    help="dream: qkv bias, grouped-query attention, shifted logits")
+    ap.add_argument("--architecture", default="llada", choices=["llada", "dream", "qwen2"],
+                    help="dream: qkv bias, grouped-query attention, shifted logits; qwen2: a causal LM "
+                         "(qkv bias, grouped-query attention)")
     ap.add_argument("--vocab", type=int, default=300)
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--heads", type=int, default=4)
-    ap.add_argument("--kv-heads", type=int, default=0, help="default: heads (llada), heads / 2 (dream)")
+    ap.add_argument("--kv-heads", type=int, default=0, help="default: heads (llada), heads / 2 (dream, qwen2)")
+    ap.add_argument("--tie-embeddings", action="store_true", help="LM head tied to the embedding")
     ap.add_argument("--intermediate", type=int, default=128)
     ap.add_argument("--max-length", type=int, default=512)
     ap.add_argument("--seed", type=int, default=0)
@@ -43,11 +48,11 @@ def main(argv=None) -> int:
         from localleap.weights import load_model
 
         torch.set_num_threads(min(2, torch.get_num_threads()))
-        dream = args.architecture == "dream"
+        qwen_layout = args.architecture in ("dream", "qwen2")
         cfg = ModelConfig(vocab_size=args.vocab, hidden_size=args.hidden, num_layers=args.layers,
                           num_heads=args.heads, intermediate_size=args.intermediate,
-                          num_kv_heads=args.kv_heads or (max(1, args.heads // 2) if dream else args.heads),
-                          qkv_bias=dream, max_length=args.max_length)
+                          num_kv_heads=args.kv_heads or (max(1, args.heads // 2) if qwen_layout else args.heads),
+                          qkv_bias=qwen_layout, tie_embeddings=args.tie_embeddings, max_length=args.max_length)
         tmp = None
         out_dir = args.out_dir
         if not out_dir:
@@ -57,8 +62,9 @@ def main(argv=None) -> int:
         config = write_weights_folder(out_dir, cfg, args.architecture, args.seed, name, lm_scale=args.lm_scale,
                                       row_spread=args.row_spread, qk_scale=args.qk_scale, end_rate=args.end_rate,
                                       target_median=args.target_median)
-        print(f"wrote {out_dir} (vocab {cfg.vocab_size}, mask {config['mask_id']}, end ids {config['end_ids']})",
-              file=sys.stderr)
+        print(f"wrote {out_dir} (vocab {cfg.vocab_size}, "
+              + (f"causal" if config.get("kind") == "causal" else f"mask {config['mask_id']}")
+              + f", end ids {config['end_ids']})", file=sys.stderr)
         model, _, _ = load_model(out_dir)
         c = step1_confidences(model, config)
         q = torch.quantile(c, torch.tensor([0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0], dtype=torch.float64))

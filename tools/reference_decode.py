@@ -8,6 +8,12 @@ A case: {"model": "path/model.pt", "prompts": [[ids...], ...], "genLength": 64,
 cache "prefix" / "dual" (format 2 archives): KV-cached steps after each block's first one.
 A result: {"rows": [{"tokens": [genLength ids], "steps", "stepsPerBlock", "finishReason"}],
 "batchSteps"}. steps defaults to genLength; it only matters for low-confidence and random.
+
+"strategy": "apd" (docs/decoding.md "APD"): also "arModel": "path/causal.pt", "mixtureWeight"
+(R, default 0.7), "kvWindow" (W, default 16, null: no dLLM cache), "maxLookahead" (M, default
+100); blockLength must be genLength or left out; steps, thresholds, radius and cache do not apply.
+A result row: {"tokens", "steps", "dllmForwards", "arForwards", "acceptedPerStep",
+"stepsPerBlock": [steps], "finishReason"}; the result also has "vocabWidth".
 """
 import argparse
 import json
@@ -19,18 +25,47 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 CASE_KEYS = {"model": None, "prompts": None, "genLength": None, "blockLength": 32, "strategy": "low-confidence",
              "steps": None, "threshold": 0.9, "anchorThreshold": 0.9, "relaxedThreshold": 0.75, "radius": 4,
              "temperature": 0.0, "seeds": None, "seed": 0, "stopAtEos": False, "cache": "none"}
+APD_KEYS = {"arModel": None, "mixtureWeight": 0.7, "kvWindow": 16, "maxLookahead": 100}
+BLOCK_ONLY = ("steps", "threshold", "anchorThreshold", "relaxedThreshold", "radius", "cache")
+
+
+def run_apd_case(c: dict, models: dict, device: str) -> dict:
+    from localleap.apd_reference import CausalReference, apd_decode
+    from localleap.reference_decoder import ReferenceModel
+    given = [k for k in BLOCK_ONLY if c.get(k) != CASE_KEYS[k]]
+    if given:
+        raise ValueError(f"{', '.join(given)} do not apply to strategy apd")
+    if c["model"] not in models:
+        models[c["model"]] = ReferenceModel(c["model"], device)
+    ar = None
+    if c["arModel"] is not None:
+        key = ("causal", c["arModel"])
+        if key not in models:
+            models[key] = CausalReference(c["arModel"], device)
+        ar = models[key]
+    seeds = c["seeds"] if c["seeds"] is not None else [c["seed"]] * len(c["prompts"])
+    block = None if "blockLength" not in c["given"] else c["blockLength"]
+    out = apd_decode(models[c["model"]], ar, c["prompts"], c["genLength"], c["mixtureWeight"], c["kvWindow"],
+                     c["maxLookahead"], c["temperature"], seeds, c["stopAtEos"], block)
+    for row in out["rows"]:
+        row["stepsPerBlock"] = [row["steps"]]
+    return out
 
 
 def run_case(case: dict, models: dict, device: str) -> dict:
     from localleap.reference_decoder import ReferenceModel, decode
     if not isinstance(case, dict):
         raise ValueError("a case must be a JSON object")
-    unknown = sorted(set(case) - set(CASE_KEYS))
+    apd = case.get("strategy") == "apd"
+    unknown = sorted(set(case) - set(CASE_KEYS) - (set(APD_KEYS) if apd else set()))
     if unknown:
-        raise ValueError(f"unknown keys: {', '.join(unknown)}")
+        raise ValueError(f"unknown keys: {', '.join(unknown)}" +
+                         ("" if apd or not set(unknown) & set(APD_KEYS) else " (they need strategy apd)"))
     for k in ("model", "prompts", "genLength"):
         if k not in case:
             raise ValueError(f"{k} is missing")
+    if apd:
+        return run_apd_case(dict(dict(CASE_KEYS, **APD_KEYS), **case, given=set(case)), models, device)
     c = dict(CASE_KEYS, **case)
     if c["model"] not in models:
         models[c["model"]] = ReferenceModel(c["model"], device)

@@ -68,6 +68,37 @@ def _cache_steps(scripted, canvas: torch.Tensor, kv: torch.Tensor, pad: int, lef
     return out
 
 
+def _causal_checks(eager, scripted, ids: torch.Tensor, ref: torch.Tensor, gen: torch.Generator,
+                   device: str) -> Dict[str, torch.Tensor]:
+    """What makes a causal archive causal, against the eager logits ref of ids [B, n]: the outputs
+    before a position k do not change when the tokens from k on do, and a cache_step over a
+    window [a, b) after cache_full of the first a positions (into a longer cache) reads the
+    cached keys before a and nothing from b on (the canvas holds other tokens there)."""
+    b_, n = ids.shape
+    out: Dict[str, torch.Tensor] = {}
+    if n < 2:
+        return out
+    k = int(torch.randint(1, n, (1,), generator=gen))
+    changed = ids.clone()
+    changed[:, k:] = torch.randint(0, ref.shape[-1], (b_, n - k), generator=gen).to(device)
+    out[f"causal: outputs before {k} with the tokens from {k} on changed"] = scripted(changed)[:, :k].float() - ref[:, :k]
+    a = int(torch.randint(1, n, (1,), generator=gen))
+    b = int(torch.randint(a + 1, n + 1, (1,), generator=gen))
+    attn = eager.layers[0].attn
+    kv = torch.zeros([len(eager.layers), 2, b_, attn.num_kv_heads, n + 3, attn.head_dim],
+                     dtype=eager.embed.weight.dtype, device=device)
+    try:
+        scripted.cache_full(ids[:, :a], torch.arange(a, device=device), None, kv)
+    except RuntimeError as e:
+        raise ValueError(f"parity check failed: causal: cache_full of {a} positions into a cache of {n + 3} raised "
+                         f"({str(e).strip().splitlines()[-1]}); a causal archive writes kv[..., :n, :] only") from None
+    canvas = torch.cat([changed, changed[:, :3]], dim=1)
+    canvas[:, :b] = ids[:, :b]
+    got = scripted.cache_step(canvas, torch.arange(a, b, device=device), torch.arange(b - a, device=device), None, kv)
+    out[f"causal: cache_step [{a}, {b}) after cache_full of [0, {a})"] = got.float() - ref[:, a:b]
+    return out
+
+
 def _exact(what: str, got: torch.Tensor, want: torch.Tensor, where: str) -> None:
     if not torch.equal(got, want):
         diff = float((got.float() - want.float()).abs().max())
@@ -78,8 +109,11 @@ def parity_check(eager, scripted, vocab: int, max_length: int, dtype: str, devic
                  log: Callable[[str], None] = _stderr, seed: int = 1234) -> float:
     """Scripted vs eager logits, logits_at vs forward sliced, logits_at_padded vs unpadded,
     cache_full vs logits_at(_padded) (bit for bit on CPU float32) and cache_step after cache_full
-    vs forward sliced (padded on every other round). Returns the largest difference relative to
-    the logit scale; raises ValueError above the bound."""
+    vs forward sliced (padded on every other round); for a causal model (causal_model.py) also
+    _causal_checks. Returns the largest difference relative to the logit scale; raises ValueError
+    above the bound."""
+    from .causal_model import CausalLM
+    causal = isinstance(eager, CausalLM)
     gen = torch.Generator().manual_seed(seed)
     worst = {"methods": 0.0, "cache_step": 0.0}
     bounds = {"methods": PARITY_TOLERANCE[dtype], "cache_step": CACHE_STEP_TOLERANCE[dtype]}
@@ -112,6 +146,8 @@ def parity_check(eager, scripted, vocab: int, max_length: int, dtype: str, devic
                 }
                 steps = _cache_steps(scripted, padded, kv_padded, pad, left, ref, gen, device) if r % 2 else \
                     _cache_steps(scripted, ids, kv, 0, None, ref, gen, device)
+                if causal:
+                    steps.update(_causal_checks(eager, scripted, ids, ref, gen, device))
                 for what, d in list(checks.items()) + list(steps.items()):
                     group = "cache_step" if what in steps else "methods"
                     rel = float(d.abs().max()) / scale
@@ -119,7 +155,7 @@ def parity_check(eager, scripted, vocab: int, max_length: int, dtype: str, devic
                     if not rel <= bounds[group]:  # also catches NaN
                         raise ValueError(f"parity check failed: {what} differs from eager forward by {rel:.3g} "
                                          f"x logit scale {scale:.3g} ({where}, bound {bounds[group]})")
-    log(f"parity: {prompts} prompts, max |scripted - eager| = {worst['methods']:.3g} x logit scale (bound "
+    log(f"parity{' (causal)' if causal else ''}: {prompts} prompts, max |scripted - eager| = {worst['methods']:.3g} x logit scale (bound "
         f"{bounds['methods']}), cache_step {worst['cache_step']:.3g} (bound {bounds['cache_step']})")
     return max(worst.values())
 

@@ -1,4 +1,6 @@
-"""Small random-weight models for tests (tools/make_fixture.py)."""
+"""Small random-weight models for tests (tools/make_fixture.py): diffusion LMs (llada, dream) and
+causal LMs (qwen2, kind "causal": the small autoregressive model of APD) with the same fixture
+tokenizer, so that a dLLM fixture and a causal fixture of the same vocab size share a vocabulary."""
 import json
 import os
 from typing import Dict
@@ -43,12 +45,15 @@ def random_weights(cfg: ModelConfig, seed: int, lm_scale: float = 2.0, row_sprea
     return out
 
 
-def _masked_hidden(cfg: ModelConfig, weights: Dict[str, torch.Tensor], mask_id: int, seed: int) -> torch.Tensor:
-    """Final normed hidden states [N, hidden] (float64) of masked positions after random prompts."""
+def _masked_hidden(cfg: ModelConfig, weights: Dict[str, torch.Tensor], mask_id: int, seed: int,
+                   causal: bool = False) -> torch.Tensor:
+    """Final normed hidden states [N, hidden] (float64) of masked positions after random prompts
+    (causal: of the positions after the prompts of random text, which is what such a model reads)."""
     from .weights import build_with_weights
-    model = build_with_weights(cfg, weights, torch.float32)
+    model = build_with_weights(cfg, weights, torch.float32, causal=causal)
     gen = torch.Generator().manual_seed(seed + 1)
-    canvas = torch.cat([torch.randint(0, 256, (16, 12), generator=gen), torch.full((16, 32), mask_id)], dim=1)
+    tail = torch.randint(0, 256, (16, 32), generator=gen) if causal else torch.full((16, 32), mask_id)
+    canvas = torch.cat([torch.randint(0, 256, (16, 12), generator=gen), tail], dim=1)
     with torch.no_grad():
         return model.norm(model.hidden(canvas, None))[:, 12:].reshape(-1, cfg.hidden_size).double()
 
@@ -85,27 +90,40 @@ def calibrate_end_rows(h: torch.Tensor, weights: Dict[str, torch.Tensor], mask_i
         weights["lm_head.weight"][e] = (sgn * beta * 1.001 * d).float()
 
 
+CAUSAL_ARCHITECTURES = ("qwen2",)
+
+
 def write_weights_folder(out_dir: str, cfg: ModelConfig, architecture: str, seed: int, name: str,
                          **init) -> Dict:
-    """config.json, model.safetensors, tokenizer.json, tokenizer_config.json; returns config.json."""
+    """config.json, model.safetensors, tokenizer.json, tokenizer_config.json; returns config.json.
+    architecture qwen2 writes a causal model (kind causal: no mask_id, no logits_shifted); its LM
+    head's row of the mask token is pushed down as for the dLLMs (the token is in the shared
+    tokenizer, but a causal model never predicts it)."""
     tok, special = build_tokenizer(cfg.vocab_size)
     n_tok = max(special.values()) + 1
     if cfg.vocab_size < n_tok:
         raise ValueError(f"vocab size {cfg.vocab_size} is smaller than the tokenizer's {n_tok} tokens")
     eos, eot, mask = special["<|endoftext|>"], special["<|eot_id|>"], special["<|mdm_mask|>"]
+    causal = architecture in CAUSAL_ARCHITECTURES
     config = dict(cfg.to_dict())
-    config.update({
-        "name": name, "architecture": architecture, "mask_id": mask, "eos_id": eos,
-        "end_ids": [eos, eot], "pad_id": eos, "logits_shifted": architecture == "dream",
-    })
+    if causal:
+        config.update({"name": name, "kind": "causal", "architecture": architecture, "eos_id": eos,
+                       "end_ids": [eos, eot], "pad_id": eos})
+    else:
+        config.update({
+            "name": name, "architecture": architecture, "mask_id": mask, "eos_id": eos,
+            "end_ids": [eos, eot], "pad_id": eos, "logits_shifted": architecture == "dream",
+        })
     os.makedirs(out_dir, exist_ok=True)
     end_rate = init.pop("end_rate", 0.0)
     target_median = init.pop("target_median", 0.0)
     weights = random_weights(cfg, seed, mask_id=mask, **init)
+    if cfg.tie_embeddings:  # the calibrations below rescale LM-head rows, which a tied head does not have
+        target_median = end_rate = 0.0
     if target_median > 0:
-        calibrate_lm_scale(_masked_hidden(cfg, weights, mask, seed), weights, target_median)
+        calibrate_lm_scale(_masked_hidden(cfg, weights, mask, seed, causal), weights, target_median)
     if end_rate > 0:
-        calibrate_end_rows(_masked_hidden(cfg, weights, mask, seed), weights, mask, (eos, eot), end_rate)
+        calibrate_end_rows(_masked_hidden(cfg, weights, mask, seed, causal), weights, mask, (eos, eot), end_rate)
     st.save_file(weights, os.path.join(out_dir, "model.safetensors"), {"format": "pt", "seed": str(seed)})
     for fname, obj in (("config.json", config), ("tokenizer.json", tok),
                        ("tokenizer_config.json", build_tokenizer_config())):
@@ -117,9 +135,15 @@ def write_weights_folder(out_dir: str, cfg: ModelConfig, architecture: str, seed
 
 def step1_confidences(model, config: Dict, prompts: int = 8, prompt_len: int = 12, block: int = 32,
                       seed: int = 0) -> torch.Tensor:
-    """Greedy confidences of a fully masked first block after random prompts (float64, flat)."""
+    """Greedy confidences of a fully masked first block after random prompts (float64, flat);
+    for a causal model, of its next-token predictions along random text."""
     gen = torch.Generator().manual_seed(seed)
     ids = torch.randint(0, 256, (prompts, prompt_len), generator=gen)
+    if config.get("kind") == "causal":
+        text = torch.cat([ids, torch.randint(0, 256, (prompts, block), generator=gen)], dim=1)
+        with torch.no_grad():
+            z = model.logits_at(text, torch.arange(prompt_len - 1, prompt_len - 1 + block)).double()
+        return torch.softmax(z, dim=-1).max(dim=-1).values.flatten()
     canvas = torch.cat([ids, torch.full((prompts, block), config["mask_id"])], dim=1)
     shift = 1 if config["logits_shifted"] else 0
     pos = torch.arange(prompt_len, prompt_len + block) - shift

@@ -14,12 +14,16 @@ from .model import ModelConfig
 
 FORMAT_VERSION = 2  # 2: the KV-cache methods cache_full / cache_step and the kvCache field
 READABLE_VERSIONS = (1, 2)  # version 1 archives still load; they decode with cache "none" only
-META_FIELDS = ("name", "architecture", "mask_id", "eos_id", "end_ids", "pad_id", "logits_shifted",
+META_FIELDS = ("name", "kind", "architecture", "mask_id", "eos_id", "end_ids", "pad_id", "logits_shifted",
                "chat_template", "add_bos", "bos_token", "decoding_defaults")
 MODEL_FIELDS = tuple(ModelConfig.__dataclass_fields__)
 # Keys a config.json may carry that the export decides itself (dtype, attention) or ignores.
 IGNORED_FIELDS = ("format", "format_version", "dtype", "torch_dtype", "attention", "exporter", "training")
-ARCHITECTURES = ("llada", "dream")
+ARCHITECTURES = ("llada", "dream")  # kind "diffusion" (the default: localleap.json without "kind")
+# kind "causal": a left-to-right LM, the small model beside a dLLM in APD (docs/decoding.md "APD").
+# Its localleap.json has "kind": "causal" and no maskId / logitsShifted (docs/model-format.md).
+CAUSAL_ARCHITECTURES = ("qwen2",)
+KINDS = ("diffusion", "causal")
 MAX_END_IDS = 8  # native/kernels/rule_types.h kMaxEndIds
 
 
@@ -110,24 +114,44 @@ def _template_text(v) -> Optional[str]:
 
 def build_metadata(meta: Dict, cfg: ModelConfig, dtype: str, attention: str, default_name: str,
                    tokenizer_config: Optional[Dict] = None, tokenizer: Optional[Dict] = None) -> Dict:
-    """The localleap.json object (camelCase), validated; raises ValueError naming the field."""
+    """The localleap.json object (camelCase), validated; raises ValueError naming the field.
+
+    meta["kind"] "causal" builds a causal-LM archive's metadata: "kind": "causal", no maskId and
+    no logitsShifted (config.json must not give mask_id / logits_shifted for such a model)."""
     tc = tokenizer_config or {}
-    for k in ("architecture", "mask_id", "eos_id"):
+    kind = meta.get("kind", "diffusion")
+    if kind not in KINDS:
+        raise ValueError(f"config.json: kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    required = ("architecture", "mask_id", "eos_id") if kind == "diffusion" else ("architecture", "eos_id")
+    for k in required:
         if k not in meta:
             raise ValueError(f"config.json: {k} ({camel(k)}) is missing")
+    if kind == "causal":
+        for k in ("mask_id", "logits_shifted"):
+            if k in meta:
+                raise ValueError(f"config.json: {k} ({camel(k)}) is given, but a causal model (kind causal) has "
+                                 f"no mask token and its output at i always predicts token i + 1")
     eos = meta["eos_id"]
     arch = meta["architecture"]
     md = {
         "format": "localleap",
         "formatVersion": FORMAT_VERSION,
         "name": meta.get("name", default_name),
-        "architecture": arch,
-        "vocabSize": cfg.vocab_size,
-        "maskId": meta["mask_id"],
+    }
+    if kind == "causal":
+        md["kind"] = "causal"
+    md["architecture"] = arch
+    md["vocabSize"] = cfg.vocab_size
+    if kind == "diffusion":
+        md["maskId"] = meta["mask_id"]
+    md.update({
         "eosId": eos,
         "endIds": meta.get("end_ids", [eos]),
         "padId": meta.get("pad_id", eos),  # never attended to, so EOS is as good as any
-        "logitsShifted": meta.get("logits_shifted", arch == "dream"),
+    })
+    if kind == "diffusion":
+        md["logitsShifted"] = meta.get("logits_shifted", arch == "dream")
+    md.update({
         "maxLength": cfg.max_length,
         "dtype": dtype,
         "attention": attention,
@@ -138,7 +162,7 @@ def build_metadata(meta: Dict, cfg: ModelConfig, dtype: str, attention: str, def
         "bosToken": meta["bos_token"] if "bos_token" in meta else _token_text(tc.get("bos_token")),
         "exporter": {"tool": "tools/export.py", "torch": _torch_version(),
                      "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")},
-    }
+    })
     if "decoding_defaults" in meta:  # calibrated per-model defaults (docs/model-format.md), kept as given
         md["decodingDefaults"] = meta["decoding_defaults"]
     validate_metadata(md, tokenizer)
@@ -177,6 +201,11 @@ def validate_decoding_defaults(dd) -> None:
         fail(".calibration", "must be an object")
 
 
+def metadata_kind(md: Dict) -> str:
+    """"diffusion" (no "kind" field, every archive before APD) or "causal"."""
+    return md.get("kind", "diffusion")
+
+
 def kv_cache_meta(cfg: ModelConfig) -> Dict[str, int]:
     """The sizes of one row's cache (model.py kv_cache_shape without batch and length)."""
     return {"layers": cfg.num_layers, "kvHeads": cfg.num_kv_heads, "headDim": cfg.head_dim}
@@ -202,14 +231,26 @@ def validate_metadata(md: Dict, tokenizer: Optional[Dict] = None) -> None:
     if not is_int(version) or version not in READABLE_VERSIONS:
         fail("formatVersion", f"must be one of {', '.join(map(str, READABLE_VERSIONS))} (re-export with this "
                               f"version's tools/export.py), got {version!r}")
-    if md.get("architecture") not in ARCHITECTURES:
-        fail("architecture", f"must be one of {', '.join(ARCHITECTURES)}, got {md.get('architecture')!r}")
+    kind = md.get("kind", "diffusion")
+    if kind not in KINDS:
+        fail("kind", f"must be one of {', '.join(KINDS)} (absent means diffusion), got {kind!r}")
+    causal = kind == "causal"
+    archs = CAUSAL_ARCHITECTURES if causal else ARCHITECTURES
+    if md.get("architecture") not in archs:
+        fail("architecture", f"must be one of {', '.join(archs)} for a {kind} model, got {md.get('architecture')!r}")
+    if causal:
+        if version < 2:
+            fail("formatVersion", f"must be 2 for a causal archive (kind causal), got {version!r}")
+        for k in ("maskId", "logitsShifted"):
+            if k in md:
+                fail(k, "must not be present in a causal archive (kind causal): it has no mask token and its "
+                        "output at i predicts token i + 1")
     if not isinstance(md.get("name"), str) or not md["name"]:
         fail("name", "must be a non-empty string")
     v = md.get("vocabSize")
     if not is_int(v) or v <= 0:
         fail("vocabSize", f"must be a positive integer, got {v!r}")
-    for k in ("maskId", "eosId", "padId"):
+    for k in ("eosId", "padId") if causal else ("maskId", "eosId", "padId"):
         if not is_int(md.get(k)) or not 0 <= md[k] < v:
             fail(k, f"must be an integer in [0, {v}), got {md.get(k)!r}")
     ends = md.get("endIds")
@@ -220,11 +261,11 @@ def validate_metadata(md: Dict, tokenizer: Optional[Dict] = None) -> None:
             fail("endIds", f"{e!r} is not an integer in [0, {v})")
     if md["eosId"] not in ends:
         fail("endIds", f"must contain eosId {md['eosId']}, got {ends}")
-    if md["maskId"] in ends:
+    if not causal and md["maskId"] in ends:
         fail("endIds", f"must not contain maskId {md['maskId']}")
     if not is_int(md.get("maxLength")) or md["maxLength"] <= 0:
         fail("maxLength", f"must be a positive integer, got {md.get('maxLength')!r}")
-    for k in ("logitsShifted", "addBos"):
+    for k in ("addBos",) if causal else ("logitsShifted", "addBos"):
         if type(md.get(k)) is not bool:
             fail(k, f"must be true or false, got {md.get(k)!r}")
     for k in ("chatTemplate", "bosToken"):

@@ -34,16 +34,29 @@ class PlainTransformer:
     def full(self, ids: Tensor, positions: Tensor, left_pad: Optional[Tensor]) -> Tuple[Tensor, KV]:
         """(logits [B, K, V] at positions, every position's keys/values): logits_at(_padded)."""
         pos, key_mask = _positions(ids, left_pad)
-        x, kv = self._layers(ids, pos, key_mask, None, None)
+        n = ids.shape[1]
+        x, kv = self._layers(ids, pos, self._window_mask(key_mask, torch.arange(n, device=ids.device), n), None, None)
         return self._logits(x, positions), kv
 
     @torch.no_grad()
     def window(self, ids: Tensor, window: Tensor, positions: Tensor, left_pad: Optional[Tensor], kv: KV) -> Tensor:
         """logits [B, K, V] at window[positions] when only the canvas positions `window` run: their
         fresh keys/values replace the stored ones there, and they attend to all L positions."""
+        return self.window_kv(ids, window, positions, left_pad, kv)[0]
+
+    @torch.no_grad()
+    def window_kv(self, ids: Tensor, window: Tensor, positions: Tensor, left_pad: Optional[Tensor],
+                  kv: KV) -> Tuple[Tensor, KV]:
+        """window()'s logits and the window's fresh keys/values (per layer [B, Hkv, W, D]), for a
+        caller that keeps its own cache (APD writes them back into it)."""
         pos, key_mask = _positions(ids, left_pad)  # the key mask stays over all L positions
-        x, _ = self._layers(ids.index_select(1, window), pos.index_select(1, window), key_mask, kv, window)
-        return self._logits(x, positions)
+        x, fresh = self._layers(ids.index_select(1, window), pos.index_select(1, window),
+                                self._window_mask(key_mask, window, ids.shape[1]), kv, window)
+        return self._logits(x, positions), fresh
+
+    def _window_mask(self, key_mask: Optional[Tensor], window: Tensor, n_keys: int) -> Optional[Tensor]:
+        """What _core masks for queries at `window`: the [B, L] key mask (bidirectional)."""
+        return key_mask
 
     def _layers(self, ids: Tensor, pos: Tensor, key_mask: Optional[Tensor], stored: Optional[KV],
                 window: Optional[Tensor]) -> Tuple[Tensor, KV]:
@@ -141,3 +154,27 @@ def _replaced(stored: Tensor, window: Tensor, fresh: Tensor) -> Tensor:
     out = stored.clone()
     out[:, :, window] = fresh
     return out
+
+
+class PlainCausal(PlainTransformer):
+    """The same plain transformer with causal attention, for a causal archive (causal_model.py,
+    kind causal): the query at canvas position p sees the keys at positions <= p that are not
+    padding, and a padded query sees itself only. full() is cache_full / logits_at(_padded) of
+    the ids given; window_kv() is cache_step over stored keys/values of ids.shape[1] positions
+    (whatever is stored at or after a query's position is never read)."""
+
+    def _window_mask(self, key_mask: Optional[Tensor], window: Tensor, n_keys: int) -> Optional[Tensor]:
+        keys = torch.arange(n_keys, device=window.device, dtype=torch.int64)[None, :]
+        q = window[:, None]
+        causal = keys <= q
+        if key_mask is None:
+            return causal[None, :, :]
+        return causal[None, :, :] & (key_mask[:, None, :] | (keys == q)[None, :, :])
+
+    def _core(self, q: Tensor, k: Tensor, v: Tensor, key_mask: Optional[Tensor]) -> Tensor:
+        if self.sdpa:
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask[:, None, :, :])
+        # causal_model.py CausalManualCore: softmax in float32
+        scores = torch.matmul(q, k.transpose(-1, -2)).float() * (1.0 / float(self.cfg.head_dim) ** 0.5)
+        scores = scores.masked_fill(torch.logical_not(key_mask[:, None, :, :]), float("-inf"))
+        return torch.matmul(torch.softmax(scores, dim=-1).to(v.dtype), v)

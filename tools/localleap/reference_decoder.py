@@ -33,6 +33,10 @@ class ReferenceModel:
             validate_metadata(self.meta)
         except ValueError as e:
             raise ValueError(f"{path}: {e}") from None
+        if self.meta.get("kind", "diffusion") != "diffusion":
+            raise ValueError(f"{path}: a {self.meta['kind']} LM archive (kind {self.meta['kind']}, architecture "
+                             f"{self.meta['architecture']}) is not a diffusion LM: it can only be the autoregressive "
+                             "model of APD (tools/localleap/apd_reference.py)")
         self.path, self.device = path, device
         self.version = self.meta["formatVersion"]
         self._plain = None

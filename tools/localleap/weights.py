@@ -1,4 +1,5 @@
-"""Load a neutral-weights folder (config.json + safetensors) into DiffusionLM."""
+"""Load a neutral-weights folder (config.json + safetensors) into DiffusionLM (or, for kind
+"causal", into causal_model.py's CausalLM: the same parameters, causal attention)."""
 import contextlib
 import os
 from typing import Dict, List, Optional, Tuple
@@ -56,13 +57,19 @@ def _no_init():
 
 
 def build_with_weights(cfg: ModelConfig, tensors: Dict[str, torch.Tensor], dtype: torch.dtype,
-                       device: str = "cpu", use_sdpa: Optional[bool] = None, where: str = "weights") -> DiffusionLM:
-    """DiffusionLM holding `tensors` (validated), parameters in dtype, buffers kept float32."""
+                       device: str = "cpu", use_sdpa: Optional[bool] = None, where: str = "weights",
+                       causal: bool = False) -> DiffusionLM:
+    """DiffusionLM (CausalLM with causal) holding `tensors` (validated), parameters in dtype,
+    buffers kept float32."""
     check_shapes(cfg, {n: list(t.shape) for n, t in tensors.items()}, where)
     if cfg.tie_embeddings and "lm_head.weight" in tensors and not torch.equal(tensors["lm_head.weight"], tensors["embed.weight"]):
         raise ValueError(f"{where}: tie_embeddings is true but lm_head.weight differs from embed.weight")
     with _no_init():
-        model = DiffusionLM(cfg, use_sdpa)
+        if causal:
+            from .causal_model import CausalLM
+            model = CausalLM(cfg, use_sdpa)
+        else:
+            model = DiffusionLM(cfg, use_sdpa)
     params = dict(model.named_parameters())  # tied lm_head.weight appears once, as embed.weight
     assert set(params) == set(parameter_shapes(cfg)), "model.py and parameter_shapes disagree"
     with torch.no_grad():
@@ -78,7 +85,8 @@ def build_with_weights(cfg: ModelConfig, tensors: Dict[str, torch.Tensor], dtype
 
 def load_model(folder: str, dtype: str = "float32", device: str = "cpu",
                use_sdpa: Optional[bool] = None) -> Tuple[DiffusionLM, ModelConfig, Dict]:
-    """(model, ModelConfig, snake_case metadata fields) of a neutral-weights folder."""
+    """(model, ModelConfig, snake_case metadata fields) of a neutral-weights folder; config.json's
+    kind "causal" gives a CausalLM."""
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     cfg, meta = read_config(folder)
@@ -88,4 +96,5 @@ def load_model(folder: str, dtype: str = "float32", device: str = "cpu",
                             {n: info.shape for n, (_, info) in headers.items()}, folder)
     check_shapes(cfg, shapes, folder)  # before reading data
     tensors = dequantize_state(st.load(folder), folder)  # expanded to float32, then to dtype below
-    return build_with_weights(cfg, tensors, DTYPES[dtype], device, use_sdpa, folder), cfg, meta
+    causal = meta.get("kind", "diffusion") == "causal"
+    return build_with_weights(cfg, tensors, DTYPES[dtype], device, use_sdpa, folder, causal), cfg, meta

@@ -30,10 +30,11 @@ def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def hf_parity(t: Dict[str, torch.Tensor], m: HFModel, scripted, shifted: bool, mask_id: int, dtype: str,
+def hf_parity(t: Dict[str, torch.Tensor], m: HFModel, scripted, shifted: bool, mask_id: Optional[int], dtype: str,
               device: str, prompts: int, log: Callable[[str], None], seed: int = 4321) -> Dict:
     """The exported module against the family's own forward (reference.py), on canvases like the
-    engine's: random prompt tokens followed by masks, a few tokens already filled in.
+    engine's: random prompt tokens followed by masks, a few tokens already filled in (a causal
+    model, mask_id None: random tokens, compared at the same randomly chosen positions).
     Compares (1) forward(ids) with the reference's raw logits and (2) what the engine reads,
     logits_at(ids, positions - shift) with the metadata's logitsShifted, with the logits the
     family's own generation code uses for those masked positions. Bound: max |diff| <=
@@ -47,10 +48,11 @@ def hf_parity(t: Dict[str, torch.Tensor], m: HFModel, scripted, shifted: bool, m
             n = int(torch.randint(8, 49, (1,), generator=gen))
             plen = int(torch.randint(2, n // 2 + 1, (1,), generator=gen))
             ids = torch.randint(0, m.vocab_size, (2, n), generator=gen)
-            ids[ids == mask_id] = 0
             masked = torch.zeros(n, dtype=torch.bool)
             masked[plen:] = torch.rand(n - plen, generator=gen) < 0.8
-            ids[:, masked] = mask_id
+            if mask_id is not None:
+                ids[ids == mask_id] = 0
+                ids[:, masked] = mask_id
             positions = masked.nonzero().flatten()
             if positions.numel() == 0:
                 positions = torch.tensor([n - 1])
@@ -98,7 +100,7 @@ def export_hf(checkpoint: str, out_path: str, dtype: str = "bfloat16", device: s
     # Everything that can be checked without reading the weights' data comes first.
     _, fam, m = read_checkpoint_config(checkpoint)
     cfg = m.model_config(max_length)
-    log(f"{checkpoint}: {fam.name} ({'shifted' if fam.logits_shifted else 'unshifted'} logits), {m.num_layers} layers, "
+    log(f"{checkpoint}: {fam.name} ({'causal LM' if fam.kind == 'causal' else ('shifted' if fam.logits_shifted else 'unshifted') + ' logits'}), {m.num_layers} layers, "
         f"hidden {m.hidden_size}, {m.num_heads} heads ({m.num_kv_heads} kv), MLP {m.intermediate_size}, "
         f"vocab {m.vocab_size}, max length {cfg.max_length}")
     for note in m.notes:
@@ -109,15 +111,20 @@ def export_hf(checkpoint: str, out_path: str, dtype: str = "bfloat16", device: s
     gen_cfg = read_optional_json(checkpoint, "generation_config.json")
     ids = resolve_special_ids(m, tok.token_id, gen_cfg, tok.config, log)
     add_bos, why_bos = tok.adds_bos()
-    meta = {"architecture": fam.architecture, "mask_id": ids["mask_id"], "eos_id": ids["eos_id"],
-            "end_ids": ids["end_ids"], "pad_id": ids["pad_id"], "logits_shifted": fam.logits_shifted,
-            "add_bos": add_bos, "name": _model_name(checkpoint)}
+    causal = fam.kind == "causal"
+    meta = {"architecture": fam.architecture, "eos_id": ids["eos_id"], "end_ids": ids["end_ids"],
+            "pad_id": ids["pad_id"], "add_bos": add_bos, "name": _model_name(checkpoint)}
+    if causal:
+        meta["kind"] = "causal"
+    else:
+        meta.update({"mask_id": ids["mask_id"], "logits_shifted": fam.logits_shifted})
     if tok.chat_template is not None:
         meta["chat_template"] = tok.chat_template
     md = build_metadata(meta, cfg, dtype, attention, meta["name"], tok.config, tok.json)
     md["exporter"].update({"tool": "tools/export_hf.py", "family": fam.name, "source": meta["name"],
                            "ids": ids["sources"], "addBos": why_bos})
-    log(f"  ids: mask {md['maskId']}, eos {md['eosId']}, end {md['endIds']}, pad {md['padId']}; "
+    log(f"  ids: {'causal, no mask' if causal else 'mask ' + str(md['maskId'])}, eos {md['eosId']}, end {md['endIds']}, "
+        f"pad {md['padId']}; "
         f"addBos {md['addBos']} ({why_bos}); chat template {'yes' if md['chatTemplate'] else 'none'}")
     plan = plan_weights(checkpoint, fam, m)
     n_params = sum(int(torch.Size(info.shape).numel()) for _, info, _ in plan.tensors.values())
@@ -137,7 +144,8 @@ def export_hf(checkpoint: str, out_path: str, dtype: str = "bfloat16", device: s
     # The neutral model holds the very tensors read above (no copy): reference.py reads them by
     # their Hugging Face names, the exported network through the family's name map.
     neutral = {ours: hf[theirs] for ours, theirs in fam.name_map(m).items()}
-    model = build_with_weights(cfg, neutral, DTYPES[dtype], device, attention == "sdpa", checkpoint)
+    model = build_with_weights(cfg, neutral, DTYPES[dtype], device, attention == "sdpa", checkpoint,
+                               causal=fam.kind == "causal")
     del neutral
     log("scripting")
     scripted = torch.jit.script(model)
@@ -145,8 +153,8 @@ def export_hf(checkpoint: str, out_path: str, dtype: str = "bfloat16", device: s
 
     t3 = time.time()
     if parity_prompts:
-        report["parity"] = hf_parity(hf, m, scripted, md["logitsShifted"], md["maskId"], dtype, device,
-                                     parity_prompts, log)
+        report["parity"] = hf_parity(hf, m, scripted, md.get("logitsShifted", False), md.get("maskId"), dtype,
+                                     device, parity_prompts, log)
         report["parity"]["engineMethods"] = parity_check(model, scripted, cfg.vocab_size, cfg.max_length, dtype,
                                                          device, parity_prompts, log)
         md["exporter"]["parity"] = report["parity"]

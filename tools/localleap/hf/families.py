@@ -11,6 +11,11 @@ Dream (Dream-org/Dream-v0-Instruct-7B, `model_type: Dream`, DreamModel): Qwen2 k
 names (q/k/v biases, grouped-query attention). Logits shifted: Dream's generation code uses the
 output at i - 1 for position i.
 
+Qwen2 / Qwen2.5 (e.g. Qwen/Qwen2.5-0.5B, `model_type: qwen2`, Qwen2ForCausalLM): a causal LM,
+exported as a kind "causal" archive, the small autoregressive model of APD (docs/decoding.md).
+Dream's keys and tensor names (Dream is a Qwen2 network), causal attention; the output at i
+predicts token i + 1. No mask token.
+
 Every value read here is checked; an unsupported option fails naming its config.json key.
 docs/hf-export.md lists where each fact was verified.
 """
@@ -110,6 +115,7 @@ class ConfigReader:
 class Family(ABC):
     name = ""
     architecture = ""          # localleap.json architecture
+    kind = "diffusion"         # localleap.json kind: "diffusion" (no field written) or "causal"
     logits_shifted = False
     model_types: Tuple[str, ...] = ()
     class_names: Tuple[str, ...] = ()
@@ -317,7 +323,34 @@ class Dream(Family):
         return out
 
 
-FAMILIES: Tuple[Family, ...] = (LLaDA(), Dream())
+class Qwen2(Dream):
+    """Qwen2 / Qwen2.5 causal LMs: Dream's keys and tensor names (Qwen2Model's), causal attention.
+    Qwen2Attention creates q/k/v with bias=True; Qwen2.5-0.5B / 1.5B tie the LM head to the
+    embedding (tie_word_embeddings true, no lm_head.weight in the checkpoint)."""
+    name = "qwen2"
+    architecture = "qwen2"
+    kind = "causal"
+    logits_shifted = False
+    model_types = ("qwen2",)
+    class_names = ("Qwen2ForCausalLM",)
+    mask_token = ""
+    end_of_turn_tokens = ("<|im_end|>",)
+    released_vocab = 151936  # Qwen2.5-0.5B / 1.5B (the 7B's is 152064)
+    released_ids = {"<|endoftext|>": 151643, "<|im_end|>": 151645}
+
+    def read(self, cfg: Dict, where: str) -> HFModel:
+        types = cfg.get("layer_types")  # newer transformers write one entry per layer
+        if types is not None and (not isinstance(types, list) or any(t != "full_attention" for t in types)):
+            raise ValueError(f"{where}: layer_types is {types!r}; localleap supports only full_attention layers "
+                             f"(no sliding-window attention)")
+        m = super().read(cfg, where)
+        if m.mask_id is not None:
+            m.notes.append(f"mask_token_id {m.mask_id} ignored: a causal model has no mask token")
+            m.mask_id = None
+        return m
+
+
+FAMILIES: Tuple[Family, ...] = (LLaDA(), Dream(), Qwen2())
 
 
 def _check_heads(m: HFModel, where: str, hidden: str, heads: str, kv: str) -> None:
@@ -334,16 +367,19 @@ def detect(cfg: Dict, where: str) -> Family:
     for fam in FAMILIES:
         if fam.matches(cfg):
             return fam
-    supported = "; ".join(f"{f.name}: model_type {f.model_types[0]!r} / {', '.join(f.class_names)}" for f in FAMILIES)
+    supported = "; ".join(f"{f.name}: model_type {f.model_types[0]!r} / {', '.join(f.class_names)}"
+                          + (" (causal, the autoregressive model of APD)" if f.kind == "causal" else "")
+                          for f in FAMILIES)
     raise ValueError(f"{where}: unsupported architecture: model_type {cfg.get('model_type')!r}, architectures "
-                     f"{cfg.get('architectures')!r}. localleap exports bidirectional diffusion LMs of these families: "
-                     f"{supported}")
+                     f"{cfg.get('architectures')!r}. localleap exports bidirectional diffusion LMs and causal LMs of "
+                     f"these families: {supported}")
 
 
 def resolve_special_ids(m: HFModel, token_id: Callable[[str], Optional[int]], generation_config: Optional[Dict],
                         tokenizer_config: Optional[Dict], log: Callable[[str], None]) -> Dict:
     """maskId, eosId, endIds, padId and where each came from (config.json first, then the
-    tokenizer's token texts, then the released checkpoint's ids when the vocab is the released one)."""
+    tokenizer's token texts, then the released checkpoint's ids when the vocab is the released one).
+    A causal family has no mask: mask_id is None."""
     fam = m.family
     released = m.vocab_size == fam.released_vocab
     sources: Dict[str, str] = {}
@@ -361,11 +397,13 @@ def resolve_special_ids(m: HFModel, token_id: Callable[[str], Optional[int]], ge
         return None
 
     mask = m.mask_id
-    if mask is not None:
+    if fam.kind == "causal":
+        mask = None  # a causal model has no mask token (maskId is absent from its metadata)
+    elif mask is not None:
         sources["maskId"] = "config.json mask_token_id"
     else:
         mask = by_text(fam.mask_token, "maskId")
-    if mask is None:
+    if mask is None and fam.kind != "causal":
         raise ValueError(f"config.json: mask_token_id is missing and the tokenizer has no {fam.mask_token} token")
 
     gen_eos: List[int] = []

@@ -1,4 +1,4 @@
-"""Plain eager forwards of LLaDA and Dream, written from their Hugging Face modeling code and
+"""Plain eager forwards of LLaDA, Dream and Qwen2, written from their Hugging Face modeling code and
 reading the checkpoint's own tensor names. They share nothing with tools/localleap/model.py or the
 name maps of families.py, so the export's parity check compares the exported network against an
 independent statement of each family's computation: a wrong name map (gate and up swapped, the
@@ -107,16 +107,64 @@ def dream_logits(t: Dict[str, Tensor], m: HFModel, ids: Tensor) -> Tensor:
     return F.linear(x, _w(t, "model.embed_tokens.weight" if m.tied else "lm_head.weight"))
 
 
+def qwen2_logits(t: Dict[str, Tensor], m: HFModel, ids: Tensor) -> Tensor:
+    """Qwen2ForCausalLM.forward(ids).logits, from the Qwen2 formulas (transformers'
+    modeling_qwen2.py): Qwen2RMSNorm (float32, x * rsqrt(mean(x^2) + eps), times the weight),
+    default rotary with rope_theta (inv_freq = 1 / theta^(arange(0, hd, 2) / hd); cos and sin of
+    cat(freqs, freqs); rotate_half over the two halves), Qwen2Attention with q/k/v biases and
+    repeat_kv for the key/value heads, the causal mask (a query at i sees keys 0..i), softmax in
+    float32, o_proj without bias; Qwen2MLP down(silu(gate(x)) * up(x)); model.norm; lm_head, or
+    embed_tokens when tie_word_embeddings. Written out here, not shared with dream_logits."""
+    b, n = ids.shape
+    nh, nkv, hd, eps = m.num_heads, m.num_kv_heads, m.head_dim, m.norm_eps
+
+    def rms(x: Tensor, name: str) -> Tensor:
+        return t[name].float() * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps))
+
+    def repeat_kv(u: Tensor) -> Tensor:  # [B, Hkv, L, hd] -> [B, H, L, hd], kv head j serves query heads j*rep..
+        rep = nh // nkv
+        return u[:, :, None, :, :].expand(b, nkv, rep, n, hd).reshape(b, nh, n, hd)
+
+    x = t["model.embed_tokens.weight"].float()[ids]
+    inv_freq = 1.0 / (m.rope_theta ** (torch.arange(0, hd, 2, dtype=torch.int64, device=ids.device).float() / hd))
+    freqs = torch.outer(torch.arange(n, device=ids.device, dtype=torch.float), inv_freq)
+    emb = torch.cat((freqs, freqs), dim=-1)
+    cos, sin = emb.cos(), emb.sin()
+    causal = torch.full((n, n), float("-inf"), device=ids.device).triu(1)
+
+    def rope(u: Tensor) -> Tensor:
+        half = torch.cat((-u[..., hd // 2:], u[..., : hd // 2]), dim=-1)
+        return u * cos + half * sin
+
+    for i in range(m.num_layers):
+        p = f"model.layers.{i}."
+        h = rms(x, p + "input_layernorm.weight")
+        q = rope(_linear(t, h, p + "self_attn.q_proj").reshape(b, n, nh, hd).permute(0, 2, 1, 3))
+        k = rope(_linear(t, h, p + "self_attn.k_proj").reshape(b, n, nkv, hd).permute(0, 2, 1, 3))
+        v = _linear(t, h, p + "self_attn.v_proj").reshape(b, n, nkv, hd).permute(0, 2, 1, 3)
+        w = torch.softmax(q @ repeat_kv(k).transpose(2, 3) / math.sqrt(hd) + causal, dim=-1)
+        a = (w @ repeat_kv(v)).permute(0, 2, 1, 3).reshape(b, n, nh * hd)
+        x = x + a @ _w(t, p + "self_attn.o_proj.weight").t()
+        h = rms(x, p + "post_attention_layernorm.weight")
+        g = F.silu(h @ _w(t, p + "mlp.gate_proj.weight").t()) * (h @ _w(t, p + "mlp.up_proj.weight").t())
+        x = x + g @ _w(t, p + "mlp.down_proj.weight").t()
+    x = rms(x, "model.norm.weight")
+    return x @ _w(t, "model.embed_tokens.weight" if m.tied else "lm_head.weight").t()
+
+
 def reference_logits(t: Dict[str, Tensor], m: HFModel, ids: Tensor) -> Tensor:
     """Raw logits [B, L, V] (float32) of the family's own forward."""
     with torch.no_grad():
+        if m.family.name == "qwen2":
+            return qwen2_logits(t, m, ids)
         return llada_logits(t, m, ids) if m.family.name == "llada" else dream_logits(t, m, ids)
 
 
 def predictions_at(t: Dict[str, Tensor], m: HFModel, ids: Tensor, positions: Tensor) -> Tensor:
     """The logits each family's own generation code uses to fill the masked positions
     [B, K, V]: LLaDA's generate() takes logits[:, p]; Dream's diffusion_generate() shifts them,
-    torch.cat([logits[:, :1], logits[:, :-1]], 1), so position p uses the output at p - 1."""
+    torch.cat([logits[:, :1], logits[:, :-1]], 1), so position p uses the output at p - 1.
+    Qwen2 (causal): the outputs at p themselves (each predicts the token at p + 1)."""
     z = reference_logits(t, m, ids)
     if m.family.name == "dream":
         z = torch.cat([z[:, :1], z[:, :-1]], dim=1)

@@ -1,5 +1,5 @@
-"""Random-weight checkpoints in the exact Hugging Face layout of LLaDA and Dream, for tests and
-benchmarks (tools/make_hf_checkpoint.py).
+"""Random-weight checkpoints in the exact Hugging Face layout of LLaDA, Dream and Qwen2 / Qwen2.5
+(the causal LM of APD), for tests and benchmarks (tools/make_hf_checkpoint.py).
 
 The layouts here are written out independently of families.py (which the exporter uses), from
 the released checkpoints' files: config.json keys, tensor names, shard index, tokenizer files with
@@ -34,6 +34,16 @@ PRESETS = {
                  "intermediate_size": 128, "vocab_size": 384, "special_base": 320, "shards": 3},
         "8b": {"hidden_size": 3584, "num_hidden_layers": 28, "num_attention_heads": 28, "num_key_value_heads": 4,
                "intermediate_size": 18944, "vocab_size": 152064, "special_base": 151643, "shards": 4},
+    },
+    # Qwen2.5-0.5B-Instruct's sizes (the small model beside Dream in the APD paper): a single
+    # model.safetensors, LM head tied to the embedding, a logits width (151936) narrower than
+    # Dream's (152064) over the same tokenizer. "tiny" keeps that shape: Dream tiny's 320-token
+    # base and Qwen2.5's added tokens at 320.., width 352 against Dream tiny's 384.
+    "qwen2": {
+        "tiny": {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+                 "intermediate_size": 128, "vocab_size": 352, "special_base": 320, "shards": 1, "tied": True},
+        "0.5b": {"hidden_size": 896, "num_hidden_layers": 24, "num_attention_heads": 14, "num_key_value_heads": 2,
+                 "intermediate_size": 4864, "vocab_size": 151936, "special_base": 151643, "shards": 1, "tied": True},
     },
 }
 
@@ -266,6 +276,60 @@ def dream_files(p: Dict, tokenizer_json: bool) -> Dict[str, object]:
     return files
 
 
+def qwen2_special_tokens(p: Dict) -> List[Tuple[str, int, bool]]:
+    """Qwen2.5's added tokens (<|endoftext|> 151643 .. <|file_sep|> 151664), without Dream's."""
+    return [(n, p["special_base"] + i, s) for i, (n, s) in enumerate(QWEN_SPECIALS)]
+
+
+def qwen2_files(p: Dict) -> Dict[str, object]:
+    """config.json (Qwen2.5-0.5B-Instruct's keys), generation_config.json, tokenizer.json (the fast
+    tokenizer, as Qwen ships it), vocab.json + merges.txt, tokenizer_config.json."""
+    specials = qwen2_special_tokens(p)
+    ids = {n: i for n, i, _ in specials}
+    vocab, merges = byte_bpe(p["special_base"])
+    eos, im_end = ids["<|endoftext|>"], ids["<|im_end|>"]
+    tokenizer_config = {
+        "add_bos_token": False, "add_prefix_space": False,
+        "added_tokens_decoder": {str(i): _decoder_entry(n, s) for n, i, s in specials},
+        "additional_special_tokens": ["<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>",
+                                      "<|box_start|>", "<|box_end|>", "<|quad_start|>", "<|quad_end|>",
+                                      "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>",
+                                      "<|video_pad|>"],
+        "bos_token": None, "chat_template": DREAM_CHAT_TEMPLATE, "clean_up_tokenization_spaces": False,
+        "eos_token": "<|im_end|>", "errors": "replace", "model_max_length": 131072, "pad_token": "<|endoftext|>",
+        "split_special_tokens": False, "tokenizer_class": "Qwen2Tokenizer", "unk_token": None,
+    }
+    config = {
+        "architectures": ["Qwen2ForCausalLM"], "attention_dropout": 0.0, "bos_token_id": eos, "eos_token_id": im_end,
+        "hidden_act": "silu", "hidden_size": p["hidden_size"], "initializer_range": 0.02,
+        "intermediate_size": p["intermediate_size"], "max_position_embeddings": 32768,
+        "max_window_layers": min(21, p["num_hidden_layers"]), "model_type": "qwen2",
+        "num_attention_heads": p["num_attention_heads"], "num_hidden_layers": p["num_hidden_layers"],
+        "num_key_value_heads": p["num_key_value_heads"], "rms_norm_eps": 1e-06, "rope_theta": 1000000.0,
+        "sliding_window": 32768, "tie_word_embeddings": p["tied"], "torch_dtype": "bfloat16",
+        "transformers_version": "4.43.1", "use_cache": True, "use_sliding_window": False,
+        "vocab_size": p["vocab_size"],
+    }
+    generation_config = {"bos_token_id": eos, "do_sample": True, "eos_token_id": [im_end, eos], "pad_token_id": eos,
+                         "repetition_penalty": 1.1, "temperature": 0.7, "top_k": 20, "top_p": 0.8,
+                         "transformers_version": "4.37.0"}
+    bl = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False}
+    tokenizer = {
+        "version": "1.0", "truncation": None, "padding": None,
+        "added_tokens": [_added(n, i, s) for n, i, s in specials],
+        "normalizer": {"type": "NFC"},
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"Regex": _QWEN2_SPLIT}, "behavior": "Isolated", "invert": False}, bl]},
+        "post_processor": bl, "decoder": bl,
+        "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": "",
+                  "end_of_word_suffix": "", "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
+                  "vocab": vocab, "merges": merges},
+    }
+    return {"config.json": config, "generation_config.json": generation_config, "tokenizer.json": tokenizer,
+            "vocab.json": vocab, "merges.txt": "#version: 0.2\n" + "\n".join(merges) + "\n",
+            "tokenizer_config.json": tokenizer_config}
+
+
 # ---------------------------------------------------------------------------------------------
 # Tensors, in the order the released index groups them.
 
@@ -295,7 +359,8 @@ def dream_tensors(p: Dict) -> List[Tuple[str, List[int]]]:
                 (b + "self_attn.o_proj.weight", [d, q]), (b + "mlp.gate_proj.weight", [i_, d]),
                 (b + "mlp.up_proj.weight", [i_, d]), (b + "mlp.down_proj.weight", [d, i_]),
                 (b + "input_layernorm.weight", [d]), (b + "post_attention_layernorm.weight", [d])]
-    return out + [("model.norm.weight", [d]), ("lm_head.weight", [v, d])]
+    out.append(("model.norm.weight", [d]))
+    return out if p.get("tied") else out + [("lm_head.weight", [v, d])]
 
 
 def _random(name: str, shape: List[int], gen: torch.Generator, device: str, dtype: torch.dtype) -> torch.Tensor:
@@ -336,7 +401,7 @@ def write_checkpoint(out: str, family: str, preset: str, seed: int = 0, device: 
     p = PRESETS[family][preset]
     t0 = time.time()
     os.makedirs(out, exist_ok=True)
-    files = llada_files(p) if family == "llada" else dream_files(p, tokenizer_json)
+    files = llada_files(p) if family == "llada" else qwen2_files(p) if family == "qwen2" else dream_files(p, tokenizer_json)
     if dtype != torch.bfloat16 and "config.json" in files:
         cfg = files["config.json"]
         if "torch_dtype" in cfg:
@@ -352,7 +417,7 @@ def write_checkpoint(out: str, family: str, preset: str, seed: int = 0, device: 
     if tokenizer_only:
         return {"files": written, "bytes": 0, "seconds": time.time() - t0}
 
-    layout = llada_tensors(p) if family == "llada" else dream_tensors(p)
+    layout = llada_tensors(p) if family == "llada" else dream_tensors(p)  # qwen2: Dream's (Qwen2Model's) names
     item = torch.tensor([], dtype=dtype).element_size()
     sizes = [math.prod(s) * item for _, s in layout]
     total = sum(sizes)
@@ -369,7 +434,7 @@ def write_checkpoint(out: str, family: str, preset: str, seed: int = 0, device: 
         f"{total / GIB:.2f} GiB {str(dtype).replace('torch.', '')} in {n} shards, generated on {device}")
     for j, members in enumerate(shards, 1):
         t1 = time.time()
-        fname = f"model-{j:05d}-of-{n:05d}.safetensors"
+        fname = "model.safetensors" if n == 1 else f"model-{j:05d}-of-{n:05d}.safetensors"  # one file: no index
         tensors = {}
         for k in members:
             name, shape = layout[k]
@@ -381,10 +446,11 @@ def write_checkpoint(out: str, family: str, preset: str, seed: int = 0, device: 
         del tensors
         log(f"  [{j}/{n}] {fname}: {len(members)} tensors, {nbytes / GIB:.2f} GiB in {time.time() - t1:.1f} s")
         written.append(fname)
-    with open(os.path.join(out, st.INDEX_NAME), "w", encoding="utf-8") as f:
-        json.dump({"metadata": {"total_size": total}, "weight_map": dict(sorted(weight_map.items()))}, f, indent=2)
-        f.write("\n")
-    written.append(st.INDEX_NAME)
+    if n > 1:
+        with open(os.path.join(out, st.INDEX_NAME), "w", encoding="utf-8") as f:
+            json.dump({"metadata": {"total_size": total}, "weight_map": dict(sorted(weight_map.items()))}, f, indent=2)
+            f.write("\n")
+        written.append(st.INDEX_NAME)
     return {"files": written, "bytes": total, "seconds": time.time() - t0}
 
 
@@ -397,7 +463,7 @@ def expected_ids(family: str, preset: str) -> Dict[str, int]:
     p = PRESETS[family][preset]
     if family == "llada":
         return dict(llada_special_tokens(p))
-    return {n: i for n, i, _ in dream_special_tokens(p)}
+    return {n: i for n, i, _ in (qwen2_special_tokens(p) if family == "qwen2" else dream_special_tokens(p))}
 
 
 def preset_of(family: str, preset: str) -> Optional[Dict]:
