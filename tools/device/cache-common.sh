@@ -1,7 +1,7 @@
-# Shared by tools/device/cache8b.sh, cache8b-engine.sh and cache-accuracy.sh (sourced after they
+# Shared by tools/device/cache8b.sh, cache8b-engine.sh, cache-accuracy.sh and calibrate-v2.sh (sourced after they
 # set OUT, DEADLINE_S and T_START and define die): the stage log, the time budget, node and
 # node_modules from .device/ (tools/device/pack.sh), the CUDA binary built from native/ with
-# prebuildify (SKIP_BUILD=1: the committed prebuild).
+# prebuildify (SKIP_BUILD=1: the committed prebuild). DEVICE=cpu skips the GPU checks (CPU rehearsals).
 
 elapsed() { echo $(( $(date +%s) - T_START )); }
 stage() { echo; echo "== $(date -u +%H:%M:%S) (+$(elapsed) s) $*"; }
@@ -21,8 +21,12 @@ device_env() {
     tar xJf .device/node_modules.tar.xz
   fi
   [ -f "$1" ] || die "no $1 (compile with tools/device/pack.sh or npx tsc -p tsconfig.test.json; carry dist)"
-  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader || die "nvidia-smi"
-  python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name())' || die "python3 torch with CUDA"
+  if [ "${DEVICE:-cuda}" = cpu ]; then  # a CPU rehearsal of a device script (calibrate-v2.sh)
+    "${PYTHON:-python3}" -c 'import torch; print("torch", torch.__version__, "(CPU rehearsal)")' || die "python3 with torch"
+  else
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader || die "nvidia-smi"
+    python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name())' || die "python3 torch with CUDA"
+  fi
   node --version
   df -h /tmp | tail -1
   git log --oneline -1 2>/dev/null || true

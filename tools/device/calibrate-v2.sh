@@ -19,8 +19,10 @@ set -uo pipefail
 OUT="${OUT:-/tmp/localleap-calibrate}"
 mkdir -p "$OUT"
 cd "$(dirname "$0")/../.."
-START=$SECONDS
-stage() { echo; echo "== $(date -u +%H:%M:%S) (+$((SECONDS - START)) s) $*"; }
+T_START=$(date +%s)
+die() { echo "CALIBRATE V2 FAILED: $*"; exit 1; }
+# shellcheck source=tools/device/cache-common.sh
+. tools/device/cache-common.sh
 KAPPAS="${KAPPAS:-0.8,0.9,0.95,0.99}"
 TAUS="${TAUS:-0.6,0.7,0.8,0.9,0.95,0.99}"
 RADII="${RADII:-1,2,4}"
@@ -39,17 +41,7 @@ WORK=/tmp/localleap-calibrate-work
 rm -rf "$WORK" && mkdir -p "$WORK"
 status=0
 
-stage "environment"
-if ! command -v node >/dev/null; then
-  xz -dc .device/node.xz > /tmp/node && chmod +x /tmp/node
-  mkdir -p /tmp/bin && ln -sf /tmp/node /tmp/bin/node && export PATH="/tmp/bin:$PATH"
-fi
-[ -d node_modules/cli-progress ] || tar xJf .device/node_modules.tar.xz
-date -u +%Y-%m-%dT%H:%M:%SZ
-[ "$DEVICE" = cuda ] && nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm --format=csv,noheader
-"$PYTHON" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)'
-node --version
-git log --oneline -1 2>/dev/null || true
+DEVICE="$DEVICE" PYTHON="$PYTHON" device_env dist/lib/cli/cli.js
 
 stage "export models/reference -> $MODEL ($DTYPE, this torch, on $DEVICE)"
 "$PYTHON" tools/export.py --weights models/reference --out "$MODEL" --dtype "$DTYPE" --device "$DEVICE" || { echo "EXPORT FAILED"; exit 1; }
@@ -68,7 +60,7 @@ node dist/bench/run.js --device "$DEVICE" --model "$CALIBRATED" --batch "$BATCH"
   --budget-s "$MAIN_BUDGET_S" --no-progress --out "$WORK/main" || status=1
 cp "$WORK/main/bench.json" "$WORK/main/bench.md" "$WORK/main/accuracy-vs-steps.svg" "$WORK/main/tokens-per-second.svg" "$OUT/" 2>/dev/null
 
-left=$((DEADLINE_S - (SECONDS - START)))
+left=$((DEADLINE_S - $(elapsed)))
 stage "sweep of kappa, tau, W (and theta): gen 256, first 1000 problems (budget $left s)"
 if [ "$left" -gt 20 ]; then
   node dist/bench/run.js --device "$DEVICE" --model "$MODEL" --batch "$BATCH" --sweep-only --sweep-gen 256 \
