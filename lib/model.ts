@@ -280,6 +280,7 @@ export class Model {
                 temperature: o.temperature,
                 seeds: prompts.map(() => o.seed),
                 stopAtEos: o.stopAtEos,
+                endOfText: o.endOfText,
                 cudaGraph: o.cudaGraph && this.info.device === "cuda",
                 cache,
                 ...(abort !== undefined && { abort }),

@@ -96,6 +96,13 @@ export interface CommonGenerateOptions {
     seed?: number;
     /** Stop after the first block that holds an end token. Default false. */
     stopAtEos?: boolean;
+    /**
+     * End-of-text prediction (Learn2PD's EoTP, docs/decoding.md "Ending early"): a row stops at
+     * the step that commits an end token with every position before it decoded, even mid-block;
+     * the rest of the canvas is filled with the end token. Finer than stopAtEos (it implies it).
+     * Default false.
+     */
+    endOfText?: boolean;
     /** Replay steps as CUDA graphs on CUDA (falls back to eager, with a reason in the result). Default true; ignored on CPU. */
     cudaGraph?: boolean;
     /**
@@ -213,6 +220,7 @@ export interface ResolvedGenerateOptions {
     temperature: number;
     seed: number;
     stopAtEos: boolean;
+    endOfText: boolean;
     cudaGraph: boolean;
     /** undefined: the model's default (DEFAULT_CACHE, or "none" for a v1 archive). */
     cache?: CacheMode;
@@ -268,6 +276,7 @@ const GENERATE_ALLOWED: Record<GenerateOptionName, string> = {
     temperature: `0 (greedy) or a finite number from ${MIN_TEMPERATURE}`,
     seed: "an integer from 0 to 2^53 - 1",
     stopAtEos: "true or false",
+    endOfText: "true or false",
     cudaGraph: "true or false",
     cache: CACHE_MODES.map((c) => `"${c}"`).join(", "),
     signal: "an AbortSignal",
@@ -310,6 +319,7 @@ const generateSchema = z.strictObject({
     temperature: z.number().min(0).refine((t) => t === 0 || (t >= MIN_TEMPERATURE && Number.isFinite(t))).default(0),
     seed: z.number().int().min(0).max(MAX_SEED).optional(),
     stopAtEos: z.boolean().default(false),
+    endOfText: z.boolean().default(false),
     cudaGraph: z.boolean().default(true),
     cache: z.enum(CACHE_MODES).optional(),
     signal: z.instanceof(AbortSignal).optional(),
@@ -424,6 +434,7 @@ export function parseGenerateOptions(
         temperature: o.temperature,
         seed,
         stopAtEos: o.stopAtEos,
+        endOfText: o.endOfText,
         cudaGraph: o.cudaGraph,
         ...(o.cache !== undefined && { cache: o.cache }),
         ...(o.signal !== undefined && { signal: o.signal }),

@@ -76,7 +76,7 @@ export interface GenerateResult {
     tokens: number[];
     /** Forward passes this generation took. */
     steps: number;
-    /** Forward passes of each block (0 for blocks skipped by stopAtEos). */
+    /** Forward passes of each block (0 for blocks skipped by stopAtEos or endOfText). */
     stepsPerBlock: number[];
     /** Why the text ends. */
     finishReason: FinishReason;

@@ -24,7 +24,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 CASE_KEYS = {"model": None, "prompts": None, "genLength": None, "blockLength": 32, "strategy": "low-confidence",
              "steps": None, "threshold": 0.9, "anchorThreshold": 0.9, "relaxedThreshold": 0.75, "radius": 4,
-             "temperature": 0.0, "seeds": None, "seed": 0, "stopAtEos": False, "cache": "none"}
+             "temperature": 0.0, "seeds": None, "seed": 0, "stopAtEos": False, "cache": "none",
+             "endOfText": False}
 APD_KEYS = {"arModel": None, "mixtureWeight": 0.7, "kvWindow": 16, "maxLookahead": 100}
 BLOCK_ONLY = ("steps", "threshold", "anchorThreshold", "relaxedThreshold", "radius", "cache")
 
@@ -72,7 +73,7 @@ def run_case(case: dict, models: dict, device: str) -> dict:
     seeds = c["seeds"] if c["seeds"] is not None else [c["seed"]] * len(c["prompts"])
     return decode(models[c["model"]], c["prompts"], c["genLength"], c["blockLength"], c["strategy"], c["steps"],
                   c["threshold"], c["anchorThreshold"], c["relaxedThreshold"], c["radius"], c["temperature"],
-                  seeds, c["stopAtEos"], c["cache"])
+                  seeds, c["stopAtEos"], c["cache"], c["endOfText"])
 
 
 def main(argv=None) -> int:

@@ -15,6 +15,8 @@ export type Family =
     | "threshold+stop"
     | "localleap"
     | "localleap+stop"
+    | "threshold+eot"
+    | "localleap+eot"
     | "threshold (model defaults)"
     | "localleap (model defaults)";
 
@@ -91,6 +93,22 @@ export function mainConfigs(genLength: number): BenchConfig[] {
         localleap(genLength),
         localleap(genLength, 0.9, 0.75, 4, true),
     ];
+}
+
+/**
+ * The further decoders (issue 15) beside the main table: end-of-text prediction (endOfText) with
+ * threshold 0.9 and LocalLeap's defaults, each a family of its own like the stopAtEos rows (same
+ * commits up to the end token, fewer forward passes).
+ */
+export function decoderConfigs(genLength: number): BenchConfig[] {
+    const eot = (config: BenchConfig, family: Family): BenchConfig => ({
+        ...config,
+        name: `${config.name}-eot`,
+        family,
+        description: `${config.description}, endOfText`,
+        options: { ...config.options, endOfText: true },
+    });
+    return [eot(threshold(genLength), "threshold+eot"), eot(localleap(genLength), "localleap+eot")];
 }
 
 /**

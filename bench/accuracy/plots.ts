@@ -12,6 +12,8 @@ const FAMILY_COLOR: Record<Family, string> = {
     "localleap+stop": "#8172b3",
     "threshold (model defaults)": "#937860",
     "localleap (model defaults)": "#da8bc3",
+    "threshold+eot": "#8c613c",
+    "localleap+eot": "#4d8f8b",
 };
 const SHAPES: MarkerShape[] = ["circle", "square", "diamond", "triangle"];
 

@@ -114,6 +114,8 @@ export interface AddonGenerateRequest {
     /** One seed per row, integers in [0, 2^53). */
     seeds: number[];
     stopAtEos: boolean;
+    /** End-of-text prediction: stop a row at the step that commits an end token with nothing masked before it; absent means false. */
+    endOfText?: boolean;
     /** Capture each step as a CUDA graph (CUDA only; falls back to eager with a reason). */
     cudaGraph: boolean;
     /** KV cache; absent means "none". */

@@ -103,6 +103,7 @@ GenerateRequest toGenerateRequest(const Napi::Object& obj) {
     r.seeds.push_back((uint64_t)s);
   }
   r.stopAtEos = args::boolean(obj, "stopAtEos");
+  r.endOfText = args::optionalBoolean(obj, "endOfText", false);
   r.cudaGraph = args::boolean(obj, "cudaGraph");
   r.cache = parseCacheMode(env, obj.Get("cache"));
   return r;

@@ -54,6 +54,9 @@ struct GenerateRequest {
   float temperature = 0.0f;
   std::vector<uint64_t> seeds;
   bool stopAtEos = false;
+  // End-of-text prediction: the row stops once an end token is committed with every position before
+  // it decoded (mid-block); the rest of the canvas becomes the EOS id.
+  bool endOfText = false;
   bool cudaGraph = true;
   CacheMode cache = CacheMode::kNone;
 };

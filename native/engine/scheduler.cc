@@ -203,6 +203,30 @@ void finishBlock(Row& r, const ModelConfig& config) {
   r.block += 1;
 }
 
+// End-of-text prediction (docs/decoding.md "Ending early"): the column of the first end token of
+// the row's block when every position before it is decoded, else -1. Earlier blocks are decoded
+// and hold no end token (the row would have stopped), so the block is all that needs reading.
+int endOfTextColumn(const Row& r, const ModelConfig& config) {
+  const int lo = r.genStart + r.block * r.call->lb, hi = lo + r.call->lb;
+  for (int col = lo; col < hi; ++col) {
+    const int64_t token = r.canvas[col];
+    if (token == config.maskId) return -1;
+    if (std::find(config.endIds.begin(), config.endIds.end(), token) != config.endIds.end()) return col;
+  }
+  return -1;
+}
+
+// The row's text ended at `column`: everything after it becomes EOS and the row is done, mid-block.
+void stopAtEndOfText(Row& r, int column, const ModelConfig& config) {
+  RowResult& out = r.call->result.rows[r.index];
+  std::fill(r.canvas.begin() + column + 1, r.canvas.end(), (int64_t)config.eosId);
+  out.stepsPerBlock[r.block] = r.steps - r.stepsBefore;
+  r.stepsBefore = r.steps;
+  out.steps = r.steps;
+  r.blockSteps = 0;
+  r.done = true;
+}
+
 // Ends the call before its next step (the JS side's finish flag): the canvas as it is.
 void finishEarly(CallState& c, const ModelConfig& config) {
   for (Row& r : c.rows) {
@@ -389,6 +413,13 @@ void Scheduler::drain(StepBackend& backend, const ModelConfig& config) {
               er.tokens.push_back(token);
             }
             if (r.done) continue;
+            if (c.call->request.endOfText) {
+              const int column = endOfTextColumn(r, config);
+              if (column >= 0) {
+                stopAtEndOfText(r, column, config);
+                continue;
+              }
+            }
             if (plan.remaining[b] == 0) {
               if (c.lockstep) {
                 r.blockDone = true;

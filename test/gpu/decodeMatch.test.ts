@@ -83,3 +83,31 @@ test("a batch of prompts of different lengths decodes each row as if alone (GPU)
         await loaded.model.dispose();
     }
 });
+
+test("endOfText on the GPU equals the CPU decode (no cache and dual cache, graphs on)", async () => {
+    const cpu = await loadModel({ modelPath: MODEL, device: "cpu" });
+    const gpu = await loadModel({ modelPath: MODEL, device: "cuda" });
+    try {
+        let compared = 0;
+        for (const strategy of STRATEGIES) {
+            for (const cache of ["none", "dual"] as const) {
+                for (const temperature of [0, 0.7]) {
+                    for (const prompt of PROMPTS) {
+                        const options = optionsFor(strategy, 16, { temperature, seed: 5, endOfText: true, cache });
+                        const a = await cpu.generate(prompt, options);
+                        const b = await gpu.generate(prompt, options);
+                        const where = `endOfText ${strategy} cache=${cache} T=${temperature} "${prompt}"`;
+                        assert.deepEqual(b.tokens, a.tokens, `tokens differ: ${where}`);
+                        assert.equal(b.steps, a.steps, `steps differ: ${where}`);
+                        assert.deepEqual(b.stepsPerBlock, a.stepsPerBlock, `steps per block differ: ${where}`);
+                        compared++;
+                    }
+                }
+            }
+        }
+        console.log(`endOfText match: ${compared} CPU/GPU generations identical`);
+    } finally {
+        await cpu.dispose();
+        await gpu.dispose();
+    }
+});

@@ -51,6 +51,7 @@ function generateOptionCases(): BadInputCase[] {
         temperature: [["-1", -1], ["0.0001 (under the minimum)", 0.0001], ["Infinity", Infinity], ["NaN", NaN]],
         seed: [["-1", -1], ["1.5", 1.5], ["2^53", 2 ** 53], ["NaN", NaN]],
         stopAtEos: [["1", 1]],
+        endOfText: [["1", 1], ['"yes"', "yes"]],
         cudaGraph: [["0", 0]],
         signal: [["a look-alike", { aborted: false, addEventListener() {} }]],
         onStep: [["5", 5]],

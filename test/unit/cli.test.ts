@@ -63,11 +63,11 @@ describe("localleap generate", () => {
 
     test("flags become options; the text on stdout, steps, finish reason and timings on stderr", async () => {
         await run("What is the capital of France?", "--model", "m.pt", "--device", "cpu", "--threads", "3", "--gen-length", "64",
-            "--block-length", "16", "--anchor-threshold", "0.8", "--relaxed-threshold", "0.7", "--radius", "2", "--stop-at-eos");
+            "--block-length", "16", "--anchor-threshold", "0.8", "--relaxed-threshold", "0.7", "--radius", "2", "--stop-at-eos", "--end-of-text");
         expect(loadModelMock).toHaveBeenCalledWith(expect.objectContaining({ modelPath: "m.pt", device: "cpu", threads: 3 }));
         const [input, options] = generate.mock.calls[0]!;
         expect(input).toBe("What is the capital of France?");
-        expect(options).toMatchObject({ genLength: 64, blockLength: 16, anchorThreshold: 0.8, relaxedThreshold: 0.7, radius: 2, stopAtEos: true });
+        expect(options).toMatchObject({ genLength: 64, blockLength: 16, anchorThreshold: 0.8, relaxedThreshold: 0.7, radius: 2, stopAtEos: true, endOfText: true });
         expect(options).not.toHaveProperty("steps");
         expect(out).toBe("Paris.\n");
         expect(err).toContain("steps: 5 (per block: 3 2), finish: eos, 250.0 ms total, 40.00 ms/step, 12.0 tokens/s, cache none\n");

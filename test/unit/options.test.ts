@@ -30,6 +30,7 @@ describe("generate options: defaults", () => {
             temperature: 0,
             seed: 0,
             stopAtEos: false,
+            endOfText: false,
             cudaGraph: true,
             raw: false,
             specialTokens: false,

@@ -96,11 +96,13 @@ def decode(model: ReferenceModel, prompts: Sequence[Sequence[int]], gen_length: 
            strategy: str = "low-confidence", steps: Optional[int] = None, threshold: float = 0.9,
            anchor_threshold: float = 0.9, relaxed_threshold: float = 0.75, radius: int = 4,
            temperature: float = 0.0, seeds: Optional[Sequence[int]] = None, stop_at_eos: bool = False,
-           cache: str = "none") -> Dict:
+           cache: str = "none", end_of_text: bool = False) -> Dict:
     """{"rows": [{"tokens", "steps", "stepsPerBlock", "finishReason"}], "batchSteps"}.
 
     cache "prefix" / "dual": a block's first batch step runs the whole canvas and stores every
-    position's keys/values; its later steps run only a window (see block_logits)."""
+    position's keys/values; its later steps run only a window (see block_logits).
+    end_of_text: a row stops right after the step that commits an end token with every position
+    before it decoded (end_of_text_offset); the rest of its canvas becomes EOS."""
     B = len(prompts)
     if B == 0:
         raise ValueError("no prompts")
@@ -181,6 +183,10 @@ def decode(model: ReferenceModel, prompts: Sequence[Sequence[int]], gen_length: 
                 canvas[b, lo:hi] = np.where(commit, t, block)
                 row_steps[b] += 1
                 per_block[b][blk] += 1
+                at = end_of_text_offset(canvas[b, lo:hi], model.mask_id, model.end_ids) if end_of_text else None
+                if at is not None:
+                    canvas[b, lo + at + 1:] = model.eos_id
+                    stopped[b] = True
         for b in range(B):
             if stop_at_eos and not stopped[b] and np.isin(canvas[b, lo:hi], model.end_ids).any():
                 canvas[b, hi:] = model.eos_id
@@ -193,6 +199,17 @@ def decode(model: ReferenceModel, prompts: Sequence[Sequence[int]], gen_length: 
         rows.append({"tokens": span, "steps": row_steps[b], "stepsPerBlock": per_block[b],
                      "finishReason": "eos" if any(t in model.end_ids for t in span) else "length"})
     return {"rows": rows, "batchSteps": batch_steps}
+
+
+def end_of_text_offset(block: np.ndarray, mask_id: int, end_ids: Sequence[int]) -> Optional[int]:
+    """Offset of the block's first end token when nothing before it is masked, else None (earlier
+    blocks are decoded and hold no end token, or the row would have stopped)."""
+    for i, t in enumerate(block.tolist()):
+        if t == mask_id:
+            return None
+        if t in end_ids:
+            return i
+    return None
 
 
 def cache_window(cache: str, lo: int, hi: int, length: int, shift: int) -> Tuple[np.ndarray, np.ndarray]:

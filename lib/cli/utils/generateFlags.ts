@@ -27,6 +27,7 @@ export interface ModelAndGenerateFlags {
     device?: string;
     threads?: number | string;
     stopAtEos?: boolean;
+    endOfText?: boolean;
     cudaGraph?: boolean;
     stop?: string[];
     [key: string]: unknown;
@@ -41,7 +42,7 @@ export function addModelFlags(command: Command): Command {
         .option("--threads <n>", "intra-op threads (default: libtorch's)", parseNumberFlag);
 }
 
-/** Adds one flag per generate option, plus --stop-at-eos and --no-cuda-graph. */
+/** Adds one flag per generate option, plus --stop-at-eos, --end-of-text and --no-cuda-graph. */
 export function addGenerateFlags(command: Command): Command {
     for (const [flag, , description, numeric] of GENERATE_FLAGS) {
         command.addOption(numeric ? new Option(flag, description).argParser(parseNumberFlag) : new Option(flag, description));
@@ -49,6 +50,7 @@ export function addGenerateFlags(command: Command): Command {
     return command
         .option("--stop <text>", "stop string: the text ends before it (repeat for several)", (value: string, previous: string[] = []) => [...previous, value])
         .option("--stop-at-eos", "stop after the first block holding an end token")
+        .option("--end-of-text", "stop a row at the step that commits an end token with nothing masked before it (EoTP)")
         .option("--no-cuda-graph", "run CUDA steps eagerly instead of as CUDA graphs");
 }
 
@@ -72,6 +74,7 @@ export function generateOptionsFromFlags(flags: ModelAndGenerateFlags): Generate
     return defined({
         ...Object.fromEntries(GENERATE_FLAGS.map(([, key]) => [key, flags[key]])),
         stopAtEos: flags.stopAtEos,
+        endOfText: flags.endOfText,
         stop: flags.stop,
         cudaGraph: flags.cudaGraph === false ? false : undefined,
     }) as GenerateOptions;
