@@ -21,7 +21,6 @@ export type LocalleapErrorCode =
     | "NATIVE_BINDING_UNAVAILABLE"
     | "NATIVE_BUILD_FAILED"
     | "CUDA_UNAVAILABLE"
-    | "DEVICE_UNSUPPORTED"
     | "OUT_OF_MEMORY"
     | "RESOURCE_EXHAUSTED"
     | "ABORTED"
@@ -274,23 +273,6 @@ export class NativeBuildError extends LocalleapError {
 export class CudaUnavailableError extends LocalleapError {
     constructor(message: string, hint: string) {
         super("CUDA_UNAVAILABLE", message, { hint });
-    }
-}
-
-/**
- * A device string this version recognises but cannot use yet: "cuda:N" (a GPU by index). The
- * native side loads a CUDA model on device 0 of the GPUs the process sees; selecting GPU N needs
- * a native change (docs/backends.md "A model per GPU").
- */
-export class DeviceUnsupportedError extends LocalleapError {
-    /** The device string given, e.g. "cuda:1". */
-    readonly device: string;
-
-    constructor(device: string, where: string) {
-        super("DEVICE_UNSUPPORTED", `${where}: device ${JSON.stringify(device)} (a GPU by index) is not supported yet; this version knows "cpu", "cuda" (GPU 0 of the visible ones) and "auto"`, {
-            hint: "run one process per GPU with CUDA_VISIBLE_DEVICES=N and device \"cuda\" (docs/backends.md), or use \"cuda\" for GPU 0",
-        });
-        this.device = device;
     }
 }
 

@@ -11,7 +11,7 @@ import { DEFAULT_CACHE, type LoadModelOptions, parseLoadModelOptions } from "./o
 import type { PromptContext } from "./prompt/encodePrompt";
 import { compileChatTemplate } from "./tokenizer/renderChatTemplate";
 import { TextTokenizer } from "./tokenizer/TextTokenizer";
-import type { Device } from "./types";
+import type { AddonDeviceRequest } from "./bindings/AddonTypes";
 import { defaultModelPath } from "./utils/defaultModelPath";
 import { resolveDevice } from "./utils/resolveDevice";
 
@@ -102,7 +102,7 @@ function boundedProbe<T>(probe: Promise<T>, timeoutMs: number, signal: AbortSign
 async function buildModel(
     result: AddonLoadResult,
     ctx: {
-        modelPath: string; device: Device; threads: number; loaded: LoadedAddon; tokenizerOverride: TextTokenizer | null; maxQueued: number;
+        modelPath: string; device: AddonDeviceRequest; threads: number; loaded: LoadedAddon; tokenizerOverride: TextTokenizer | null; maxQueued: number;
         probeTimeoutMs: number; signal?: AbortSignal;
     },
 ): Promise<Model> {
@@ -141,6 +141,7 @@ async function buildModel(
             path: ctx.modelPath,
             metadata,
             device: native.device,
+            gpu: native.gpu,
             dtype: native.dtype,
             threads: ctx.threads,
             fileBytes: result.fileBytes,

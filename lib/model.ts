@@ -57,6 +57,8 @@ export interface ModelInfo {
     metadata: ModelMetadata;
     /** Where the model runs. */
     device: Device;
+    /** The GPU it runs on: its index among the GPUs the process sees (device "cuda:N") and name; null on the CPU. */
+    gpu: { index: number; name: string } | null;
     /** dtype of the logits the probe forward returned. */
     dtype: AddonDType;
     /** Intra-op threads asked for (0: libtorch's default). */

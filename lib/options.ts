@@ -2,7 +2,7 @@ import { z } from "zod";
 import { InvalidOptionsError, type OptionIssue } from "./errors";
 import { formatZodIssues } from "./schemas/formatZodIssues";
 import type { DecodingDefaults } from "./metadata";
-import type { CacheMode, DeviceOption, LoadProgress, StepEvent, Strategy, TextChunk } from "./types";
+import type { CacheMode, CudaDeviceIndex, DeviceOption, LoadProgress, StepEvent, Strategy, TextChunk } from "./types";
 import { formatValue } from "./utils/formatValue";
 
 /** Largest genLength / blockLength / radius accepted; the model's maxLength is checked later. */
@@ -26,7 +26,11 @@ export interface LoadModelOptions {
     modelPath?: string;
     /** Tokenizer to use instead of the one embedded in the model: a folder with tokenizer.json (+ tokenizer_config.json) or a tokenizer.json path. */
     tokenizerPath?: string;
-    /** 'auto' (default) uses CUDA when the loaded binary has it and a GPU is visible. */
+    /**
+     * 'auto' (default) uses CUDA (GPU 0) when the loaded binary has it and a GPU is visible; 'cuda'
+     * is GPU 0 of those the process sees, 'cuda:N' GPU N (CudaUnavailableError, naming how many
+     * there are, when there is no GPU N). A model's worker, stream, graphs and memory stay on its GPU.
+     */
     device?: DeviceOption;
     /**
      * Intra-op threads of the model's worker (1..1024); 0 or unset keeps libtorch's default (one
@@ -254,7 +258,7 @@ export interface ResolvedLoadModelOptions {
 export const LOAD_ALLOWED: Record<keyof LoadModelOptions, string> = {
     modelPath: "a non-empty path string",
     tokenizerPath: "a non-empty path string",
-    device: '"cpu", "cuda" or "auto"',
+    device: '"cpu", "cuda" (GPU 0), "cuda:N" (GPU N) or "auto"',
     threads: `an integer from 0 to ${MAX_THREADS} (0 keeps libtorch's default)`,
     signal: "an AbortSignal",
     onProgress: "a function",
@@ -291,11 +295,14 @@ const GENERATE_ALLOWED: Record<GenerateOptionName, string> = {
 
 const isFunction = (value: unknown): value is (...args: never[]) => unknown => typeof value === "function";
 
+/** "cuda:N": a GPU by index, N a plain decimal integer below 10000 (no sign, no leading zeros). */
+export const CUDA_INDEX = /^cuda:(0|[1-9][0-9]{0,3})$/;
+
 /** @internal The loadModel options schema (the pool's options extend it). */
 export const loadModelSchema = z.strictObject({
     modelPath: z.string().min(1).optional(),
     tokenizerPath: z.string().min(1).optional(),
-    device: z.enum(["cpu", "cuda", "auto"]).default("auto"),
+    device: z.union([z.enum(["cpu", "cuda", "auto"]), z.custom<CudaDeviceIndex>((v) => typeof v === "string" && CUDA_INDEX.test(v))]).default("auto"),
     threads: z.number().int().min(0).max(MAX_THREADS).default(0),
     signal: z.instanceof(AbortSignal).optional(),
     onProgress: z.custom<(progress: LoadProgress) => void>(isFunction).optional(),

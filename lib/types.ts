@@ -6,8 +6,14 @@ export type Strategy = "low-confidence" | "random" | "threshold" | "localleap";
 /** Fast-dLLM's KV caches (docs/decoding.md "KV cache"). */
 export type CacheMode = "none" | "prefix" | "dual";
 
-/** Where to run: 'auto' picks CUDA when the loaded binary has it and a GPU is visible, else CPU. */
-export type DeviceOption = "cpu" | "cuda" | "auto";
+/** A GPU by index among those the process sees (CUDA_VISIBLE_DEVICES applies first): "cuda:0", "cuda:1", ... */
+export type CudaDeviceIndex = `cuda:${number}`;
+
+/**
+ * Where to run: 'auto' picks CUDA (GPU 0) when the loaded binary has it and a GPU is visible, else
+ * CPU; 'cuda' is GPU 0; 'cuda:N' is GPU N.
+ */
+export type DeviceOption = "cpu" | "cuda" | "auto" | CudaDeviceIndex;
 
 /** The device a model actually runs on. */
 export type Device = "cpu" | "cuda";

@@ -6,6 +6,9 @@
 /** Where a model runs. */
 export type AddonDevice = "cpu" | "cuda";
 
+/** What the addon's loadModel accepts: "cuda" is GPU 0, "cuda:N" GPU N. */
+export type AddonDeviceRequest = AddonDevice | `cuda:${number}`;
+
 /** Element type of a model's weights and logits. */
 export type AddonDType = "float32" | "bfloat16" | "float16";
 
@@ -45,7 +48,7 @@ export interface AddonLoadProgress {
 
 export interface AddonLoadRequest {
     path: string;
-    device: AddonDevice;
+    device: AddonDeviceRequest;
     /** Intra-op threads for this model's worker thread; 0 keeps libtorch's default. */
     threads: number;
     /** Rows the model's scheduler decodes at once (LoadModelOptions.maxBatchSize); default 32. */
@@ -89,6 +92,8 @@ export type AddonCacheMode = "none" | "prefix" | "dual";
 
 export interface AddonModelInfo {
     device: AddonDevice;
+    /** The GPU the model runs on (its index among the visible ones and its name); null on the CPU. */
+    gpu: { index: number; name: string } | null;
     /** dtype of the logits the probe forward returned. */
     dtype: AddonDType;
     /** Bytes of parameters and buffers. */

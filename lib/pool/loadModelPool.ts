@@ -10,7 +10,7 @@ import { type LoadModelPoolOptions, parsePoolOptions } from "./poolOptions";
  * {@link loadModel} and the other options) and returns them as a {@link ModelPool}, which
  * routes each call to the least loaded replica. If a replica fails to load, the others are
  * stopped and disposed, and the pool rejects with that replica's error (its message says which
- * replica). Rejects with InvalidOptionsError, DeviceUnsupportedError ("cuda:N") or any error of
+ * replica). Rejects with InvalidOptionsError, CudaUnavailableError (a "cuda:N" the process does not see) or any error of
  * loadModel.
  */
 export async function loadModelPool(options: LoadModelPoolOptions): Promise<ModelPool> {

@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { DeviceUnsupportedError } from "../errors";
 import { LOAD_ALLOWED, type LoadModelOptions, loadModelSchema, parseWith } from "../options";
 import type { DeviceOption, LoadProgress } from "../types";
 
@@ -10,9 +9,9 @@ export const MAX_POOL_REPLICAS = 64;
 export interface LoadModelPoolOptions extends Omit<LoadModelOptions, "device" | "onProgress"> {
     /**
      * One entry per replica, each what {@link LoadModelOptions.device} accepts ("cpu", "cuda",
-     * "auto"); entries may repeat (["cpu", "cpu"]: two CPU replicas). 1 to MAX_POOL_REPLICAS
-     * entries. "cuda:N" rejects with DeviceUnsupportedError: GPU selection by index is not
-     * supported yet. threads, maxQueuedGenerations and maxBatchSize apply to each replica.
+     * "cuda:N", "auto"); entries may repeat (["cpu", "cpu"]: two CPU replicas). One replica per
+     * GPU: ["cuda:0", "cuda:1"]. 1 to MAX_POOL_REPLICAS entries. threads, maxQueuedGenerations and
+     * maxBatchSize apply to each replica.
      */
     devices: readonly DeviceOption[];
     /** Called while each replica's archive is read; `replica` is its index in `devices`. */
@@ -29,28 +28,22 @@ export interface ResolvedPoolOptions {
 
 const isFunction = (value: unknown): value is (...args: never[]) => unknown => typeof value === "function";
 
-/** "cuda:N": recognised so that it gets its own error rather than "not one of cpu, cuda, auto". */
-const CUDA_INDEX = /^cuda:\d+$/;
-
 const poolSchema = loadModelSchema.omit({ device: true, onProgress: true }).extend({
-    devices: z.array(z.union([z.enum(["cpu", "cuda", "auto"]), z.string().regex(CUDA_INDEX)])).min(1).max(MAX_POOL_REPLICAS),
+    devices: z.array(loadModelSchema.shape.device.unwrap()).min(1).max(MAX_POOL_REPLICAS),
     onProgress: z.custom<(progress: LoadProgress, replica: number) => void>(isFunction).optional(),
 });
 
 const { device: _device, ...loadAllowed } = LOAD_ALLOWED;
 const POOL_ALLOWED: Record<keyof LoadModelPoolOptions, string> = {
     ...loadAllowed,
-    devices: `an array of 1 to ${MAX_POOL_REPLICAS} devices, each "cpu", "cuda" or "auto" (one replica each)`,
+    devices: `an array of 1 to ${MAX_POOL_REPLICAS} devices, each "cpu", "cuda", "cuda:N" or "auto" (one replica each)`,
 };
 
 /**
- * @internal Validates loadModelPool options: InvalidOptionsError listing every bad field, then
- * DeviceUnsupportedError for a "cuda:N" entry.
+ * @internal Validates loadModelPool options: InvalidOptionsError listing every bad field.
  */
 export function parsePoolOptions(options: unknown): ResolvedPoolOptions {
     const { devices, onProgress, ...replica } = parseWith(poolSchema, options, "loadModelPool options", POOL_ALLOWED);
-    const byIndex = devices.find((device) => CUDA_INDEX.test(device));
-    if (byIndex !== undefined) throw new DeviceUnsupportedError(byIndex, `loadModelPool devices[${devices.indexOf(byIndex)}]`);
     const { modelPath, tokenizerPath, signal, ...rest } = replica;
     return {
         devices: devices as DeviceOption[],

@@ -119,6 +119,14 @@ Napi::Object fromModelInfo(Napi::Env env, const ModelInfo& info) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("device", info.device);
   o.Set("dtype", info.dtype);
+  if (info.gpuIndex >= 0) {
+    Napi::Object gpu = Napi::Object::New(env);
+    gpu.Set("index", info.gpuIndex);
+    gpu.Set("name", info.gpuName);
+    o.Set("gpu", gpu);
+  } else {
+    o.Set("gpu", env.Null());
+  }
   o.Set("parameterBytes", Napi::Number::New(env, (double)info.parameterBytes));
   o.Set("kvCacheBytesPerPosition", Napi::Number::New(env, (double)info.kvCacheBytesPerPosition));
   return o;

@@ -334,6 +334,7 @@ Napi::Value loadModel(const Napi::CallbackInfo& info) {
           });
         };
       }
+      useDeviceOnThisThread(device);
       LoadedArchive archive = loadArchive(path, device, options, progress, abort.get());
       auto meta = std::make_shared<ArchiveSummary>();
       meta->metadataJson = archive.metadataJson;

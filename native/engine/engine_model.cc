@@ -7,6 +7,9 @@
 #include "kv_cache.h"
 #include "model_call.h"
 #ifdef LOCALLEAP_WITH_CUDA
+#include <c10/cuda/CUDAFunctions.h>
+#include <cuda_runtime_api.h>
+
 #include "cuda_backend.h"
 #endif
 
@@ -24,9 +27,22 @@ const char* dtypeName(at::ScalarType t) {
 
 }  // namespace
 
+// "cuda" -> 0, "cuda:N" -> N (plain decimal, below 10000), else -1.
+int cudaIndexOf(const std::string& name) {
+  if (name == "cuda") return 0;
+  const std::string prefix = "cuda:";
+  const std::string digits = name.substr(0, prefix.size()) == prefix ? name.substr(prefix.size()) : "";
+  if (digits.empty() || digits.size() > 4 || (digits.size() > 1 && digits[0] == '0')) return -1;
+  for (char ch : digits) {
+    if (ch < '0' || ch > '9') return -1;
+  }
+  return std::stoi(digits);
+}
+
 c10::Device resolveDevice(const std::string& name) {
   if (name == "cpu") return c10::Device(c10::kCPU);
-  if (name != "cuda") throw EngineError(ErrorCode::kInvalidArgument, "device must be 'cpu' or 'cuda'");
+  const int index = cudaIndexOf(name);
+  if (index < 0) throw EngineError(ErrorCode::kInvalidArgument, "device must be 'cpu', 'cuda' or 'cuda:N'");
 #ifndef LOCALLEAP_WITH_CUDA
   throw EngineError(ErrorCode::kCudaUnavailable,
                     "this localleap binary is the CPU variant (built against a CPU libtorch): it cannot use "
@@ -38,7 +54,22 @@ c10::Device resolveDevice(const std::string& name) {
                       "this localleap binary has CUDA support but libtorch sees no CUDA device (no GPU, "
                       "no driver, or CUDA_VISIBLE_DEVICES hides it). Use device 'cpu' or run on a GPU machine.");
   }
-  return c10::Device(c10::kCUDA, 0);
+  const int count = (int)torch::cuda::device_count();
+  if (index >= count) {
+    throw EngineError(ErrorCode::kCudaUnavailable,
+                      "device '" + name + "': libtorch sees " + std::to_string(count) + " CUDA device" +
+                          (count == 1 ? " (cuda:0)" : "s (cuda:0 to cuda:" + std::to_string(count - 1) + ")") +
+                          ", so there is no GPU " + std::to_string(index) + ".");
+  }
+  return c10::Device(c10::kCUDA, (c10::DeviceIndex)index);
+#endif
+}
+
+void useDeviceOnThisThread(const c10::Device& device) {
+#ifdef LOCALLEAP_WITH_CUDA
+  if (device.is_cuda()) c10::cuda::set_device(device.index());
+#else
+  (void)device;
 #endif
 }
 
@@ -72,6 +103,13 @@ ModelInfo EngineModel::configure(const ModelConfig& config) {
     config_ = config;
     ModelInfo info;
     info.device = device_.is_cuda() ? "cuda" : "cpu";
+#ifdef LOCALLEAP_WITH_CUDA
+    if (device_.is_cuda()) {
+      info.gpuIndex = device_.index();
+      cudaDeviceProp props{};
+      if (cudaGetDeviceProperties(&props, device_.index()) == cudaSuccess) info.gpuName = props.name;
+    }
+#endif
     info.dtype = dtypeName(full.scalar_type());
     if (config.cache.available()) info.kvCacheBytesPerPosition = kvCacheBytesPerRow(config.cache, full.scalar_type(), 1);
     for (const auto& p : archive_.module.parameters()) info.parameterBytes += p.numel() * p.element_size();

@@ -16,6 +16,8 @@ namespace localleap {
 struct ModelInfo {
   std::string device;  // "cpu" | "cuda"
   std::string dtype;   // of the logits
+  int gpuIndex = -1;    // CUDA: the device index among the visible ones; -1 on the CPU
+  std::string gpuName;
   int64_t parameterBytes = 0;
   // Format v2: KV-cache bytes per canvas position of one row (layers x 2 x kvHeads x headDim x dtype); 0 for v1.
   int64_t kvCacheBytesPerPosition = 0;
@@ -49,7 +51,13 @@ class EngineModel {
   void probeCacheMethods(const ModelConfig& config, at::ScalarType dtype);
 };
 
-// Parses "cpu" / "cuda"; CUDA_UNAVAILABLE (saying why) when this build or machine has no CUDA.
+// Parses "cpu" / "cuda" (GPU 0) / "cuda:N"; CUDA_UNAVAILABLE (saying why) when this build or
+// machine has no CUDA, or no GPU N (naming how many there are).
 c10::Device resolveDevice(const std::string& name);
+
+// Makes `device` the calling thread's current CUDA device (nothing for the CPU). A model's worker
+// calls it once before loading: every later job of that thread (its stream, graphs, allocations,
+// kernel launches) then runs on the model's GPU.
+void useDeviceOnThisThread(const c10::Device& device);
 
 }  // namespace localleap

@@ -24,9 +24,9 @@ afterAll(async () => {
 
 test("two CPU replicas, described per replica", () => {
     expect(pool.size).toBe(2);
-    expect(pool.info.map((info) => [info.device, info.path, info.metadata.name])).toEqual([
-        ["cpu", LLADA_FIXTURE, single.info.metadata.name],
-        ["cpu", LLADA_FIXTURE, single.info.metadata.name],
+    expect(pool.info.map((info) => [info.device, info.gpu, info.path, info.metadata.name])).toEqual([
+        ["cpu", null, LLADA_FIXTURE, single.info.metadata.name],
+        ["cpu", null, LLADA_FIXTURE, single.info.metadata.name],
     ]);
 });
 
@@ -85,7 +85,7 @@ describe("dispose", () => {
     });
 });
 
-test('"cuda:1" is DEVICE_UNSUPPORTED, an empty list INVALID_OPTIONS', async () => {
-    await expect(loadModelPool({ modelPath: LLADA_FIXTURE, devices: ["cuda:1" as never] })).rejects.toMatchObject({ code: "DEVICE_UNSUPPORTED" });
+test('"cuda:1" on the CPU build is CUDA_UNAVAILABLE, an empty list INVALID_OPTIONS', async () => {
+    await expect(loadModelPool({ modelPath: LLADA_FIXTURE, devices: ["cpu", "cuda:1"] })).rejects.toMatchObject({ code: "CUDA_UNAVAILABLE", message: expect.stringContaining("cuda:1") });
     await expect(loadModelPool({ modelPath: LLADA_FIXTURE, devices: [] })).rejects.toMatchObject({ code: "INVALID_OPTIONS" });
 });

@@ -181,7 +181,9 @@ function loadOptionCases(): BadInputCase[] {
     add("modelPath under a file", (c) => ({ modelPath: `${c.fixture}/model.pt`, device: "cpu" }), "MODEL_NOT_FOUND");
     add('device "gpu"', (c) => ({ modelPath: c.fixture, device: "gpu" }));
     add('device "CUDA"', (c) => ({ modelPath: c.fixture, device: "CUDA" }));
-    add('device "cuda:1"', (c) => ({ modelPath: c.fixture, device: "cuda:1" }));
+    add('device "cuda:1" on the CPU build', (c) => ({ modelPath: c.fixture, device: "cuda:1" }), "CUDA_UNAVAILABLE");
+    add('device "cuda:01"', (c) => ({ modelPath: c.fixture, device: "cuda:01" }));
+    add('device "cuda:-1"', (c) => ({ modelPath: c.fixture, device: "cuda:-1" }));
     add('device "cuda" on the CPU build', (c) => ({ modelPath: c.fixture, device: "cuda" }), "CUDA_UNAVAILABLE");
     add("device 0", (c) => ({ modelPath: c.fixture, device: 0 }));
     add("threads -1", (c) => ({ modelPath: c.fixture, threads: -1 }));

@@ -78,5 +78,22 @@ describe("resolveDevice", () => {
         const loaded = { buildInfo: { ...cpuBuild, variant: "cuda" as const, cudaVersion: "13.0" }, binaryPath: "/b", variantName: "cuda13.0-torch2.11", attempts: [] };
         expect(() => resolveDevice("cuda", loaded, { CUDA_VISIBLE_DEVICES: "" })).toThrow(/sees no CUDA device \(CUDA_VISIBLE_DEVICES=""\)/);
         expect(resolveDevice("cuda", { ...loaded, buildInfo: { ...loaded.buildInfo, cudaAvailable: true, cudaDeviceCount: 2 } })).toBe("cuda");
+        expect(() => resolveDevice("cuda:0", loaded, {})).toThrow(/device 'cuda:0': .*sees no CUDA device/);
+    });
+
+    test("cuda:N picks GPU N of those visible; an index past them says how many there are", () => {
+        const twoGpus = { buildInfo: { ...cpuBuild, variant: "cuda" as const, cudaVersion: "13.0", cudaAvailable: true, cudaDeviceCount: 2 }, binaryPath: "/b", variantName: "cuda13.0-torch2.11", attempts: [] };
+        expect(resolveDevice("cuda:0", twoGpus)).toBe("cuda:0");
+        expect(resolveDevice("cuda:1", twoGpus)).toBe("cuda:1");
+        let error: unknown;
+        try {
+            resolveDevice("cuda:2", twoGpus, { CUDA_VISIBLE_DEVICES: "3,5" });
+        } catch (e) {
+            error = e;
+        }
+        expect(error).toMatchObject({ code: "CUDA_UNAVAILABLE", message: expect.stringContaining("sees 2 CUDA devices (cuda:0 to cuda:1), so there is no GPU 2 (CUDA_VISIBLE_DEVICES=\"3,5\")") });
+        const oneGpu = { ...twoGpus, buildInfo: { ...twoGpus.buildInfo, cudaDeviceCount: 1 } };
+        expect(() => resolveDevice("cuda:1", oneGpu, {})).toThrow(/sees 1 CUDA device \(cuda:0\), so there is no GPU 1/);
+        expect(() => resolveDevice("cuda:1", { ...twoGpus, buildInfo: cpuBuild }, {})).toThrow(/device 'cuda:1' needs a CUDA build/);
     });
 });

@@ -208,6 +208,11 @@ describe("generate options: cross-field rules", () => {
 });
 
 describe("loadModel options", () => {
+    test('device "cuda:N" is accepted as given', () => {
+        expect(parseLoadModelOptions({ device: "cuda:0" }).device).toBe("cuda:0");
+        expect(parseLoadModelOptions({ device: "cuda:7" }).device).toBe("cuda:7");
+    });
+
     test("defaults", () => {
         expect(parseLoadModelOptions(undefined)).toEqual({ device: "auto", threads: 0, maxQueuedGenerations: 1024, maxBatchSize: 32, trustModelCode: false, probeTimeoutMs: 60000 });
         expect(parseLoadModelOptions({ modelPath: "m.pt", device: "cpu", threads: 4, maxQueuedGenerations: 8 }))
@@ -218,7 +223,9 @@ describe("loadModel options", () => {
         ["modelPath", "", /non-empty path/],
         ["modelPath", 5, /non-empty path/],
         ["tokenizerPath", null, /non-empty path/],
-        ["device", "gpu", /"cpu", "cuda" or "auto"/],
+        ["device", "gpu", /"cpu", "cuda" \(GPU 0\), "cuda:N" \(GPU N\) or "auto"/],
+        ["device", "cuda:01", /"cuda:N" \(GPU N\)/],
+        ["device", "cuda:1.5", /"cuda:N" \(GPU N\)/],
         ["threads", -1, /integer from 0 to 1024/],
         ["threads", 2000, /integer from 0 to 1024/],
         ["maxBatchSize", 0, /integer from 1 to 4096/],

@@ -6,7 +6,7 @@ import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, jest, test } from "@jest/globals";
 import type { LoadedAddon } from "../../lib/bindings/getAddon";
 import type { AddonGenerateRequest, AddonLoadRequest, AddonLoadResult } from "../../lib/bindings/AddonTypes";
-import { AbortError, DeviceUnsupportedError, InvalidOptionsError, ModelDisposedError, ModelNotFoundError, OutOfMemoryError, QueueFullError } from "../../lib/errors";
+import { AbortError, InvalidOptionsError, ModelDisposedError, ModelNotFoundError, OutOfMemoryError, QueueFullError } from "../../lib/errors";
 import { leastLoaded } from "../../lib/pool/leastLoaded";
 import { loadModelPool } from "../../lib/pool/loadModelPool";
 import { MAX_POOL_REPLICAS } from "../../lib/pool/poolOptions";
@@ -133,11 +133,11 @@ describe("loadModelPool options", () => {
         await expect(loadModelPool({ device: "cpu" } as never)).rejects.toThrow(/did you mean devices\?/);
     });
 
-    test('"cuda:N" is DEVICE_UNSUPPORTED: not supported yet, with the way to use GPU N today', async () => {
-        const error = await loadModelPool({ modelPath, devices: ["cuda", "cuda:1"] as never }).catch((e: unknown) => e);
-        expect(error).toBeInstanceOf(DeviceUnsupportedError);
-        expect(error).toMatchObject({ code: "DEVICE_UNSUPPORTED", device: "cuda:1", hint: expect.stringContaining("CUDA_VISIBLE_DEVICES") });
-        expect((error as Error).message).toMatch(/devices\[1\].*not supported yet/);
+    test('"cuda:N" entries are accepted and passed to each replica; malformed indices are INVALID_OPTIONS', async () => {
+        for (const bad of ["cuda:01", "cuda:-1", "cuda:1.5", "cuda:", "CUDA:1", "cuda:10000"]) {
+            const error = await loadModelPool({ modelPath, devices: ["cuda", bad] as never }).catch((e: unknown) => e);
+            expect({ bad, error }).toMatchObject({ bad, error: { code: "INVALID_OPTIONS", message: expect.stringMatching(/devices/) } });
+        }
         expect(getAddonMock).not.toHaveBeenCalled();
         // Other bad fields are reported first, all together.
         await expect(loadModelPool({ devices: ["cuda:0"], threads: -1 } as never)).rejects.toBeInstanceOf(InvalidOptionsError);

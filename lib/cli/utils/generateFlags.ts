@@ -38,7 +38,7 @@ export function addModelFlags(command: Command): Command {
     return command
         .option("-m, --model <path>", "model.pt to load (default: the package's reference model)")
         .option("--tokenizer <path>", "tokenizer folder or tokenizer.json, instead of the model's own")
-        .option("--device <device>", "cpu, cuda or auto (default auto)")
+        .option("--device <device>", "cpu, cuda (GPU 0), cuda:N (GPU N) or auto (default auto)")
         .option("--threads <n>", "intra-op threads (default: libtorch's)", parseNumberFlag);
 }
 

@@ -36,7 +36,7 @@ export class FakeAddonModel implements AddonModel {
     async configure(config: AddonModelConfig): Promise<AddonModelInfo> {
         if (this.configureError) throw this.configureError;
         this.configured = config;
-        return { device: "cpu", dtype: "float32", parameterBytes: 4096, kvCacheBytesPerPosition: config.kvCache ? 64 : 0 };
+        return { device: "cpu", gpu: null, dtype: "float32", parameterBytes: 4096, kvCacheBytesPerPosition: config.kvCache ? 64 : 0 };
     }
 
     async generate(request: AddonGenerateRequest): Promise<AddonGenerateResult> {
