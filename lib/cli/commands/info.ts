@@ -20,7 +20,7 @@ export function infoCommand(): Command {
     return new Command("info")
         .description("show the native build, the libtorch found, and a model's metadata")
         .option("-m, --model <path>", "model.pt to describe (default: the reference model, when it exists)")
-        .option("--device <device>", "cpu, cuda or auto (default auto)")
+        .option("--device <device>", "cpu, cuda (GPU 0), cuda:N (GPU N) or auto (default auto)")
         .option("--json", "print JSON")
         .action((flags: InfoFlags) => withJsonErrors(flags.json, false, () => runInfo(flags)));
 }
