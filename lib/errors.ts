@@ -28,6 +28,7 @@ export type LocalleapErrorCode =
     | "QUEUE_FULL"
     | "PROMPT_SET_INVALID"
     | "ARCHIVE_WRITE_FAILED"
+    | "APD_VOCAB_MISMATCH"
     | "INTERNAL";
 
 /** Base class of every localleap error. */
@@ -193,6 +194,23 @@ export class ModelProbeError extends ModelLoadError {
             hint: "the network does not match its metadata (vocabSize, dtype, attention); re-export it, or use a libtorch >= 2.0 build for sdpa models",
             cause,
         });
+    }
+}
+
+/**
+ * APD's causal LM (loadModel's apd.arModelPath) cannot verify this dLLM's drafts (docs/decoding.md
+ * "The vocabulary check"): `reason` is "no-tokenizer" (an archive embeds no tokenizer.json),
+ * "tokenizer" (the tokenizers give ids other meanings) or "width" (a dLLM token lies outside the
+ * logits both models share); the message names the first difference.
+ */
+export class ApdVocabMismatchError extends ModelLoadError {
+    readonly reason: "no-tokenizer" | "tokenizer" | "width";
+
+    constructor(reason: "no-tokenizer" | "tokenizer" | "width", message: string) {
+        super("APD_VOCAB_MISMATCH", `APD vocabulary mismatch (${reason}): ${message}`, {
+            hint: "use a causal LM exported with the dLLM's tokenizer (e.g. Qwen2.5 beside Dream), both archives with their tokenizer.json embedded",
+        });
+        this.reason = reason;
     }
 }
 

@@ -5,7 +5,8 @@ import { getAddon, type LoadedAddon } from "./bindings/getAddon";
 import { mapAddonError } from "./bindings/utils/mapAddonError";
 import { AbortError, ModelMethodMissingError, ModelNotFoundError, ModelProbeError, TokenizerError } from "./errors";
 import { raceAbort } from "./generation/raceAbort";
-import { parseModelMetadata, type ModelMetadata } from "./metadata";
+import { checkApdVocab } from "./apd/checkVocab";
+import { parseCausalMetadata, parseModelMetadata, type ModelMetadata } from "./metadata";
 import { Model } from "./model";
 import { DEFAULT_CACHE, type LoadModelOptions, parseLoadModelOptions } from "./options";
 import type { PromptContext } from "./prompt/encodePrompt";
@@ -29,6 +30,8 @@ const REQUIRED_METHODS = ["forward", "logits_at", "logits_at_padded"];
 export async function loadModel(options: LoadModelOptions = {}): Promise<Model> {
     const o = parseLoadModelOptions(options);
     const modelPath = await resolveModelPath(o.modelPath);
+    // Strategy apd's causal LM: read by the same native load, on the same worker thread and device.
+    const arModelPath = o.apd === undefined ? undefined : await resolveModelPath(o.apd.arModelPath);
     const checkAborted = () => {
         if (o.signal?.aborted) throw new AbortError("loading was aborted");
     };
@@ -53,6 +56,7 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
             threads: o.threads,
             maxBatchSize: o.maxBatchSize,
             trustModelCode: o.trustModelCode,
+            ...(arModelPath !== undefined && { arPath: arModelPath }),
             ...(abort !== undefined && { abort }),
             ...(o.onProgress !== undefined && { onProgress: o.onProgress }),
         });
@@ -65,7 +69,7 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
     try {
         checkAborted();
         return await buildModel(result, {
-            modelPath, device, threads: o.threads, loaded, tokenizerOverride, maxQueued: o.maxQueuedGenerations,
+            modelPath, ...(arModelPath !== undefined && { arModelPath }), device, threads: o.threads, loaded, tokenizerOverride, maxQueued: o.maxQueuedGenerations,
             probeTimeoutMs: o.probeTimeoutMs, ...(o.signal !== undefined && { signal: o.signal }),
         });
     } catch (error) {
@@ -102,7 +106,7 @@ function boundedProbe<T>(probe: Promise<T>, timeoutMs: number, signal: AbortSign
 async function buildModel(
     result: AddonLoadResult,
     ctx: {
-        modelPath: string; device: AddonDeviceRequest; threads: number; loaded: LoadedAddon; tokenizerOverride: TextTokenizer | null; maxQueued: number;
+        modelPath: string; arModelPath?: string; device: AddonDeviceRequest; threads: number; loaded: LoadedAddon; tokenizerOverride: TextTokenizer | null; maxQueued: number;
         probeTimeoutMs: number; signal?: AbortSignal;
     },
 ): Promise<Model> {
@@ -115,6 +119,16 @@ async function buildModel(
         ctx.tokenizerOverride ??
         (result.tokenizerJson.trim() === "" ? null : TextTokenizer.fromJson(result.tokenizerJson, result.tokenizerConfigJson, `${ctx.modelPath} (embedded)`));
     const prompt = promptContext(metadata, tokenizer, ctx.tokenizerOverride !== null);
+    // APD: the causal LM's metadata, then the vocabulary check on the two embedded tokenizers.
+    let ar: { vocabSize: number; eosId: number; maxLength: number; vocabWidth: number; kvCache: { layers: number; kvHeads: number; headDim: number } } | undefined;
+    if (ctx.arModelPath !== undefined) {
+        if (result.ar === undefined) throw new ModelProbeError(`the native load did not return the causal LM ${ctx.arModelPath}`);
+        const arMissing = REQUIRED_METHODS.filter((method) => !result.ar!.methods.includes(method));
+        if (arMissing.length > 0) throw new ModelMethodMissingError(`${ctx.arModelPath} (apd.arModelPath) lacks the TorchScript method${arMissing.length > 1 ? "s" : ""} ${arMissing.join(", ")}`);
+        const arMeta = parseCausalMetadata(result.ar.metadataJson, ctx.arModelPath);
+        const vocabWidth = checkApdVocab(metadata, result.tokenizerJson, arMeta, result.ar.tokenizerJson);
+        ar = { vocabSize: arMeta.vocabSize, eosId: arMeta.eosId, maxLength: arMeta.maxLength, vocabWidth, kvCache: arMeta.kvCache };
+    }
 
     let native;
     try {
@@ -127,6 +141,7 @@ async function buildModel(
             logitsShifted: metadata.logitsShifted,
             maxLength: metadata.maxLength,
             ...(metadata.kvCache !== undefined && { kvCache: metadata.kvCache }),
+            ...(ar !== undefined && { ar }),
         }), ctx.probeTimeoutMs, ctx.signal, ctx.modelPath);
     } catch (error) {
         throw mapAddonError(error, "configure");
@@ -158,6 +173,7 @@ async function buildModel(
             decodingDefaults: metadata.decodingDefaults ?? null,
             tokenizerSource: tokenizer?.source ?? null,
             hasChatTemplate: prompt.chatTemplate !== null,
+            apd: ar === undefined || ctx.arModelPath === undefined ? null : { arModelPath: ctx.arModelPath, vocabWidth: ar.vocabWidth },
             build: {
                 variant: build.variant,
                 variantName: ctx.loaded.variantName,

@@ -177,6 +177,10 @@ export function parseModelMetadata(json: string, source: string): ModelMetadata 
     } catch (error) {
         throw new ModelMetadataError("localleap.json", `localleap.json in ${source} is not valid JSON (${(error as Error).message})`);
     }
+    if (raw !== null && typeof raw === "object" && (raw as { kind?: unknown }).kind === "causal") {
+        throw new ModelMetadataError("kind", `${source} is a causal LM (localleap.json kind "causal"): it is the autoregressive half of strategy "apd", not a diffusion LM`,
+            "load a diffusion LM as modelPath and pass this archive as apd.arModelPath: loadModel({ modelPath, apd: { arModelPath } }) (--ar-model on the CLI)");
+    }
     const parsed = metadataSchema.safeParse(raw);
     if (!parsed.success) {
         const first = parsed.error.issues[0];
@@ -216,5 +220,75 @@ export function parseModelMetadata(json: string, source: string): ModelMetadata 
         fail("decodingDefaults.localleap.relaxedThreshold",
             `decodingDefaults.localleap.relaxedThreshold (${ll.relaxedThreshold}) is above anchorThreshold (${ll.anchorThreshold}); expected at most anchorThreshold`);
     }
+    return m;
+}
+
+/** The fields of a causal LM's localleap.json (kind "causal", docs/model-format.md "Causal-LM archives") that APD reads. */
+export interface CausalModelMetadata {
+    kind: "causal";
+    formatVersion: 2;
+    name: string;
+    architecture: "qwen2";
+    vocabSize: number;
+    eosId: number;
+    endIds: number[];
+    padId: number;
+    maxLength: number;
+    dtype: "float32" | "bfloat16" | "float16";
+    attention: "manual" | "sdpa";
+    config: Record<string, unknown>;
+    kvCache: KvCacheSpec;
+}
+
+const causalSchema = z.looseObject({
+    format: z.literal("localleap"),
+    formatVersion: z.literal(2),
+    kind: z.literal("causal"),
+    name: z.string(),
+    architecture: z.enum(["qwen2"]),
+    vocabSize: z.number().int().min(1).max(MAX_VOCAB_SIZE),
+    eosId: id(),
+    endIds: z.array(id()).min(1).max(MAX_END_IDS),
+    padId: id(),
+    maxLength: z.number().int().min(2).max(MAX_MODEL_LENGTH),
+    dtype: z.enum(["float32", "bfloat16", "float16"]),
+    attention: z.enum(["manual", "sdpa"]),
+    config: z.record(z.string(), z.unknown()),
+    kvCache: z.strictObject({
+        layers: z.number().int().min(1).max(MAX_KV_CACHE_SIZE),
+        kvHeads: z.number().int().min(1).max(MAX_KV_CACHE_SIZE),
+        headDim: z.number().int().min(1).max(MAX_KV_CACHE_SIZE),
+    }),
+});
+
+/**
+ * Parses the localleap.json of APD's causal LM (apd.arModelPath); throws {@link ModelMetadataError}
+ * naming the first bad field, or saying it is a diffusion LM (no kind "causal").
+ */
+export function parseCausalMetadata(json: string, source: string): CausalModelMetadata {
+    if (json.trim() === "") throw new ModelMetadataError("localleap.json", `${source} has no localleap.json: it is a TorchScript archive but not a localleap model`);
+    let raw: unknown;
+    try {
+        raw = JSON.parse(json);
+    } catch (error) {
+        throw new ModelMetadataError("localleap.json", `localleap.json in ${source} is not valid JSON (${(error as Error).message})`);
+    }
+    if (raw === null || typeof raw !== "object" || (raw as { kind?: unknown }).kind !== "causal") {
+        throw new ModelMetadataError("kind", `${source} (apd.arModelPath) is not a causal LM (localleap.json has no kind "causal"): APD's autoregressive model must be a causal LM archive, e.g. tools/export_hf.py on a Qwen2.5 checkpoint`);
+    }
+    const parsed = causalSchema.safeParse(raw);
+    if (!parsed.success) {
+        const first = parsed.error.issues[0];
+        const field = (first?.path ?? []).map(String).join(".") || "localleap.json";
+        throw new ModelMetadataError(field, `localleap.json in ${source} (a causal LM): ${field} is ${formatValue(valueAt(raw, first?.path ?? []))}; ${first?.message ?? "invalid"}`);
+    }
+    const m = parsed.data as CausalModelMetadata;
+    const fail = (field: string, what: string): never => {
+        throw new ModelMetadataError(field, `localleap.json in ${source} (a causal LM): ${what}`);
+    };
+    for (const field of ["eosId", "padId"] as const) if (m[field] >= m.vocabSize) fail(field, `${field} is ${m[field]}, outside [0, vocabSize = ${m.vocabSize})`);
+    m.endIds.forEach((endId, i) => {
+        if (endId >= m.vocabSize) fail(`endIds.${i}`, `endIds[${i}] is ${endId}, outside [0, vocabSize = ${m.vocabSize})`);
+    });
     return m;
 }

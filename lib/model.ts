@@ -86,6 +86,11 @@ export interface ModelInfo {
     /** Whether chat messages can be used as input. */
     hasChatTemplate: boolean;
     build: ModelBuildInfo;
+    /**
+     * Strategy apd's causal LM (loadModel's apd.arModelPath), null without one: its path and the
+     * width V' of the logits APD mixes (min of the two vocabSizes, docs/decoding.md "The vocabulary check").
+     */
+    apd: { arModelPath: string; vocabWidth: number } | null;
 }
 
 /** @internal What loadModel hands to the Model it builds. */
@@ -220,7 +225,14 @@ export class Model {
             }
             return prompt;
         });
-        const cache = o.cache ?? this.info.defaultCache;
+        if (o.strategy === "apd" && this.info.apd === null) {
+            throw new InvalidOptionsError("generate options", [{
+                field: "strategy", given: '"apd"', allowed: "a strategy the model was loaded for",
+                message: `strategy "apd" needs its causal LM: load the model with loadModel({ modelPath, apd: { arModelPath } }) (apd.arModelPath); ${this.info.path} was loaded without one`,
+            }]);
+        }
+        // APD has caches of its own (kvWindow, the AR's): the block rule's cache option does not apply.
+        const cache = o.strategy === "apd" ? "none" : (o.cache ?? this.info.defaultCache);
         if (cache !== "none" && this.info.kvCache === null) {
             throw new CacheUnsupportedError(
                 `cache "${cache}" needs a format-v2 archive; ${this.info.path} is format v${metadata.formatVersion}, which has no KV-cache methods and runs with cache "none" only`,
@@ -285,6 +297,7 @@ export class Model {
                 endOfText: o.endOfText,
                 cudaGraph: o.cudaGraph && this.info.device === "cuda",
                 cache,
+                ...(o.strategy === "apd" && { mixtureWeight: o.mixtureWeight, kvWindow: o.kvWindow, maxLookahead: o.maxLookahead }),
                 ...(abort !== undefined && { abort }),
                 ...(finish !== undefined && { finish }),
                 // After an abort the call has already rejected: later steps must not reach the callbacks.

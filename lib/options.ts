@@ -18,7 +18,16 @@ export const MIN_TEMPERATURE = 1e-3;
 export const MAX_SEED = Number.MAX_SAFE_INTEGER;
 
 /** The strategies, in the order docs list them. */
-export const STRATEGIES: readonly Strategy[] = ["low-confidence", "random", "threshold", "localleap"];
+export const STRATEGIES: readonly Strategy[] = ["low-confidence", "random", "threshold", "localleap", "apd"];
+
+/** APD's defaults (docs/decoding.md "APD"; the paper demo's R 0.7, W 16, M 100). */
+export const APD_DEFAULTS = { mixtureWeight: 0.7, kvWindow: 16, maxLookahead: 100 } as const;
+
+/** Options of {@link LoadModelOptions.apd}: the causal LM of strategy "apd". */
+export interface ApdLoadOptions {
+    /** A causal-LM archive (kind "causal", docs/model-format.md) with the dLLM's tokenizer: loaded beside it, on the same device. */
+    arModelPath: string;
+}
 
 /** Options of {@link loadModel}. */
 export interface LoadModelOptions {
@@ -68,6 +77,8 @@ export interface LoadModelOptions {
      * scripted loop never does, so exit such a process with process.exit().
      */
     probeTimeoutMs?: number;
+    /** Strategy "apd" (docs/decoding.md "APD"): the causal LM that verifies the dLLM's drafts; its vocabulary is checked at load (ApdVocabMismatchError). */
+    apd?: ApdLoadOptions;
 }
 
 /** The KV-cache modes of {@link CommonGenerateOptions.cache}. */
@@ -181,6 +192,22 @@ export interface ThresholdOptions extends CommonGenerateOptions {
     radius?: OnlyWithStrategy<'"localleap"'>;
 }
 
+/** 'apd' (adaptive parallel decoding, docs/decoding.md "APD"): needs loadModel's apd.arModelPath. */
+export interface ApdOptions extends CommonGenerateOptions {
+    strategy: "apd";
+    /** R in [0, 1]: the dLLM's share of the mixture (higher accepts more). Default 0.7. */
+    mixtureWeight?: number;
+    /** W: the dLLM's recompute window over its KV cache, an integer >= 1, or null for no dLLM cache. Default 16. */
+    kvWindow?: number | null;
+    /** M: masked positions the dLLM sees and drafts per step, an integer >= 1. Default 100. */
+    maxLookahead?: number;
+    steps?: OnlyWithStrategy<'"low-confidence" or "random"'>;
+    threshold?: OnlyWithStrategy<'"threshold"'>;
+    anchorThreshold?: OnlyWithStrategy<'"localleap"'>;
+    relaxedThreshold?: OnlyWithStrategy<'"localleap"'>;
+    radius?: OnlyWithStrategy<'"localleap"'>;
+}
+
 /** 'low-confidence' and 'random' (LLaDA's baselines): a fixed number of tokens per step. */
 export interface ScheduledOptions extends CommonGenerateOptions {
     strategy: "low-confidence" | "random";
@@ -200,7 +227,7 @@ export interface ScheduledOptions extends CommonGenerateOptions {
  * rejected with the others (e.g. `steps` with 'localleap'), by the type checker and at run time,
  * rather than silently ignored, so that a run never looks configured when it is not.
  */
-export type GenerateOptions = LocalLeapOptions | ThresholdOptions | ScheduledOptions;
+export type GenerateOptions = LocalLeapOptions | ThresholdOptions | ScheduledOptions | ApdOptions;
 
 /** Omit over each member of a union (TypeScript's Omit merges the members). */
 export type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -209,7 +236,7 @@ export type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omi
 export type StreamOptions = DistributiveOmit<GenerateOptions, "onStep" | "onTextChunk">;
 
 /** Every option name of any strategy. */
-export type GenerateOptionName = keyof LocalLeapOptions | keyof ThresholdOptions | keyof ScheduledOptions;
+export type GenerateOptionName = keyof LocalLeapOptions | keyof ThresholdOptions | keyof ScheduledOptions | keyof ApdOptions;
 
 /** GenerateOptions with every default filled in. */
 export interface ResolvedGenerateOptions {
@@ -238,6 +265,10 @@ export interface ResolvedGenerateOptions {
     stop: string[];
     /** null: no cap. */
     maxTokens: number | null;
+    /** Strategy apd: R, W (null: no dLLM cache), M (the defaults otherwise, unused). */
+    mixtureWeight: number;
+    kvWindow: number | null;
+    maxLookahead: number;
 }
 
 /** LoadModelOptions with defaults filled in (modelPath is resolved by loadModel). */
@@ -252,6 +283,7 @@ export interface ResolvedLoadModelOptions {
     maxBatchSize: number;
     trustModelCode: boolean;
     probeTimeoutMs: number;
+    apd?: ApdLoadOptions;
 }
 
 /** @internal What each loadModel option accepts, for error messages (the pool's options reuse it). */
@@ -266,6 +298,7 @@ export const LOAD_ALLOWED: Record<keyof LoadModelOptions, string> = {
     maxBatchSize: "an integer from 1 to 4096",
     trustModelCode: "true or false",
     probeTimeoutMs: "an integer from 1 to 2147483647 (milliseconds)",
+    apd: "an object { arModelPath: a non-empty path string } (strategy apd's causal LM)",
 };
 
 const GENERATE_ALLOWED: Record<GenerateOptionName, string> = {
@@ -291,6 +324,9 @@ const GENERATE_ALLOWED: Record<GenerateOptionName, string> = {
     specialTokens: "true or false",
     stop: "a non-empty string or an array of up to 16 non-empty strings",
     maxTokens: "an integer from 1 to genLength",
+    mixtureWeight: "a number from 0 to 1",
+    kvWindow: `an integer from 1 to ${MAX_GEN_LENGTH}, or null (no dLLM KV cache)`,
+    maxLookahead: `an integer from 1 to ${MAX_GEN_LENGTH}`,
 };
 
 const isFunction = (value: unknown): value is (...args: never[]) => unknown => typeof value === "function";
@@ -310,6 +346,7 @@ export const loadModelSchema = z.strictObject({
     maxBatchSize: z.number().int().min(1).max(4096).default(DEFAULT_MAX_BATCH_SIZE),
     trustModelCode: z.boolean().default(false),
     probeTimeoutMs: z.number().int().min(1).max(2 ** 31 - 1).default(DEFAULT_PROBE_TIMEOUT_MS),
+    apd: z.strictObject({ arModelPath: z.string().min(1) }).optional(),
 });
 
 const unit = () => z.number().min(0).max(1);
@@ -317,7 +354,7 @@ const unit = () => z.number().min(0).max(1);
 const generateSchema = z.strictObject({
     genLength: z.number().int().min(1).max(MAX_GEN_LENGTH).default(128),
     blockLength: z.number().int().min(1).max(MAX_GEN_LENGTH).optional(),
-    strategy: z.enum(["low-confidence", "random", "threshold", "localleap"]).default("localleap"),
+    strategy: z.enum(["low-confidence", "random", "threshold", "localleap", "apd"]).default("localleap"),
     steps: z.number().int().min(1).max(MAX_GEN_LENGTH).optional(),
     threshold: unit().optional(),
     anchorThreshold: unit().optional(),
@@ -337,6 +374,9 @@ const generateSchema = z.strictObject({
     specialTokens: z.boolean().default(false),
     stop: z.union([z.string().min(1), z.array(z.string().min(1)).max(16).readonly()]).optional(),
     maxTokens: z.number().int().min(1).max(MAX_GEN_LENGTH).optional(),
+    mixtureWeight: unit().optional(),
+    kvWindow: z.number().int().min(1).max(MAX_GEN_LENGTH).nullable().optional(),
+    maxLookahead: z.number().int().min(1).max(MAX_GEN_LENGTH).optional(),
 });
 
 // The hand-written interfaces above carry the docs; these lines keep them in step with the schemas.
@@ -382,8 +422,22 @@ export function parseGenerateOptions(
     const issue = (field: GenerateOptionName, allowed: string, message: string) =>
         issues.push({ field, given: formatValue(o[field]), allowed, message });
 
-    const blockLength = o.blockLength ?? Math.min(32, o.genLength);
-    if (o.genLength % blockLength !== 0) {
+    const apd = o.strategy === "apd";
+    // APD decodes left to right in one block: the generation span (docs/decoding.md "APD").
+    const blockLength = o.blockLength ?? (apd ? o.genLength : Math.min(32, o.genLength));
+    if (apd && blockLength !== o.genLength) {
+        issue("blockLength", "genLength, or left out, with strategy apd",
+            `strategy "apd" decodes left to right in one block: blockLength must be genLength (${o.genLength}) or left out, got ${blockLength}`);
+    }
+    if (apd && o.cache !== undefined) {
+        issue("cache", 'not with strategy "apd"', 'cache applies to the block strategies; strategy "apd" has kvWindow (the dLLM\'s cache) and always caches the causal LM');
+    }
+    for (const field of ["mixtureWeight", "kvWindow", "maxLookahead"] as const) {
+        if (o[field] !== undefined && !apd) {
+            issue(field, 'only with strategy "apd"', `${field} applies only to strategy "apd", not "${o.strategy}"; drop it or set strategy: "apd"`);
+        }
+    }
+    if (!apd && o.genLength % blockLength !== 0) {
         const field = o.blockLength === undefined ? "genLength" : "blockLength";
         issue(
             field,
@@ -452,6 +506,9 @@ export function parseGenerateOptions(
         specialTokens: o.specialTokens,
         stop: o.stop === undefined ? [] : typeof o.stop === "string" ? [o.stop] : [...o.stop],
         maxTokens: o.maxTokens ?? null,
+        mixtureWeight: o.mixtureWeight ?? APD_DEFAULTS.mixtureWeight,
+        kvWindow: o.kvWindow === undefined ? APD_DEFAULTS.kvWindow : o.kvWindow,
+        maxLookahead: o.maxLookahead ?? APD_DEFAULTS.maxLookahead,
     };
 }
 

@@ -1,7 +1,7 @@
 /** Public types shared by the API (options and results live next to their schemas in options.ts). */
 
 /** How a step picks which masked positions of the block to commit (docs/decoding.md). */
-export type Strategy = "low-confidence" | "random" | "threshold" | "localleap";
+export type Strategy = "low-confidence" | "random" | "threshold" | "localleap" | "apd";
 
 /** Fast-dLLM's KV caches (docs/decoding.md "KV cache"). */
 export type CacheMode = "none" | "prefix" | "dual";
@@ -98,6 +98,12 @@ export interface GenerateResult {
     cudaGraph: boolean;
     /** Why a requested CUDA graph was not used ("" when it was, or was not requested). */
     cudaGraphFallbackReason: string;
+    /** Strategy apd only: dLLM forwards (= steps). */
+    dllmForwards?: number;
+    /** Strategy apd only: causal-LM forwards (fewer than steps by the one-position steps; 0 when mixtureWeight is 1). */
+    arForwards?: number;
+    /** Strategy apd only: the tokens each step committed (they sum to the decoded length). */
+    acceptedPerStep?: number[];
 }
 
 /** Progress of reading a model archive. */

@@ -13,7 +13,7 @@ export type AddonDeviceRequest = AddonDevice | `cuda:${number}`;
 export type AddonDType = "float32" | "bfloat16" | "float16";
 
 /** The four commit rules of docs/decoding.md. */
-export type AddonStrategy = "low-confidence" | "random" | "threshold" | "localleap";
+export type AddonStrategy = "low-confidence" | "random" | "threshold" | "localleap" | "apd";
 
 /** What the loaded binary was built with and what it sees at run time. */
 export interface AddonBuildInfo {
@@ -55,6 +55,8 @@ export interface AddonLoadRequest {
     maxBatchSize?: number;
     /** Skip the operator allowlist checks (LoadModelOptions.trustModelCode); default false. */
     trustModelCode?: boolean;
+    /** APD's causal LM (LoadModelOptions.apd.arModelPath): read on the same worker thread, onto the same device. */
+    arPath?: string;
     abort?: AddonAbortToken;
     /** Called on the JS thread while the archive is read. */
     onProgress?: (progress: AddonLoadProgress) => void;
@@ -72,6 +74,8 @@ export interface AddonLoadResult {
     fileBytes: number;
     /** Names of the TorchScript methods found: forward, logits_at, logits_at_padded. */
     methods: string[];
+    /** APD's causal LM archive, when arPath was given: its localleap.json, tokenizer.json and methods. */
+    ar?: { metadataJson: string; tokenizerJson: string; methods: string[] };
 }
 
 /** The validated metadata the engine needs, passed once after loading. */
@@ -85,6 +89,8 @@ export interface AddonModelConfig {
     maxLength: number;
     /** Format v2's KV-cache sizes; absent for a v1 archive (cache "none" only). */
     kvCache?: { layers: number; kvHeads: number; headDim: number };
+    /** APD's causal LM: its metadata and the shared width V' of the vocabulary check. */
+    ar?: { vocabSize: number; eosId: number; maxLength: number; vocabWidth: number; kvCache: { layers: number; kvHeads: number; headDim: number } };
 }
 
 /** Fast-dLLM's KV caches (docs/decoding.md "KV cache"). */
@@ -130,6 +136,10 @@ export interface AddonGenerateRequest {
     finish?: AddonAbortToken;
     /** Called on the JS thread after every step, in order, when given. */
     onStep?: (event: AddonStepEvent) => void;
+    /** Strategy apd: R, W (null: no dLLM cache), M. */
+    mixtureWeight?: number;
+    kvWindow?: number | null;
+    maxLookahead?: number;
 }
 
 export interface AddonStepEvent {
@@ -147,6 +157,10 @@ export interface AddonRowResult {
     /** Forward passes this row took. */
     steps: number;
     stepsPerBlock: Int32Array;
+    /** Strategy apd: dLLM forwards (= steps), causal-LM forwards and each step's accepted tokens. */
+    dllmForwards?: number;
+    arForwards?: number;
+    acceptedPerStep?: Int32Array;
 }
 
 export interface AddonGenerateResult {

@@ -42,5 +42,10 @@ export function buildGenerateResult(
         promptTokens: details.promptTokens,
         cudaGraph: native.cudaGraph,
         cudaGraphFallbackReason: native.cudaGraphFallbackReason,
+        ...(row.acceptedPerStep !== undefined && {
+            dllmForwards: row.dllmForwards ?? row.steps,
+            arForwards: row.arForwards ?? 0,
+            acceptedPerStep: Array.from(row.acceptedPerStep),
+        }),
     };
 }

@@ -1,5 +1,6 @@
 #include "js_convert.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "../engine/errors.h"
@@ -13,7 +14,8 @@ Strategy parseStrategy(Napi::Env env, const std::string& name) {
   if (name == "random") return kRandom;
   if (name == "threshold") return kThreshold;
   if (name == "localleap") return kLocalLeap;
-  throwInvalidArgument(env, "strategy must be 'low-confidence', 'random', 'threshold' or 'localleap'");
+  if (name == "apd") return kApd;
+  throwInvalidArgument(env, "strategy must be 'low-confidence', 'random', 'threshold', 'localleap' or 'apd'");
 }
 
 CacheMode parseCacheMode(Napi::Env env, const Napi::Value& value) {
@@ -69,6 +71,20 @@ ModelConfig toModelConfig(const Napi::Object& obj) {
     c.cache.kvHeads = metadataField("kvCache", [&] { return args::integer(spec, "kvHeads", 1, 1 << 16); });
     c.cache.headDim = metadataField("kvCache", [&] { return args::integer(spec, "headDim", 1, 1 << 16); });
   }
+  // APD's causal LM (lib/loadModel.ts checked its metadata and the shared vocabulary).
+  Napi::Value ar = obj.Get("ar");
+  if (!ar.IsUndefined() && !ar.IsNull()) {
+    Napi::Object a = args::object(ar, "ar");
+    c.ar.loaded = true;
+    c.ar.vocabSize = metadataField("vocabSize", [&] { return args::integer(a, "vocabSize", 1, kMaxVocabSize); });
+    c.ar.eosId = metadataField("eosId", [&] { return args::integer(a, "eosId", 0, c.ar.vocabSize - 1); });
+    c.ar.maxLength = metadataField("maxLength", [&] { return args::integer(a, "maxLength", 2, kMaxModelLength); });
+    c.ar.vocabWidth = args::integer(a, "vocabWidth", 1, std::min(c.vocabSize, c.ar.vocabSize));
+    Napi::Object spec = metadataField("kvCache", [&] { return args::object(a.Get("kvCache"), "kvCache"); });
+    c.ar.cache.layers = metadataField("kvCache", [&] { return args::integer(spec, "layers", 1, 1 << 16); });
+    c.ar.cache.kvHeads = metadataField("kvCache", [&] { return args::integer(spec, "kvHeads", 1, 1 << 16); });
+    c.ar.cache.headDim = metadataField("kvCache", [&] { return args::integer(spec, "headDim", 1, 1 << 16); });
+  }
   return c;
 }
 
@@ -106,6 +122,12 @@ GenerateRequest toGenerateRequest(const Napi::Object& obj) {
   r.endOfText = args::optionalBoolean(obj, "endOfText", false);
   r.cudaGraph = args::boolean(obj, "cudaGraph");
   r.cache = parseCacheMode(env, obj.Get("cache"));
+  if (r.strategy == kApd) {
+    r.mixtureWeight = (float)args::number(obj, "mixtureWeight");
+    Napi::Value window = obj.Get("kvWindow");
+    r.kvWindow = window.IsNull() ? 0 : args::integer(obj, "kvWindow", 1, 1 << 24);
+    r.maxLookahead = args::integer(obj, "maxLookahead", 1, 1 << 24);
+  }
   return r;
 }
 
@@ -140,6 +162,11 @@ Napi::Object fromGenerateResult(Napi::Env env, const GenerateResult& result) {
     row.Set("tokens", int32ArrayOf(env, result.rows[b].tokens));
     row.Set("steps", result.rows[b].steps);
     row.Set("stepsPerBlock", int32ArrayOf(env, result.rows[b].stepsPerBlock));
+    if (result.rows[b].apd) {
+      row.Set("dllmForwards", result.rows[b].dllmForwards);
+      row.Set("arForwards", result.rows[b].arForwards);
+      row.Set("acceptedPerStep", int32ArrayOf(env, result.rows[b].acceptedPerStep));
+    }
     rows.Set((uint32_t)b, row);
   }
   o.Set("rows", rows);

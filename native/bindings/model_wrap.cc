@@ -70,6 +70,10 @@ struct ArchiveSummary {
   std::string metadataJson, tokenizerJson, tokenizerConfigJson;
   uint64_t fileBytes = 0;
   std::vector<std::string> methods;
+  // APD's causal LM, when loadModel got apd.arModelPath.
+  bool hasAr = false;
+  std::string arMetadataJson, arTokenizerJson;
+  std::vector<std::string> arMethods;
 };
 
 // Rows decoded at once when loadModel does not say (LoadModelOptions.maxBatchSize).
@@ -279,7 +283,7 @@ Napi::Value ModelWrap::disposed(const Napi::CallbackInfo& info) {
 
 Napi::Value loadModel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::string path, deviceName;
+  std::string path, deviceName, arPath;
   int threads = 0;
   int maxBatchSize = 0;
   LoadOptions options;
@@ -289,6 +293,7 @@ Napi::Value loadModel(const Napi::CallbackInfo& info) {
   try {
     Napi::Object req = args::object(info[0], "request");
     path = args::string(req, "path");
+    if (req.Has("arPath") && !req.Get("arPath").IsUndefined()) arPath = args::string(req, "arPath");
     deviceName = args::string(req, "device");
     threads = args::integer(req, "threads", 0, 4096);
     maxBatchSize = req.Has("maxBatchSize") ? args::integer(req, "maxBatchSize", 1, 4096) : kDefaultMaxBatchSize;
@@ -316,7 +321,7 @@ Napi::Value loadModel(const Napi::CallbackInfo& info) {
   auto channel = JsChannel::open(env, "localleap.load");
   ModelCore* raw = core.get();
   const bool reporting = !onProgress.IsEmpty();
-  raw->worker->post([raw, path, device, options, abort, pending, channel, reporting] {
+  raw->worker->post([raw, path, arPath, device, options, abort, pending, channel, reporting] {
     try {
       LoadProgressFn progress;
       if (reporting) {
@@ -342,7 +347,17 @@ Napi::Value loadModel(const Napi::CallbackInfo& info) {
       meta->tokenizerConfigJson = archive.tokenizerConfigJson;
       meta->fileBytes = archive.fileBytes;
       meta->methods = archive.methods;
+      // APD's causal LM: read on the same worker thread, onto the same device.
+      std::unique_ptr<LoadedArchive> ar;
+      if (!arPath.empty()) {
+        ar = std::make_unique<LoadedArchive>(loadArchive(arPath, device, options, LoadProgressFn(), abort.get()));
+        meta->arMetadataJson = ar->metadataJson;
+        meta->arTokenizerJson = ar->tokenizerJson;
+        meta->arMethods = ar->methods;
+        meta->hasAr = true;
+      }
       raw->engine = std::make_unique<EngineModel>(std::move(archive), device);
+      if (ar) raw->engine->attachCausalArchive(std::move(*ar));
       settle(channel, pending, [pending, meta](Napi::Env env) {
         Napi::Object o = Napi::Object::New(env);
         o.Set("model", pending->keepAlive.Value());
@@ -353,6 +368,15 @@ Napi::Value loadModel(const Napi::CallbackInfo& info) {
         Napi::Array methods = Napi::Array::New(env, meta->methods.size());
         for (size_t i = 0; i < meta->methods.size(); ++i) methods.Set((uint32_t)i, meta->methods[i]);
         o.Set("methods", methods);
+        if (meta->hasAr) {
+          Napi::Object a = Napi::Object::New(env);
+          a.Set("metadataJson", meta->arMetadataJson);
+          a.Set("tokenizerJson", meta->arTokenizerJson);
+          Napi::Array arMethods = Napi::Array::New(env, meta->arMethods.size());
+          for (size_t i = 0; i < meta->arMethods.size(); ++i) arMethods.Set((uint32_t)i, meta->arMethods[i]);
+          a.Set("methods", arMethods);
+          o.Set("ar", a);
+        }
         return o;
       });
     } catch (...) {

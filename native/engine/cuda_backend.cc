@@ -67,6 +67,13 @@ class CudaBackend : public StepBackend {
     cudaStreamDestroy(rawStream_);
   }
 
+  // APD: the shared runner on this model's stream (its forwards on the GPU; the accept rule on the
+  // host over the logits it copies back, docs/decoding.md "APD").
+  void runApd(ApdRowState& row, const ApdStepParams& params) override {
+    c10::cuda::CUDAStreamGuard guard(stream_);
+    StepBackend::runApd(row, params);
+  }
+
   void run(StepPlan& plan) override {
     c10::cuda::CUDAStreamGuard guard(stream_);
     const int B = plan.batch, W = plan.width, stride = plan.blockStride;

@@ -26,7 +26,8 @@ void validateRequest(const GenerateRequest& r, const ModelConfig& c) {
   if (r.prompts.empty()) invalid("at least one prompt is needed");
   if (r.seeds.size() != r.prompts.size()) invalid("one seed per prompt is needed");
   if (r.genLength <= 0) invalid("genLength must be a positive integer");
-  if (r.blockLength <= 0 || r.blockLength > kMaxBlockLengthLimit) {
+  // APD has one block, the generation span (apd_step.cc checks it); the kernel's limit is the block rule's.
+  if (r.blockLength <= 0 || (r.strategy != kApd && r.blockLength > kMaxBlockLengthLimit)) {
     invalid("blockLength must be an integer in [1, " + std::to_string(kMaxBlockLengthLimit) + "]");
   }
   if (r.genLength % r.blockLength != 0) invalid("genLength must be a multiple of blockLength");

@@ -2,6 +2,7 @@
 
 #include <torch/cuda.h>
 
+#include "apd_step.h"
 #include "cpu_backend.h"
 #include "errors.h"
 #include "kv_cache.h"
@@ -114,13 +115,22 @@ ModelInfo EngineModel::configure(const ModelConfig& config) {
     if (config.cache.available()) info.kvCacheBytesPerPosition = kvCacheBytesPerRow(config.cache, full.scalar_type(), 1);
     for (const auto& p : archive_.module.parameters()) info.parameterBytes += p.numel() * p.element_size();
     for (const auto& b : archive_.module.buffers()) info.parameterBytes += b.numel() * b.element_size();
+    // APD's causal LM: probed here, run by the back end through the shared runner (apd_step.h).
+    at::ScalarType arDtype = at::kFloat;
+    if (config.ar.loaded != (ar_ != nullptr)) {
+      throw EngineError(ErrorCode::kInternal, "the causal LM's config and archive disagree: this is a bug");
+    }
+    if (ar_) arDtype = probeCausalArchive(ar_->module, config.ar, device_);
 #ifdef LOCALLEAP_WITH_CUDA
     if (device_.is_cuda()) {
       backend_ = makeCudaBackend(archive_.module, config, full.scalar_type(), device_);
-      return info;
     }
 #endif
-    backend_ = makeCpuBackend(archive_.module, config, full.scalar_type());
+    if (!backend_) backend_ = makeCpuBackend(archive_.module, config, full.scalar_type());
+    if (ar_) {
+      backend_->attachApd(
+          std::make_unique<ApdRunner>(archive_.module, ar_->module, config, full.scalar_type(), arDtype, device_));
+    }
     return info;
   });
 }

@@ -26,6 +26,8 @@ struct ModelInfo {
 class EngineModel {
  public:
   EngineModel(LoadedArchive archive, c10::Device device);
+  // APD: the causal LM loaded beside the dLLM (docs/decoding.md "APD"), on the same device.
+  void attachCausalArchive(LoadedArchive ar) { ar_ = std::make_unique<LoadedArchive>(std::move(ar)); }
   ~EngineModel();
 
   // Probes the methods with the given metadata (MODEL_PROBE_FAILED on mismatch) and prepares the
@@ -46,6 +48,7 @@ class EngineModel {
   c10::Device device_;
   ModelConfig config_;
   std::unique_ptr<StepBackend> backend_;
+  std::unique_ptr<LoadedArchive> ar_;  // APD's causal LM, when loaded
 
   // Format v2: the cache methods exist and answer a short probe, padded and not.
   void probeCacheMethods(const ModelConfig& config, at::ScalarType dtype);

@@ -26,6 +26,17 @@ struct CacheSpec {
   bool available() const { return layers > 0; }
 };
 
+// APD's causal LM (docs/decoding.md "APD"), loaded beside the dLLM: its metadata (kind causal)
+// and the width V' of the logits APD mixes (the vocabulary check, done by the JS side at load).
+struct ApdModelConfig {
+  bool loaded = false;
+  int vocabSize = 0;
+  int eosId = 0;
+  int maxLength = 0;
+  int vocabWidth = 0;  // V' = min(dLLM vocabSize, AR vocabSize)
+  CacheSpec cache;     // required: APD's AR calls are cache_full / cache_step
+};
+
 // The validated metadata the engine needs (docs/model-format.md).
 struct ModelConfig {
   int vocabSize = 0;
@@ -36,6 +47,7 @@ struct ModelConfig {
   bool logitsShifted = false;
   int maxLength = 0;
   CacheSpec cache;
+  ApdModelConfig ar;  // APD's causal LM; loaded = false without one
 };
 
 // Smallest positive temperature: the rule samples with 1 / T in float32, infinite below ~2.9387e-39.
@@ -59,6 +71,10 @@ struct GenerateRequest {
   bool endOfText = false;
   bool cudaGraph = true;
   CacheMode cache = CacheMode::kNone;
+  // Strategy kApd (docs/decoding.md "APD"): R, W (0: no dLLM KV cache), M.
+  float mixtureWeight = 0.7f;
+  int kvWindow = 16;
+  int maxLookahead = 100;
 };
 
 struct StepEvent {
@@ -78,6 +94,10 @@ struct RowResult {
   std::vector<int32_t> tokens;  // the whole generated span
   int steps = 0;
   std::vector<int32_t> stepsPerBlock;
+  // APD rows: dLLM forwards (= steps), causal-LM forwards and each step's accepted tokens.
+  bool apd = false;
+  int dllmForwards = 0, arForwards = 0;
+  std::vector<int32_t> acceptedPerStep;
 };
 
 struct GenerateResult {

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <list>
 
+#include "apd_step.h"
 #include "decoder.h"
 #include "kv_cache.h"
 
@@ -44,6 +45,8 @@ struct Row {
   RuleParams params{};          // strategy, thresholds, end ids; columns are set per plan
   uint64_t seed = 0;
   int32_t steps = 0, blockSteps = 0, blockMasks0 = 0, endFound = 0, stepsBefore = 0;
+  // Strategy apd: a cursor instead of a block (apd_step.h); `canvas` is copied from it after each step.
+  std::unique_ptr<ApdRowState> apd;
 };
 
 struct CallState {
@@ -55,6 +58,10 @@ struct CallState {
   // A call with a KV cache decodes as a group of its own, its rows in step (the cache's window is
   // one set of columns): the layout and steps of today's padded batch, exactly.
   bool lockstep = false;
+  // Strategy apd: the call's rows each step alone (one dLLM forward per row per step, their own
+  // cursors and caches), all of them in one iteration of the loop.
+  bool apd = false;
+  ApdStepParams apdParams;
   at::Tensor kv;
   int groupStep = 0;  // lockstep: steps taken in the current block
   int stepIndex = 0;  // forwards this call took part in (StepEvent.step, result.batchSteps)
@@ -83,6 +90,13 @@ void resolveCall(CallState& c, const ModelConfig& config) {
       }
     }
     c.result.rows[r.index].tokens.assign(r.canvas.begin() + r.genStart, r.canvas.begin() + r.genStart + G);
+    if (r.apd) {
+      RowResult& out = c.result.rows[r.index];
+      out.apd = true;
+      out.dllmForwards = r.apd->steps;
+      out.arForwards = r.apd->arForwards;
+      out.acceptedPerStep = r.apd->acceptedPerStep;
+    }
   }
   c.result.batchSteps = c.stepIndex;
   c.result.totalMs = msSince(c.t0);
@@ -95,6 +109,15 @@ void resolveCall(CallState& c, const ModelConfig& config) {
 void admit(CallState& c, StepBackend& backend, const ModelConfig& config) {
   const GenerateRequest& q = c.call->request;
   validateRequest(q, config);
+  c.apd = q.strategy == kApd;
+  if (c.apd) {
+    validateApdRequest(q, config);
+    c.apdParams.mixtureWeight = q.mixtureWeight;
+    c.apdParams.kvWindow = q.kvWindow;
+    c.apdParams.maxLookahead = q.maxLookahead;
+    c.apdParams.invTemperature = q.temperature > 0.0f ? 1.0f / q.temperature : 0.0f;
+    c.apdParams.vocabWidth = config.ar.vocabWidth;
+  }
   c.lb = q.blockLength;
   c.numBlocks = q.genLength / q.blockLength;
   c.maxBlockSteps = usesSchedule(q.strategy) ? q.steps / c.numBlocks : q.blockLength;
@@ -120,6 +143,13 @@ void admit(CallState& c, StepBackend& backend, const ModelConfig& config) {
     r.params.blockLength = q.blockLength;
     r.seed = q.seeds[b];
     c.result.rows[b].stepsPerBlock.assign(c.numBlocks, 0);
+    if (c.apd) {
+      r.apd = std::make_unique<ApdRowState>();
+      r.apd->canvas = r.canvas;
+      r.apd->promptLength = (int)prompt.size();
+      r.apd->cursor = r.apd->prevCursor = (int)prompt.size();
+      r.apd->seed = r.seed;
+    }
   }
   if (c.lockstep) c.kv = backend.allocateCache(batch, longest + q.genLength);
 }
@@ -238,6 +268,54 @@ void finishEarly(CallState& c, const ModelConfig& config) {
   resolveCall(c, config);
 }
 
+// One step of an APD call (docs/decoding.md "APD"): each of its running rows takes one step of its
+// own (its cursor, lookahead and caches), then the call's step event; a row stops at c = L, or at
+// the step that commits an end token with stopAtEos or endOfText (every earlier position is
+// committed by construction). A failed forward rejects the call.
+void stepApd(CallState& c, const std::vector<Row*>& rows, StepBackend& backend, const ModelConfig& config) {
+  const GenerateRequest& q = c.call->request;
+  const auto s0 = Clock::now();
+  try {
+    StepEvent event;
+    event.step = c.stepIndex;
+    event.block = 0;
+    event.rows.resize(c.rows.size());
+    for (Row* r : rows) {
+      ApdRowState& a = *r->apd;
+      backend.runApd(a, c.apdParams);
+      r->canvas = a.canvas;
+      r->steps = a.steps;
+      StepEvent::Row& er = event.rows[r->index];
+      bool ended = false;
+      for (int i = 0; i < a.lastCount; ++i) {
+        const int64_t token = a.canvas[a.lastFrom + i];
+        er.positions.push_back(a.lastFrom + i - r->genStart);
+        er.tokens.push_back((int32_t)token);
+        ended = ended || std::find(config.endIds.begin(), config.endIds.end(), token) != config.endIds.end();
+      }
+      RowResult& out = c.result.rows[r->index];
+      out.steps = a.steps;
+      out.stepsPerBlock[0] = a.steps;
+      if ((q.stopAtEos || q.endOfText) && ended) {
+        std::fill(r->canvas.begin() + a.cursor, r->canvas.end(), (int64_t)config.eosId);
+        r->done = true;
+      } else if (a.cursor >= (int)a.canvas.size()) {
+        r->done = true;
+      }
+      if (r->done) a.dllmKv = a.arKv = at::Tensor();
+    }
+    const double ms = msSince(s0);
+    c.stepIndex += 1;
+    c.result.stepMs += ms;
+    c.result.fullSteps += 1;
+    c.result.fullStepMs += ms;
+    c.result.rowsInForwards += (int64_t)rows.size();
+    if (c.call->observer) c.call->observer(std::move(event));
+  } catch (...) {
+    rejectCall(c, currentErrorAsEngineError("generating"));
+  }
+}
+
 }  // namespace
 
 bool Scheduler::submit(std::unique_ptr<GenerateCall> call) {
@@ -306,11 +384,18 @@ void Scheduler::drain(StepBackend& backend, const ModelConfig& config) {
         StepKind kind;
         CacheMode cache;
         CallState* lockstep;
+        CallState* apd = nullptr;
       };
       std::vector<Group> groups;
       Group shared{{}, StepKind::kFull, CacheMode::kNone, nullptr};
       for (CallState& c : calls) {
-        if (c.lockstep) {
+        if (c.apd) {
+          Group g{{}, StepKind::kFull, CacheMode::kNone, nullptr, &c};
+          for (Row& r : c.rows) {
+            if (!r.done) g.rows.push_back(&r);
+          }
+          groups.push_back(std::move(g));
+        } else if (c.lockstep) {
           Group g{{}, c.groupStep == 0 ? StepKind::kFull : StepKind::kCached, c.call->request.cache, &c};
           for (Row& r : c.rows) g.rows.push_back(&r);
           groups.push_back(std::move(g));
@@ -356,6 +441,10 @@ void Scheduler::drain(StepBackend& backend, const ModelConfig& config) {
         g.rows.erase(std::remove_if(g.rows.begin(), g.rows.end(), [](const Row* r) { return r->call->over; }),
                      g.rows.end());
         if (g.rows.empty()) continue;
+        if (g.apd) {
+          stepApd(*g.apd, g.rows, backend, config);
+          continue;
+        }
         std::vector<int> offsets;
         std::vector<CallState*> members;
         for (Row* r : g.rows) {

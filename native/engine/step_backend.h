@@ -3,10 +3,12 @@
 #pragma once
 #include <torch/script.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "../kernels/rule_types.h"
+#include "apd_step.h"
 #include "generation.h"
 
 namespace localleap {
@@ -58,6 +60,14 @@ class StepBackend {
   virtual void run(StepPlan& plan) = 0;
   // A zero-filled KV cache for `batch` rows of `length` columns on the back end's device.
   virtual at::Tensor allocateCache(int batch, int length) = 0;
+
+  // APD (docs/decoding.md "APD"): one step of one row through the runner the engine attached
+  // (both forwards on the back end's device). INTERNAL when no causal LM is attached.
+  virtual void runApd(ApdRowState& row, const ApdStepParams& params);
+  void attachApd(std::unique_ptr<ApdRunner> runner) { apd_ = std::move(runner); }
+
+ protected:
+  std::unique_ptr<ApdRunner> apd_;
 };
 
 }  // namespace localleap

@@ -9,6 +9,9 @@ enum Strategy : int32_t {
   kRandom = 1,
   kThreshold = 2,
   kLocalLeap = 3,
+  // APD (docs/decoding.md "APD"): never reaches the commit rule; the scheduler runs its rows
+  // through StepBackend::runApd (native/engine/apd_step.h).
+  kApd = 4,
 };
 
 constexpr int kMaxEndIds = 8;

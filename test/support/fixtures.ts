@@ -9,6 +9,9 @@ export const ROOT = packageRoot();
 export const FIXTURE_DIR = path.join(ROOT, "test", "fixtures", "generated");
 export const LLADA_FIXTURE = path.join(FIXTURE_DIR, "llada.pt");
 export const DREAM_FIXTURE = path.join(FIXTURE_DIR, "dream.pt");
+/** APD's causal LMs (kind causal, qwen2): one with the dLLM fixtures' 300-token tokenizer, one whose tokenizer has a 301st token. */
+export const CAUSAL_FIXTURE = path.join(FIXTURE_DIR, "causal.pt");
+export const CAUSAL301_FIXTURE = path.join(FIXTURE_DIR, "causal301.pt");
 
 /** Debian's python3 with torch (the python3 first on PATH may have none). */
 export function torchPython(): string {
@@ -23,5 +26,15 @@ export function ensureFixtures(): void {
         if (existsSync(file)) continue;
         execFileSync(torchPython(), [path.join(ROOT, "tools", "make_fixture.py"), "--architecture", arch,
             "--out-dir", path.join(FIXTURE_DIR, arch), "--model", file, "--attention", "manual"], { stdio: "inherit" });
+    }
+}
+
+/** ensureFixtures, plus APD's causal-LM fixtures (tools/make_fixture.py --architecture qwen2). */
+export function ensureApdFixtures(): void {
+    ensureFixtures();
+    for (const [file, seed, vocab] of [[CAUSAL_FIXTURE, "3", "300"], [CAUSAL301_FIXTURE, "6", "301"]] as const) {
+        if (existsSync(file)) continue;
+        execFileSync(torchPython(), [path.join(ROOT, "tools", "make_fixture.py"), "--architecture", "qwen2", "--seed", seed, "--vocab", vocab,
+            "--out-dir", file.replace(/\.pt$/, ""), "--model", file, "--attention", "manual"], { stdio: "inherit" });
     }
 }

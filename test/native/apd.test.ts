@@ -1,0 +1,229 @@
+// APD (strategy "apd", docs/decoding.md "APD"): the engine against the plain Python reference
+// (tools/reference_decode.py strategy apd, tools/localleap/apd_reference.py) token for token and
+// step for step on the random-weight fixtures (Dream + a qwen2 causal LM, LLaDA + the same causal
+// LM): greedy and sampled, R 0 / 0.5 / 1, W null / 1 / 4 / >= L, M 1 / 3 / 100, stopAtEos and
+// endOfText, batches of rows of different prompt lengths; then the public API's errors, options
+// and streaming.
+import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+import { execFileSync } from "node:child_process";
+import path from "node:path";
+import type { Addon, AddonModel, AddonStepEvent } from "../../lib/bindings/AddonTypes";
+import { getAddon } from "../../lib/bindings/getAddon";
+import { ApdVocabMismatchError, InvalidOptionsError, LocalleapError, ModelMetadataError } from "../../lib/errors";
+import { loadModel } from "../../lib/loadModel";
+import type { Model } from "../../lib/model";
+import type { StepEvent } from "../../lib/types";
+import { CAUSAL301_FIXTURE, CAUSAL_FIXTURE, DREAM_FIXTURE, LLADA_FIXTURE, ROOT, ensureApdFixtures, torchPython } from "../support/fixtures";
+import { type ReferenceCase, runReferenceDecoder } from "../support/referenceDecoder";
+
+const PROMPTS = [[72, 101, 108, 108, 111, 44, 32, 119], [50, 43, 50, 61], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]];
+const GEN = 24;
+
+interface ApdCase {
+    model: string; arModel: string; prompts: number[][]; genLength: number; strategy: "apd";
+    mixtureWeight: number; kvWindow: number | null; maxLookahead: number; temperature: number; seeds: number[]; stopAtEos: boolean;
+}
+interface ApdRow { tokens: number[]; steps: number; dllmForwards: number; arForwards: number; acceptedPerStep: number[]; stepsPerBlock: number[] }
+
+/** The message of apd_reference.check_vocab on two archives ("" when they pass). */
+function pythonCheckVocab(dllm: string, ar: string): string {
+    const script = [
+        "import sys; sys.path.insert(0, sys.argv[1])",
+        "from localleap.apd_reference import CausalReference, VocabMismatch, archive_tokenizer, check_vocab",
+        "from localleap.reference_decoder import ReferenceModel",
+        "d = ReferenceModel(sys.argv[2]); a = CausalReference(sys.argv[3])",
+        "try:\n    check_vocab(d.meta, archive_tokenizer(d.path), a.meta, a.tokenizer); print('')",
+        "except VocabMismatch as e:\n    print(str(e))",
+    ].join("\n");
+    return execFileSync(torchPython(), ["-c", script, path.join(ROOT, "tools"), dllm, ar]).toString().trim();
+}
+
+let addon: Addon;
+beforeAll(async () => {
+    ensureApdFixtures();
+    addon = (await getAddon({ device: "cpu" })).addon;
+});
+
+async function openPair(path: string, arPath: string): Promise<AddonModel> {
+    const loaded = await addon.loadModel({ path, arPath, device: "cpu", threads: 1 });
+    const m = JSON.parse(loaded.metadataJson);
+    const a = JSON.parse(loaded.ar!.metadataJson);
+    await loaded.model.configure({
+        vocabSize: m.vocabSize, maskId: m.maskId, eosId: m.eosId, endIds: m.endIds, padId: m.padId, logitsShifted: m.logitsShifted,
+        maxLength: m.maxLength, kvCache: m.kvCache,
+        ar: { vocabSize: a.vocabSize, eosId: a.eosId, maxLength: a.maxLength, vocabWidth: Math.min(m.vocabSize, a.vocabSize), kvCache: a.kvCache },
+    });
+    return loaded.model;
+}
+
+function grid(model: string): ApdCase[] {
+    const cases: ApdCase[] = [];
+    let i = 0;
+    for (const mixtureWeight of [0, 0.5, 1]) {
+        for (const kvWindow of [null, 1, 4, 64]) {
+            for (const maxLookahead of [1, 3, 100]) {
+                // Greedy and sampled (T with an exact float32 inverse, as the reference's 1 / T), stopAtEos every third case.
+                const temperature = i % 2 === 0 ? 0 : i % 4 === 1 ? 0.5 : 2;
+                cases.push({
+                    model, arModel: CAUSAL_FIXTURE, prompts: PROMPTS, genLength: GEN, strategy: "apd", mixtureWeight, kvWindow, maxLookahead,
+                    temperature, seeds: [3 + i, 7 + i, 11 + i], stopAtEos: i % 3 === 0,
+                });
+                i++;
+            }
+        }
+    }
+    // The defaults (R 0.7, W 16, M 100), sampled.
+    cases.push({ model, arModel: CAUSAL_FIXTURE, prompts: PROMPTS, genLength: GEN, strategy: "apd", mixtureWeight: 0.7, kvWindow: 16, maxLookahead: 100, temperature: 0.5, seeds: [5, 6, 7], stopAtEos: false });
+    return cases;
+}
+
+const MODELS = [["dream", DREAM_FIXTURE], ["llada", LLADA_FIXTURE]] as const;
+
+describe.each(MODELS)("strategy apd on the %s fixture + the qwen2 causal fixture", (_name, modelPath) => {
+    test("engine decode equals the Python reference token for token and step for step", async () => {
+        const cases = grid(modelPath);
+        const expected = runReferenceDecoder(cases as unknown as ReferenceCase[]) as unknown as { rows: ApdRow[]; batchSteps: number }[];
+        const model = await openPair(modelPath, CAUSAL_FIXTURE);
+        let multi = 0, ar = 0;
+        try {
+            for (let i = 0; i < cases.length; i++) {
+                const c = cases[i]!;
+                const events: AddonStepEvent[] = [];
+                const got = await model.generate({
+                    prompts: c.prompts.map((p) => Int32Array.from(p)), genLength: c.genLength, blockLength: c.genLength, strategy: "apd", steps: 0,
+                    threshold: 0.9, anchorThreshold: 0.9, relaxedThreshold: 0.75, radius: 4, temperature: c.temperature, seeds: c.seeds,
+                    stopAtEos: c.stopAtEos, cudaGraph: false, mixtureWeight: c.mixtureWeight, kvWindow: c.kvWindow, maxLookahead: c.maxLookahead,
+                    onStep: (e) => events.push(e),
+                });
+                const want = expected[i]!;
+                const label = `R=${c.mixtureWeight} W=${c.kvWindow} M=${c.maxLookahead} T=${c.temperature} eos=${c.stopAtEos}`;
+                expect({ label, batchSteps: got.batchSteps }).toEqual({ label, batchSteps: want.batchSteps });
+                got.rows.forEach((row, b) => {
+                    const w = want.rows[b]!;
+                    expect({ label, b, tokens: Array.from(row.tokens) }).toEqual({ label, b, tokens: w.tokens });
+                    expect({ label, b, steps: row.steps, dllm: row.dllmForwards, ar: row.arForwards, accepted: Array.from(row.acceptedPerStep!), perBlock: Array.from(row.stepsPerBlock) })
+                        .toEqual({ label, b, steps: w.steps, dllm: w.dllmForwards, ar: w.arForwards, accepted: w.acceptedPerStep, perBlock: w.stepsPerBlock });
+                    if (w.acceptedPerStep.some((a) => a > 1)) multi++;
+                    ar += w.arForwards;
+                    // Step events: each step of the row, its committed positions (generation-relative) in order.
+                    let cursor = 0;
+                    const rowEvents = events.map((e) => e.rows[b]!).filter((r) => r.positions.length > 0);
+                    expect(rowEvents.map((r) => r.positions.length)).toEqual(w.acceptedPerStep);
+                    for (const r of rowEvents) {
+                        expect(Array.from(r.positions)).toEqual(Array.from({ length: r.positions.length }, (_, k) => cursor + k));
+                        expect(Array.from(r.tokens)).toEqual(w.tokens.slice(cursor, cursor + r.positions.length));
+                        cursor += r.positions.length;
+                    }
+                });
+                expect(events.length).toBe(want.batchSteps);
+            }
+        } finally {
+            await model.dispose();
+        }
+        // The grid exercises the rule: multi-token steps were accepted and the causal LM ran.
+        expect(multi).toBeGreaterThan(0);
+        expect(ar).toBeGreaterThan(0);
+    }, 600000);
+});
+
+describe("strategy apd through the public API", () => {
+    let model: Model;
+    beforeAll(async () => {
+        model = await loadModel({ modelPath: DREAM_FIXTURE, device: "cpu", threads: 1, apd: { arModelPath: CAUSAL_FIXTURE } });
+    });
+    afterAll(async () => {
+        await model?.dispose();
+    });
+
+    test("model.info.apd names the causal LM and the shared width", () => {
+        expect(model.info.apd).toEqual({ arModelPath: CAUSAL_FIXTURE, vocabWidth: 300 });
+    });
+
+    test("generate() and endOfText equal the reference; the result has dllmForwards, arForwards, acceptedPerStep", async () => {
+        const [want] = runReferenceDecoder([{ model: DREAM_FIXTURE, arModel: CAUSAL_FIXTURE, prompts: [PROMPTS[0]!], genLength: GEN, strategy: "apd", stopAtEos: true, temperature: 0 } as unknown as ReferenceCase]) as unknown as { rows: ApdRow[] }[];
+        for (const options of [{ stopAtEos: true }, { endOfText: true }]) {
+            const result = await model.generate(PROMPTS[0]!, { strategy: "apd", genLength: GEN, ...options });
+            const w = want!.rows[0]!;
+            expect(result.steps).toBe(w.steps);
+            expect(result.dllmForwards).toBe(w.dllmForwards);
+            expect(result.arForwards).toBe(w.arForwards);
+            expect(result.acceptedPerStep).toEqual(w.acceptedPerStep);
+            expect(result.stepsPerBlock).toEqual([w.steps]);
+        }
+    });
+
+    test("stream() yields step events with generation-relative positions, in order", async () => {
+        const events: StepEvent[] = [];
+        const stream = model.stream(PROMPTS[1]!, { strategy: "apd", genLength: GEN, maxLookahead: 4, mixtureWeight: 0.5 });
+        for await (const event of stream) if (event.type === "step") events.push(event);
+        const result = await stream.result;
+        const positions = events.flatMap((e) => e.committed.map((t) => t.position));
+        expect(positions).toEqual(Array.from({ length: positions.length }, (_, k) => k));
+        expect(events.length).toBe(result.steps);
+        expect(result.acceptedPerStep!.reduce((x, y) => x + y, 0)).toBe(GEN);
+    });
+
+    test("bad option values are InvalidOptionsError naming the field", async () => {
+        const bad: [Record<string, unknown>, string][] = [
+            [{ mixtureWeight: 1.5 }, "mixtureWeight"],
+            [{ mixtureWeight: -0.1 }, "mixtureWeight"],
+            [{ kvWindow: 0 }, "kvWindow"],
+            [{ kvWindow: 2.5 }, "kvWindow"],
+            [{ maxLookahead: 0 }, "maxLookahead"],
+            [{ blockLength: 8 }, "blockLength"],
+            [{ cache: "dual" }, "cache"],
+        ];
+        for (const [options, field] of bad) {
+            const error = await model.generate(PROMPTS[0]!, { strategy: "apd", genLength: GEN, ...options } as never).catch((e: unknown) => e);
+            expect(error).toBeInstanceOf(InvalidOptionsError);
+            expect((error as InvalidOptionsError).issues.map((i) => i.field)).toContain(field);
+        }
+        // APD's options belong to strategy apd.
+        const error = await model.generate(PROMPTS[0]!, { genLength: GEN, maxLookahead: 3 } as never).catch((e: unknown) => e);
+        expect((error as InvalidOptionsError).issues.map((i) => i.field)).toEqual(["maxLookahead"]);
+    });
+
+    test("kvWindow null and blockLength = genLength are accepted", async () => {
+        const result = await model.generate(PROMPTS[2]!, { strategy: "apd", genLength: GEN, blockLength: GEN, kvWindow: null });
+        expect(result.acceptedPerStep!.length).toBe(result.steps);
+    });
+});
+
+describe("strategy apd: load-time errors", () => {
+    test("strategy apd on a model loaded without a causal LM is InvalidOptionsError naming apd.arModelPath", async () => {
+        const model = await loadModel({ modelPath: LLADA_FIXTURE, device: "cpu", threads: 1 });
+        try {
+            expect(model.info.apd).toBeNull();
+            const error = await model.generate(PROMPTS[0]!, { strategy: "apd", genLength: GEN }).catch((e: unknown) => e);
+            expect(error).toBeInstanceOf(InvalidOptionsError);
+            expect((error as Error).message).toContain("apd.arModelPath");
+        } finally {
+            await model.dispose();
+        }
+    });
+
+    test("a causal LM whose tokenizer differs is ApdVocabMismatchError (APD_VOCAB_MISMATCH, reason tokenizer)", async () => {
+        const error = await loadModel({ modelPath: LLADA_FIXTURE, device: "cpu", threads: 1, apd: { arModelPath: CAUSAL301_FIXTURE } }).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(ApdVocabMismatchError);
+        expect((error as LocalleapError).code).toBe("APD_VOCAB_MISMATCH");
+        expect((error as ApdVocabMismatchError).reason).toBe("tokenizer");
+        // The same first difference, in the same words, as the Python reference's check_vocab.
+        expect((error as Error).message).toBe(pythonCheckVocab(LLADA_FIXTURE, CAUSAL301_FIXTURE));
+    });
+
+    test("a diffusion LM as the causal LM, and a causal LM as modelPath, are ModelMetadataError (field kind)", async () => {
+        const asAr = await loadModel({ modelPath: LLADA_FIXTURE, device: "cpu", threads: 1, apd: { arModelPath: DREAM_FIXTURE } }).catch((e: unknown) => e);
+        expect(asAr).toBeInstanceOf(ModelMetadataError);
+        expect((asAr as ModelMetadataError).field).toBe("kind");
+        const asMain = await loadModel({ modelPath: CAUSAL_FIXTURE, device: "cpu", threads: 1 }).catch((e: unknown) => e);
+        expect(asMain).toBeInstanceOf(ModelMetadataError);
+        expect((asMain as ModelMetadataError).field).toBe("kind");
+        expect((asMain as Error).message).toContain("autoregressive half");
+    });
+
+    test("a bad apd option is InvalidOptionsError", async () => {
+        const error = await loadModel({ modelPath: LLADA_FIXTURE, device: "cpu", apd: { arModelPath: "" } }).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(InvalidOptionsError);
+        expect((error as InvalidOptionsError).issues[0]!.field).toContain("apd");
+    });
+});
