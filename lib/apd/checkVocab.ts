@@ -53,7 +53,24 @@ function parse(json: string): TokenizerJson | null {
     }
 }
 
-const quote = (text: string) => `'${text}'`;
+/** A string as Python's repr() writes it (the reference's messages quote token texts with it). */
+function quote(text: string): string {
+    const q = text.includes("'") && !text.includes('"') ? '"' : "'";
+    let out = "";
+    for (const ch of text) {
+        const code = ch.codePointAt(0)!;
+        if (ch === "\\") out += "\\\\";
+        else if (ch === q) out += "\\" + q;
+        else if (ch === "\n") out += "\\n";
+        else if (ch === "\r") out += "\\r";
+        else if (ch === "\t") out += "\\t";
+        else if (code < 0x20 || code === 0x7f) out += "\\x" + code.toString(16).padStart(2, "0");
+        else out += ch;
+    }
+    return q + out + q;
+}
+
+const typeName = (value: unknown) => (typeof value === "string" ? quote(value) : value === undefined || value === null ? "None" : JSON.stringify(value));
 
 /**
  * APD's vocabulary check (docs/decoding.md "The vocabulary check"; tools/localleap/apd_reference.py
@@ -72,7 +89,7 @@ export function checkApdVocab(dllm: VocabSide, dllmTokenizer: string, ar: VocabS
     }
     const dt = d as TokenizerJson, at = a as TokenizerJson;
     const dType = dt.model?.type, aType = at.model?.type;
-    if (dType !== aType) throw new ApdVocabMismatchError("tokenizer", `the dLLM's tokenizer is ${JSON.stringify(dType ?? null)}, the AR model's ${JSON.stringify(aType ?? null)}`);
+    if (dType !== aType) throw new ApdVocabMismatchError("tokenizer", `the dLLM's tokenizer is ${typeName(dType)}, the AR model's ${typeName(aType)}`);
     if (dType === "BPE") {
         const dm = merges(dt), am = merges(at);
         let k = 0;

@@ -6,10 +6,12 @@
 // and streaming.
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Addon, AddonModel, AddonStepEvent } from "../../lib/bindings/AddonTypes";
 import { getAddon } from "../../lib/bindings/getAddon";
 import { ApdVocabMismatchError, InvalidOptionsError, LocalleapError, ModelMetadataError } from "../../lib/errors";
+import { checkApdVocab, type VocabSide } from "../../lib/apd/checkVocab";
 import { loadModel } from "../../lib/loadModel";
 import type { Model } from "../../lib/model";
 import type { StepEvent } from "../../lib/types";
@@ -225,5 +227,58 @@ describe("strategy apd: load-time errors", () => {
         const error = await loadModel({ modelPath: LLADA_FIXTURE, device: "cpu", apd: { arModelPath: "" } }).catch((e: unknown) => e);
         expect(error).toBeInstanceOf(InvalidOptionsError);
         expect((error as InvalidOptionsError).issues[0]!.field).toContain("apd");
+    });
+});
+
+describe("the vocabulary check (docs/decoding.md \"The vocabulary check\")", () => {
+    type Tok = { model: { type: string; vocab: Record<string, number>; merges: string[] }; added_tokens: { id: number; content: string }[] };
+    const base = (name: string) => JSON.parse(readFileSync(path.join(ROOT, "test", "fixtures", "generated", name, "tokenizer.json"), "utf8")) as Tok;
+    const lladaMeta: VocabSide = { vocabSize: 300, maskId: 297, eosId: 295, endIds: [295, 296] };
+    const arMeta: VocabSide = { vocabSize: 300, eosId: 295, endIds: [295, 296] };
+    const edit = (tok: Tok, change: (t: Tok) => void): Tok => {
+        const copy = JSON.parse(JSON.stringify(tok)) as Tok;
+        change(copy);
+        return copy;
+    };
+
+    test("checkApdVocab gives the width, or the reason and message, of apd_reference.check_vocab, case by case", () => {
+        const d = base("llada"), a = base("causal");
+        const firstToken = Object.keys(a.model.vocab)[5]!;
+        const cases: [VocabSide, Tok | null, VocabSide, Tok | null][] = [
+            [lladaMeta, d, arMeta, a],                                                            // the same vocabulary: 300
+            [lladaMeta, d, { ...arMeta, vocabSize: 320 }, a],                                     // wider AR logits: 300
+            [lladaMeta, d, arMeta, null],                                                         // no-tokenizer
+            [lladaMeta, null, arMeta, a],                                                         // no-tokenizer
+            [lladaMeta, d, arMeta, edit(a, (t) => { t.model.type = "WordPiece"; })],              // tokenizer: model type
+            [lladaMeta, d, arMeta, edit(a, (t) => { t.model.merges = t.model.merges.slice(1); })], // tokenizer: merges
+            [lladaMeta, d, arMeta, edit(a, (t) => { t.model.vocab[firstToken] = 7; })],           // tokenizer: an id moved
+            [lladaMeta, edit(d, (t) => { t.model.vocab["zzq"] = 299; }), arMeta, a],              // tokenizer: a plain token the AR lacks
+            [lladaMeta, edit(d, (t) => { t.added_tokens.push({ id: 5, content: "<|x|>" }); }), arMeta, a], // tokenizer: an added token at an AR id
+            [lladaMeta, d, { ...arMeta, vocabSize: 296 }, a],                                     // width: a dLLM token outside the AR's logits
+            [{ ...lladaMeta, endIds: [295, 299] }, d, { ...arMeta, vocabSize: 299 }, a],          // width or tokenizer, as the reference decides
+        ];
+        const script = [
+            "import json, sys; sys.path.insert(0, sys.argv[1])",
+            "from localleap.apd_reference import VocabMismatch, check_vocab",
+            "out = []",
+            "for dm, dt, am, at in json.load(sys.stdin):",
+            "    try:\n        out.append(check_vocab(dm, dt, am, at))",
+            "    except VocabMismatch as e:\n        out.append([e.reason, str(e)])",
+            "print(json.dumps(out))",
+        ].join("\n");
+        const want = JSON.parse(execFileSync(torchPython(), ["-c", script, path.join(ROOT, "tools")], { input: JSON.stringify(cases) }).toString()) as (number | [string, string])[];
+        expect(want.filter((w) => typeof w === "number")).toEqual([300, 300]);
+        const got = cases.map(([dm, dt, am, at]) => {
+            try {
+                return checkApdVocab(dm, dt === null ? "" : JSON.stringify(dt), am, at === null ? "" : JSON.stringify(at));
+            } catch (error) {
+                expect(error).toBeInstanceOf(ApdVocabMismatchError);
+                expect((error as LocalleapError).code).toBe("APD_VOCAB_MISMATCH");
+                return [(error as ApdVocabMismatchError).reason, (error as Error).message];
+            }
+        });
+        expect(got).toEqual(want);
+        // Every reason is exercised.
+        expect(new Set(want.filter((w): w is [string, string] => Array.isArray(w)).map((w) => w[0]))).toEqual(new Set(["no-tokenizer", "tokenizer", "width"]));
     });
 });
