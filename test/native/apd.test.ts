@@ -17,6 +17,7 @@ import type { Model } from "../../lib/model";
 import type { StepEvent } from "../../lib/types";
 import { CAUSAL301_FIXTURE, CAUSAL_FIXTURE, DREAM_FIXTURE, LLADA_FIXTURE, ROOT, ensureApdFixtures, torchPython } from "../support/fixtures";
 import { type ReferenceCase, runReferenceDecoder } from "../support/referenceDecoder";
+import { runCli } from "../support/runCli";
 
 const PROMPTS = [[72, 101, 108, 108, 111, 44, 32, 119], [50, 43, 50, 61], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]];
 const GEN = 24;
@@ -183,6 +184,25 @@ describe("strategy apd through the public API", () => {
         // APD's options belong to strategy apd.
         const error = await model.generate(PROMPTS[0]!, { genLength: GEN, maxLookahead: 3 } as never).catch((e: unknown) => e);
         expect((error as InvalidOptionsError).issues.map((i) => i.field)).toEqual(["maxLookahead"]);
+    });
+
+    test("an abort before the next step rejects with AbortError", async () => {
+        const controller = new AbortController();
+        const pending = model.generate(PROMPTS[0]!, { strategy: "apd", genLength: GEN, maxLookahead: 1, signal: controller.signal, onStep: () => controller.abort() });
+        await expect(pending).rejects.toMatchObject({ code: "ABORTED" });
+        // The model goes on.
+        expect((await model.generate(PROMPTS[0]!, { strategy: "apd", genLength: 8 })).acceptedPerStep!.reduce((x, y) => x + y, 0)).toBe(8);
+    });
+
+    test("the CLI's --ar-model, --mixture-weight, --kv-window, --max-lookahead give the API's result", async () => {
+        const options = { strategy: "apd", genLength: GEN, mixtureWeight: 0.5, kvWindow: null, maxLookahead: 3, raw: true } as const;
+        const want = await model.generate("hello there", options);
+        const run = await runCli(["generate", "--model", DREAM_FIXTURE, "--ar-model", CAUSAL_FIXTURE, "--device", "cpu", "--strategy", "apd", "--gen-length", String(GEN),
+            "--mixture-weight", "0.5", "--kv-window", "none", "--max-lookahead", "3", "--raw", "--json", "hello there"]);
+        expect(run.stderr).toBe("");
+        const got = JSON.parse(run.stdout) as { tokens: number[]; steps: number; arForwards: number; acceptedPerStep: number[] };
+        expect({ tokens: got.tokens, steps: got.steps, ar: got.arForwards, accepted: got.acceptedPerStep })
+            .toEqual({ tokens: want.tokens, steps: want.steps, ar: want.arForwards, accepted: want.acceptedPerStep });
     });
 
     test("kvWindow null and blockLength = genLength are accepted", async () => {

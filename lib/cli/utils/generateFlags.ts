@@ -18,12 +18,22 @@ export const GENERATE_FLAGS: [flag: string, key: GenerateOptionName, description
     ["--seed <n>", "seed", "seed (default 0, or random when temperature > 0)", true],
     ["--cache <mode>", "cache", `KV cache: ${CACHE_MODES.join(", ")} (default ${DEFAULT_CACHE} on format-v2 models, none on v1)`, false],
     ["--max-tokens <n>", "maxTokens", "most tokens of text to return; the decode ends once they are final", true],
+    ["--mixture-weight <x>", "mixtureWeight", "APD's R in [0, 1], the dLLM's share of the mixture, apd only (default 0.7)", true],
+    ["--kv-window <n>", "kvWindow", "APD's W, the dLLM's KV recompute window (an integer >= 1, or none: no dLLM cache), apd only (default 16)", true],
+    ["--max-lookahead <n>", "maxLookahead", "APD's M, masked positions drafted per step, apd only (default 100)", true],
 ];
+
+/** --kv-window none (or null): no dLLM KV cache (commander keeps the text; generateOptionsFromFlags maps it to null). */
+function parseKvWindowFlag(text: string): number | string {
+    const trimmed = text.trim().toLowerCase();
+    return trimmed === "none" || trimmed === "null" ? "none" : parseNumberFlag(text);
+}
 
 /** Flags every command that loads a model and generates shares (generate, chat). */
 export interface ModelAndGenerateFlags {
     model?: string;
     tokenizer?: string;
+    arModel?: string;
     device?: string;
     threads?: number | string;
     stopAtEos?: boolean;
@@ -38,14 +48,16 @@ export function addModelFlags(command: Command): Command {
     return command
         .option("-m, --model <path>", "model.pt to load (default: the package's reference model)")
         .option("--tokenizer <path>", "tokenizer folder or tokenizer.json, instead of the model's own")
+        .option("--ar-model <path>", "causal LM archive (kind causal) of strategy apd, loaded beside the model (apd.arModelPath)")
         .option("--device <device>", "cpu, cuda (GPU 0), cuda:N (GPU N) or auto (default auto)")
         .option("--threads <n>", "intra-op threads (default: libtorch's)", parseNumberFlag);
 }
 
 /** Adds one flag per generate option, plus --stop-at-eos, --end-of-text and --no-cuda-graph. */
 export function addGenerateFlags(command: Command): Command {
-    for (const [flag, , description, numeric] of GENERATE_FLAGS) {
-        command.addOption(numeric ? new Option(flag, description).argParser(parseNumberFlag) : new Option(flag, description));
+    for (const [flag, key, description, numeric] of GENERATE_FLAGS) {
+        const parser = key === "kvWindow" ? parseKvWindowFlag : parseNumberFlag;
+        command.addOption(numeric ? new Option(flag, description).argParser(parser) : new Option(flag, description));
     }
     return command
         .option("--stop <text>", "stop string: the text ends before it (repeat for several)", (value: string, previous: string[] = []) => [...previous, value])
@@ -62,6 +74,7 @@ export function loadOptionsFromFlags(flags: ModelAndGenerateFlags, extra: { sign
     return defined({
         modelPath: flags.model,
         tokenizerPath: flags.tokenizer,
+        apd: flags.arModel === undefined ? undefined : { arModelPath: flags.arModel },
         device: flags.device,
         threads: flags.threads,
         signal: extra.signal,
@@ -73,6 +86,7 @@ export function loadOptionsFromFlags(flags: ModelAndGenerateFlags, extra: { sign
 export function generateOptionsFromFlags(flags: ModelAndGenerateFlags): GenerateOptions {
     return defined({
         ...Object.fromEntries(GENERATE_FLAGS.map(([, key]) => [key, flags[key]])),
+        ...(flags.kvWindow === "none" && { kvWindow: null }),
         stopAtEos: flags.stopAtEos,
         endOfText: flags.endOfText,
         stop: flags.stop,
