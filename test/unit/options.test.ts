@@ -36,8 +36,30 @@ describe("generate options: defaults", () => {
             specialTokens: false,
             stop: [],
             maxTokens: null,
+            mixtureWeight: 0.7,
+            kvWindow: 16,
+            maxLookahead: 100,
         });
         expect(parseGenerateOptions(undefined).genLength).toBe(128);
+    });
+
+    test("strategy apd: one block of genLength, R / W / M given or defaulted, kvWindow null kept", () => {
+        const o = parseGenerateOptions({ strategy: "apd", genLength: 40, mixtureWeight: 0.25, kvWindow: null, maxLookahead: 3 });
+        expect([o.blockLength, o.mixtureWeight, o.kvWindow, o.maxLookahead]).toEqual([40, 0.25, null, 3]);
+        const d = parseGenerateOptions({ strategy: "apd", genLength: 40, blockLength: 40 });
+        expect([d.blockLength, d.mixtureWeight, d.kvWindow, d.maxLookahead]).toEqual([40, 0.7, 16, 100]);
+        const fields = (options: Record<string, unknown>) => {
+            try {
+                parseGenerateOptions(options);
+            } catch (error) {
+                return (error as { issues: { field: string }[] }).issues.map((i) => i.field);
+            }
+            return [];
+        };
+        expect(fields({ strategy: "apd", genLength: 40, blockLength: 8 })).toEqual(["blockLength"]);
+        expect(fields({ strategy: "apd", cache: "dual" })).toEqual(["cache"]);
+        expect(fields({ strategy: "apd", mixtureWeight: 2, kvWindow: 0, maxLookahead: 0 })).toEqual(["mixtureWeight", "kvWindow", "maxLookahead"]);
+        expect(fields({ strategy: "threshold", mixtureWeight: 0.5, kvWindow: 4, maxLookahead: 2 })).toEqual(["mixtureWeight", "kvWindow", "maxLookahead"]);
     });
 
     test("steps defaults to genLength for low-confidence", () => {
