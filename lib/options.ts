@@ -20,6 +20,9 @@ export const MAX_SEED = Number.MAX_SAFE_INTEGER;
 /** The strategies, in the order docs list them. */
 export const STRATEGIES: readonly Strategy[] = ["low-confidence", "random", "threshold", "localleap", "apd"];
 
+/** The block rule's strategies (every one but "apd", which also needs a causal LM loaded). */
+export const BLOCK_STRATEGIES: readonly Strategy[] = ["low-confidence", "random", "threshold", "localleap"];
+
 /** APD's defaults (docs/decoding.md "APD"; the paper demo's R 0.7, W 16, M 100). */
 export const APD_DEFAULTS = { mixtureWeight: 0.7, kvWindow: 16, maxLookahead: 100 } as const;
 

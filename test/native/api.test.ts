@@ -15,7 +15,7 @@ import {
     QueueFullError,
     type StepEvent,
     type StreamEvent,
-    STRATEGIES,
+    BLOCK_STRATEGIES as STRATEGIES,
 } from "../../lib";
 import { defaultModelPath } from "../../lib/utils/defaultModelPath";
 import { DREAM_FIXTURE, LLADA_FIXTURE } from "../support/fixtures";

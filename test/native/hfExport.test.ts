@@ -15,7 +15,7 @@ import { Template } from "@huggingface/jinja";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { loadModel } from "../../lib/loadModel";
 import type { Model } from "../../lib/model";
-import { type GenerateOptions, STRATEGIES } from "../../lib/options";
+import { BLOCK_STRATEGIES as STRATEGIES, type GenerateOptions } from "../../lib/options";
 import { encodePrompt, type PromptContext } from "../../lib/prompt/encodePrompt";
 import type { ChatMessage } from "../../lib/types";
 import { exportHf, exportHfForTest, makeHfCheckpoint, TINY_DREAM_IDS, TINY_LLADA_IDS } from "../support/hfCheckpoints";
