@@ -14,7 +14,7 @@ import { ApdVocabMismatchError, InvalidOptionsError, LocalleapError, ModelMetada
 import { checkApdVocab, type VocabSide } from "../../lib/apd/checkVocab";
 import { loadModel } from "../../lib/loadModel";
 import type { Model } from "../../lib/model";
-import type { StepEvent } from "../../lib/types";
+import type { GenerateResult, StepEvent } from "../../lib/types";
 import { CAUSAL301_FIXTURE, CAUSAL_FIXTURE, DREAM_FIXTURE, LLADA_FIXTURE, ROOT, ensureApdFixtures, torchPython } from "../support/fixtures";
 import { type ReferenceCase, runReferenceDecoder } from "../support/referenceDecoder";
 import { runCli } from "../support/runCli";
@@ -203,6 +203,21 @@ describe("strategy apd through the public API", () => {
         const got = JSON.parse(run.stdout) as { tokens: number[]; steps: number; arForwards: number; acceptedPerStep: number[] };
         expect({ tokens: got.tokens, steps: got.steps, ar: got.arForwards, accepted: got.acceptedPerStep })
             .toEqual({ tokens: want.tokens, steps: want.steps, ar: want.arForwards, accepted: want.acceptedPerStep });
+    });
+
+    test("APD calls and block-rule calls running at once give the results they give alone", async () => {
+        const calls = [
+            { strategy: "apd", genLength: GEN, maxLookahead: 5 },
+            { strategy: "localleap", genLength: GEN, blockLength: 8, cache: "none" },
+            { strategy: "apd", genLength: GEN, mixtureWeight: 0.3, kvWindow: 2, temperature: 0.5, seed: 4 },
+            { strategy: "threshold", genLength: GEN, blockLength: 8, cache: "dual" },
+        ] as const;
+        const alone: GenerateResult[] = [];
+        for (const [i, options] of calls.entries()) alone.push(await model.generate(PROMPTS[i % 3]!, options));
+        const together = await Promise.all(calls.map((options, i) => model.generate(PROMPTS[i % 3]!, options)));
+        together.forEach((result, i) => {
+            expect({ i, tokens: result.tokens, steps: result.steps, accepted: result.acceptedPerStep }).toEqual({ i, tokens: alone[i]!.tokens, steps: alone[i]!.steps, accepted: alone[i]!.acceptedPerStep });
+        });
     });
 
     test("kvWindow null and blockLength = genLength are accepted", async () => {
