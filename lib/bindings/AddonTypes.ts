@@ -82,6 +82,8 @@ export interface AddonModelConfig {
     maxLength: number;
     /** Format v2's KV-cache sizes; absent for a v1 archive (cache "none" only). */
     kvCache?: { layers: number; kvHeads: number; headDim: number };
+    /** AdaBlock's delimiter token ids (localleap.json delimiterIds); absent: no adaptive blocks. */
+    delimiterIds?: number[];
 }
 
 /** Fast-dLLM's KV caches (docs/decoding.md "KV cache"). */
@@ -118,6 +120,11 @@ export interface AddonGenerateRequest {
     cudaGraph: boolean;
     /** KV cache; absent means "none". */
     cache?: AddonCacheMode;
+    /**
+     * AdaBlock's adaptive block length (docs/decoding.md "Adaptive blocks"), resolved: blockLength is
+     * the default length. Absent: fixed blocks. Needs the config's delimiterIds.
+     */
+    adaptiveBlock?: { window: number; delimiterThreshold: number };
     abort?: AddonAbortToken;
     /** Set it to end the decode before its next step and resolve with the canvas as it is (masks left as the mask id). */
     finish?: AddonAbortToken;
@@ -139,7 +146,10 @@ export interface AddonRowResult {
     tokens: Int32Array;
     /** Forward passes this row took. */
     steps: number;
+    /** Fixed blocks: one entry per block (0 for blocks skipped by stopAtEos); adaptive blocks: one per block decoded. */
     stepsPerBlock: Int32Array;
+    /** The length of each block decoded, in order. */
+    blockLengths: Int32Array;
 }
 
 export interface AddonGenerateResult {
@@ -284,6 +294,7 @@ export type NativeErrorCode =
     | "MODEL_METHOD_MISSING"
     | "MODEL_PROBE_FAILED"
     | "CACHE_UNSUPPORTED"
+    | "ADAPTIVE_BLOCK_UNSUPPORTED"
     | "MODEL_UNSAFE"
     | "MODEL_METADATA_INVALID"
     | "TOKENIZER_INVALID"
