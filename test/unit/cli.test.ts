@@ -14,6 +14,7 @@ const result: GenerateResult = {
     tokens: [1, 2],
     steps: 5,
     stepsPerBlock: [3, 2],
+    blockLengths: [16, 16],
     finishReason: "eos",
     timings: { totalMs: 250, msPerStep: 40, tokensPerSecond: 12, fullSteps: 5, msPerFullStep: 40, cachedSteps: 0, msPerCachedStep: 0, meanRowsPerForward: 1 },
     seed: 0,
