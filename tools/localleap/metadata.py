@@ -168,7 +168,7 @@ def build_metadata(meta: Dict, cfg: ModelConfig, dtype: str, attention: str, def
         md["decodingDefaults"] = meta["decoding_defaults"]
     if kind == "diffusion":  # AdaBlock's delimiters (docs/model-format.md): given, or the tokenizer's newline
         delimiters = meta["delimiter_ids"] if "delimiter_ids" in meta else newline_token_ids(tokenizer)
-        if delimiters:
+        if delimiters or "delimiter_ids" in meta:
             md["delimiterIds"] = delimiters
     if kind == "diffusion" and "delimiter_threshold" in meta:
         md["delimiterThreshold"] = meta["delimiter_threshold"]
