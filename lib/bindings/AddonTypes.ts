@@ -227,6 +227,12 @@ export interface AddonRuleCase {
     genOffset: number;
     /** Per-row overrides (one entry per row): rows of one step may mix strategies and parameters. */
     rows?: AddonRuleRowOverride[];
+    /**
+     * AdaBlock's length decision (docs/decoding.md "Adaptive blocks"), for every row: the case is a
+     * block's first step over blockLength computed positions; the rule searches offsets < window for
+     * a delimiter, else takes fallbackLength, and commits within the length (result.blockLengths).
+     */
+    adaptive?: { window: number; fallbackLength: number; delimiterIds: number[]; delimiterThreshold: number; steps?: number; genLength?: number };
 }
 
 /** What one row of an {@link AddonRuleCase} may set for itself. */
@@ -250,6 +256,8 @@ export interface AddonRuleResult {
     commit: Uint8Array;
     /** [batch, blockLength] the block after the commit. */
     block: Int32Array;
+    /** [batch] each row's block length as the rule decided it (blockLength without `adaptive`). */
+    blockLengths: Int32Array;
 }
 
 /** Timing of the fused kernel on random logits (CUDA builds only). */
