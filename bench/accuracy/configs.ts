@@ -16,7 +16,9 @@ export type Family =
     | "localleap"
     | "localleap+stop"
     | "threshold (model defaults)"
-    | "localleap (model defaults)";
+    | "localleap (model defaults)"
+    | "localleap+adaptive"
+    | "localleap+adaptive+stop";
 
 /** One configuration: a name, its family and the generate() options it runs with. */
 export interface BenchConfig {
@@ -115,6 +117,24 @@ export function modelDefaultConfigs(genLength: number): BenchConfig[] {
             options: { ...base(genLength), strategy: "localleap" },
         },
     ];
+}
+
+/**
+ * AdaBlock's adaptive block length (docs/decoding.md "Adaptive blocks") on LocalLeap with the
+ * paper's defaults, with and without stopAtEos: blockLength 32 is the default length, the window
+ * genLength / 4 and the delimiter threshold the model's (or 0.3). The archive needs delimiterIds.
+ */
+export function adaptiveConfigs(genLength: number): BenchConfig[] {
+    return [false, true].map((stopAtEos) => {
+        const config = localleap(genLength, 0.9, 0.75, 4, stopAtEos);
+        return {
+            ...config,
+            name: `localleap-${genLength}-adaptive${stopAtEos ? "-stop" : ""}`,
+            family: stopAtEos ? "localleap+adaptive+stop" : "localleap+adaptive",
+            description: `${config.description}, adaptive blocks`,
+            options: { ...config.options, adaptiveBlock: true },
+        } as BenchConfig;
+    });
 }
 
 /**

@@ -12,6 +12,8 @@ const FAMILY_COLOR: Record<Family, string> = {
     "localleap+stop": "#8172b3",
     "threshold (model defaults)": "#937860",
     "localleap (model defaults)": "#da8bc3",
+    "localleap+adaptive": "#8c8c8c",
+    "localleap+adaptive+stop": "#ccb974",
 };
 const SHAPES: MarkerShape[] = ["circle", "square", "diamond", "triangle"];
 
