@@ -9,6 +9,7 @@ export type LocalleapErrorCode =
     | "INVALID_INPUT"
     | "PROMPT_TOO_LONG"
     | "CACHE_UNSUPPORTED"
+    | "ADAPTIVE_BLOCK_UNSUPPORTED"
     | "MODEL_NOT_FOUND"
     | "MODEL_CORRUPT"
     | "MODEL_INCOMPATIBLE"
@@ -201,6 +202,15 @@ export class CacheUnsupportedError extends LocalleapError {
     constructor(message: string) {
         super("CACHE_UNSUPPORTED", message, {
             hint: "re-export the model with this version's tools/export.py or tools/export_hf.py (format v2), or use cache: \"none\"",
+        });
+    }
+}
+
+/** adaptiveBlock was asked of an archive whose localleap.json has no delimiterIds (docs/decoding.md "Adaptive blocks"). */
+export class AdaptiveBlockUnsupportedError extends LocalleapError {
+    constructor(message: string) {
+        super("ADAPTIVE_BLOCK_UNSUPPORTED", message, {
+            hint: "re-export the model with this version's tools/export.py or tools/export_hf.py (they write delimiterIds), or drop adaptiveBlock",
         });
     }
 }

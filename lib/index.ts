@@ -10,6 +10,7 @@ export { ModelPool, type ReplicaLoad } from "./pool/ModelPool";
 export { type LoadModelPoolOptions, MAX_POOL_REPLICAS } from "./pool/poolOptions";
 export { ChatSession, type ChatSessionOptions } from "./ChatSession";
 export {
+    type AdaptiveBlockOptions,
     type CommonGenerateOptions,
     type DistributiveOmit,
     type GenerateOptionName,
@@ -80,6 +81,7 @@ export {
     AbortError,
     ArchiveWriteError,
     type BindingAttempt,
+    AdaptiveBlockUnsupportedError,
     CacheUnsupportedError,
     CudaUnavailableError,
     InternalError,

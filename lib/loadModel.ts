@@ -127,6 +127,7 @@ async function buildModel(
             logitsShifted: metadata.logitsShifted,
             maxLength: metadata.maxLength,
             ...(metadata.kvCache !== undefined && { kvCache: metadata.kvCache }),
+            ...(metadata.delimiterIds !== undefined && { delimiterIds: metadata.delimiterIds }),
         }), ctx.probeTimeoutMs, ctx.signal, ctx.modelPath);
     } catch (error) {
         throw mapAddonError(error, "configure");

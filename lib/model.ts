@@ -1,6 +1,6 @@
 import type { Addon, AddonAbortToken, AddonBuildInfo, AddonDType, AddonModel, AddonStepEvent } from "./bindings/AddonTypes";
 import { mapAddonError } from "./bindings/utils/mapAddonError";
-import { AbortError, CacheUnsupportedError, InvalidInputError, InvalidOptionsError, ModelDisposedError, PromptTooLongError, QueueFullError } from "./errors";
+import { AbortError, AdaptiveBlockUnsupportedError, CacheUnsupportedError, InvalidInputError, InvalidOptionsError, ModelDisposedError, PromptTooLongError, QueueFullError } from "./errors";
 import { GenerationStream } from "./generation/GenerationStream";
 import { isBatch } from "./generation/isBatch";
 import { createStepHandler } from "./generation/createStepHandler";
@@ -207,7 +207,7 @@ export class Model {
     private async run(caller: "generate" | "stream", given: readonly GenerateInput[], options: GenerateOptions): Promise<GenerateResult[]> {
         if (this.disposed) throw new ModelDisposedError(`${caller}() called on a disposed model`);
         if (this.queued >= this.parts.maxQueued) throw new QueueFullError(this.parts.maxQueued);
-        const o = parseGenerateOptions(options, undefined, this.info.decodingDefaults ?? undefined);
+        const o = parseGenerateOptions(options, undefined, this.info.decodingDefaults ?? undefined, this.info.metadata.delimiterThreshold);
         const inputs = snapshotBatch(given);
         const { metadata } = this.info;
         if (inputs.length === 0) throw new InvalidInputError("the batch is empty", "pass at least one input");
@@ -220,7 +220,20 @@ export class Model {
             }
             return prompt;
         });
-        const cache = o.cache ?? this.info.defaultCache;
+        if (o.adaptiveBlock !== null && metadata.delimiterIds === undefined) {
+            throw new AdaptiveBlockUnsupportedError(
+                `adaptiveBlock needs the model's delimiter tokens (localleap.json delimiterIds), which ${this.info.path} does not have: re-export it with tools/export.py or tools/export_hf.py`,
+            );
+        }
+        // Adaptive rows of a cached call would share their block columns: a cached adaptive call takes one
+        // prompt; a batch that did not ask for a cache runs with "none".
+        const cache = o.cache ?? (o.adaptiveBlock !== null && prompts.length > 1 ? "none" : this.info.defaultCache);
+        if (o.adaptiveBlock !== null && cache !== "none" && prompts.length > 1) {
+            throw new InvalidOptionsError("generate options", [{
+                field: "adaptiveBlock", given: formatValue(options.adaptiveBlock), allowed: `one prompt per call with cache "${cache}"`,
+                message: `adaptiveBlock with cache "${cache}" takes one prompt per call (the rows of a cached call share their block columns); pass the ${prompts.length} prompts in separate calls, or use cache: "none"`,
+            }]);
+        }
         if (cache !== "none" && this.info.kvCache === null) {
             throw new CacheUnsupportedError(
                 `cache "${cache}" needs a format-v2 archive; ${this.info.path} is format v${metadata.formatVersion}, which has no KV-cache methods and runs with cache "none" only`,
@@ -285,6 +298,7 @@ export class Model {
                 endOfText: o.endOfText,
                 cudaGraph: o.cudaGraph && this.info.device === "cuda",
                 cache,
+                ...(o.adaptiveBlock !== null && { adaptiveBlock: o.adaptiveBlock }),
                 ...(abort !== undefined && { abort }),
                 ...(finish !== undefined && { finish }),
                 // After an abort the call has already rejected: later steps must not reach the callbacks.

@@ -117,6 +117,19 @@ export interface CommonGenerateOptions {
      * asking one for "prefix" or "dual" gives CacheUnsupportedError).
      */
     cache?: CacheMode;
+    /**
+     * AdaBlock's adaptive block length (docs/decoding.md "Adaptive blocks"): at each block's first
+     * step, the block ends at the most confident predicted delimiter (the model's `delimiterIds`,
+     * newline for the exported models) within `window` positions of the block start, when its
+     * confidence reaches `delimiterThreshold`; otherwise it has blockLength positions (the default
+     * length, clipped to the end: genLength need not be a multiple of it). `true` takes the
+     * defaults: window floor(genLength / 4) (at least 1; at most 1024), delimiterThreshold the
+     * model's localleap.json `delimiterThreshold`, else 0.3. With low-confidence / random, each
+     * block takes max(1, floor(length * steps / genLength)) steps. Needs an archive with
+     * delimiterIds (AdaptiveBlockUnsupportedError otherwise). With cache "prefix" / "dual" a call
+     * takes one prompt (a batch without an explicit cache runs with "none"). Default false.
+     */
+    adaptiveBlock?: boolean | AdaptiveBlockOptions;
     /** Aborts generation before its next step (rejects with AbortError). */
     signal?: AbortSignal;
     /** Called after every step with what it committed and the canvas so far. */
@@ -148,6 +161,20 @@ export interface CommonGenerateOptions {
     /** Most tokens of text to return (1..genLength); the decode ends once they are final (finishReason "max-tokens"). */
     maxTokens?: number;
 }
+
+/** The object form of {@link CommonGenerateOptions.adaptiveBlock}. */
+export interface AdaptiveBlockOptions {
+    /** Positions past the block start searched for a delimiter: an integer from 1 to 1024. Default floor(genLength / 4), at least 1. */
+    window?: number;
+    /** Confidence a delimiter needs to end the block, in [0, 1]. Default the model's delimiterThreshold, else 0.3. */
+    delimiterThreshold?: number;
+}
+
+/** Largest adaptiveBlock.window (the commit kernel decides a block of at most 1024 positions in one CTA). */
+export const MAX_ADAPTIVE_WINDOW = 1024;
+
+/** Default delimiterThreshold when the model's metadata has none (AdaBlock's LLaDA value). */
+export const DEFAULT_DELIMITER_THRESHOLD = 0.3;
 
 /**
  * The type of an option that belongs to other strategies: never set in practice, it makes the
@@ -228,6 +255,8 @@ export interface ResolvedGenerateOptions {
     cudaGraph: boolean;
     /** undefined: the model's default (DEFAULT_CACHE, or "none" for a v1 archive). */
     cache?: CacheMode;
+    /** null: fixed blocks. */
+    adaptiveBlock: { window: number; delimiterThreshold: number } | null;
     signal?: AbortSignal;
     onStep?: (event: StepEvent) => void;
     onTextChunk?: (chunk: TextChunk) => void;
@@ -283,6 +312,7 @@ const GENERATE_ALLOWED: Record<GenerateOptionName, string> = {
     endOfText: "true or false",
     cudaGraph: "true or false",
     cache: CACHE_MODES.map((c) => `"${c}"`).join(", "),
+    adaptiveBlock: `true, false or { window?: an integer from 1 to ${MAX_ADAPTIVE_WINDOW}, delimiterThreshold?: a number from 0 to 1 }`,
     signal: "an AbortSignal",
     onStep: "a function (event) => void",
     onTextChunk: "a function (chunk) => void",
@@ -329,6 +359,9 @@ const generateSchema = z.strictObject({
     endOfText: z.boolean().default(false),
     cudaGraph: z.boolean().default(true),
     cache: z.enum(CACHE_MODES).optional(),
+    adaptiveBlock: z
+        .union([z.boolean(), z.strictObject({ window: z.number().int().min(1).max(MAX_ADAPTIVE_WINDOW).optional(), delimiterThreshold: unit().optional() })])
+        .optional(),
     signal: z.instanceof(AbortSignal).optional(),
     onStep: z.custom<(event: StepEvent) => void>(isFunction).optional(),
     onTextChunk: z.custom<(chunk: TextChunk) => void>(isFunction).optional(),
@@ -371,11 +404,14 @@ export const BUILTIN_DECODING_DEFAULTS = {
  * each strategy parameter the options leave out, field by field, before the built-in defaults:
  * κ = anchorThreshold ?? model κ ?? 0.9, τ = relaxedThreshold ?? min(model τ ?? 0.75, κ),
  * W = radius ?? model W ?? 4, θ = threshold ?? model θ ?? 0.9.
+ * `modelDelimiterThreshold` (localleap.json `delimiterThreshold`) is adaptiveBlock's default
+ * delimiterThreshold, before {@link DEFAULT_DELIMITER_THRESHOLD}.
  */
 export function parseGenerateOptions(
     options: unknown,
     randomSeed: () => number = defaultRandomSeed,
     modelDefaults?: DecodingDefaults,
+    modelDelimiterThreshold?: number,
 ): ResolvedGenerateOptions {
     const o = parseWith(generateSchema, options, "generate options", GENERATE_ALLOWED);
     const issues: OptionIssue[] = [];
@@ -383,7 +419,9 @@ export function parseGenerateOptions(
         issues.push({ field, given: formatValue(o[field]), allowed, message });
 
     const blockLength = o.blockLength ?? Math.min(32, o.genLength);
-    if (o.genLength % blockLength !== 0) {
+    const adaptive = o.adaptiveBlock === undefined || o.adaptiveBlock === false ? null : o.adaptiveBlock === true ? {} : o.adaptiveBlock;
+    // Adaptive blocks: blockLength is the default length and the last block is clipped to the end.
+    if (adaptive === null && o.genLength % blockLength !== 0) {
         const field = o.blockLength === undefined ? "genLength" : "blockLength";
         issue(
             field,
@@ -398,7 +436,10 @@ export function parseGenerateOptions(
     if (o.steps !== undefined && !usesSteps) {
         issue("steps", "only with strategy low-confidence or random",
             `steps applies only to strategy "low-confidence" or "random"; "${o.strategy}" runs each block until it has no mask left, so drop steps or change strategy`);
-    } else if (o.steps !== undefined && issues.length === 0 && (o.steps % numBlocks !== 0 || o.steps > o.genLength)) {
+    } else if (o.steps !== undefined && adaptive !== null && o.steps > o.genLength) {
+        issue("steps", `with adaptiveBlock, an integer from 1 to genLength`,
+            `steps: got ${o.steps}; allowed with adaptiveBlock: an integer from 1 to genLength (${o.genLength}) (each block takes max(1, floor(length * steps / genLength)) steps)`);
+    } else if (o.steps !== undefined && adaptive === null && issues.length === 0 && (o.steps % numBlocks !== 0 || o.steps > o.genLength)) {
         issue("steps", GENERATE_ALLOWED.steps,
             `steps: got ${o.steps}; allowed: a multiple of genLength / blockLength = ${numBlocks} from ${numBlocks} to ${o.genLength} (the number of blocks must divide the steps)`);
     }
@@ -444,6 +485,13 @@ export function parseGenerateOptions(
         endOfText: o.endOfText,
         cudaGraph: o.cudaGraph,
         ...(o.cache !== undefined && { cache: o.cache }),
+        adaptiveBlock:
+            adaptive === null
+                ? null
+                : {
+                      window: adaptive.window ?? Math.min(MAX_ADAPTIVE_WINDOW, Math.max(1, Math.floor(o.genLength / 4))),
+                      delimiterThreshold: adaptive.delimiterThreshold ?? modelDelimiterThreshold ?? DEFAULT_DELIMITER_THRESHOLD,
+                  },
         ...(o.signal !== undefined && { signal: o.signal }),
         ...(o.onStep !== undefined && { onStep: o.onStep }),
         ...(o.onTextChunk !== undefined && { onTextChunk: o.onTextChunk }),

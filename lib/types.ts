@@ -82,8 +82,13 @@ export interface GenerateResult {
     tokens: number[];
     /** Forward passes this generation took. */
     steps: number;
-    /** Forward passes of each block (0 for blocks skipped by stopAtEos or endOfText). */
+    /**
+     * Forward passes of each block: with fixed blocks one entry per block (0 for blocks skipped by
+     * stopAtEos or endOfText); with adaptiveBlock one entry per block decoded (their count varies).
+     */
     stepsPerBlock: number[];
+    /** The length of each block decoded, in order (blockLength each with fixed blocks; adaptiveBlock decides them). */
+    blockLengths: number[];
     /** Why the text ends. */
     finishReason: FinishReason;
     /** Wall-clock figures. */

@@ -85,6 +85,8 @@ export interface AddonModelConfig {
     maxLength: number;
     /** Format v2's KV-cache sizes; absent for a v1 archive (cache "none" only). */
     kvCache?: { layers: number; kvHeads: number; headDim: number };
+    /** AdaBlock's delimiter token ids (localleap.json delimiterIds); absent: no adaptive blocks. */
+    delimiterIds?: number[];
 }
 
 /** Fast-dLLM's KV caches (docs/decoding.md "KV cache"). */
@@ -125,6 +127,11 @@ export interface AddonGenerateRequest {
     cudaGraph: boolean;
     /** KV cache; absent means "none". */
     cache?: AddonCacheMode;
+    /**
+     * AdaBlock's adaptive block length (docs/decoding.md "Adaptive blocks"), resolved: blockLength is
+     * the default length. Absent: fixed blocks. Needs the config's delimiterIds.
+     */
+    adaptiveBlock?: { window: number; delimiterThreshold: number };
     abort?: AddonAbortToken;
     /** Set it to end the decode before its next step and resolve with the canvas as it is (masks left as the mask id). */
     finish?: AddonAbortToken;
@@ -146,7 +153,10 @@ export interface AddonRowResult {
     tokens: Int32Array;
     /** Forward passes this row took. */
     steps: number;
+    /** Fixed blocks: one entry per block (0 for blocks skipped by stopAtEos); adaptive blocks: one per block decoded. */
     stepsPerBlock: Int32Array;
+    /** The length of each block decoded, in order. */
+    blockLengths: Int32Array;
 }
 
 export interface AddonGenerateResult {
@@ -224,6 +234,12 @@ export interface AddonRuleCase {
     genOffset: number;
     /** Per-row overrides (one entry per row): rows of one step may mix strategies and parameters. */
     rows?: AddonRuleRowOverride[];
+    /**
+     * AdaBlock's length decision (docs/decoding.md "Adaptive blocks"), for every row: the case is a
+     * block's first step over blockLength computed positions; the rule searches offsets < window for
+     * a delimiter, else takes fallbackLength, and commits within the length (result.blockLengths).
+     */
+    adaptive?: { window: number; fallbackLength: number; delimiterIds: number[]; delimiterThreshold: number; steps?: number; genLength?: number };
 }
 
 /** What one row of an {@link AddonRuleCase} may set for itself. */
@@ -247,6 +263,8 @@ export interface AddonRuleResult {
     commit: Uint8Array;
     /** [batch, blockLength] the block after the commit. */
     block: Int32Array;
+    /** [batch] each row's block length as the rule decided it (blockLength without `adaptive`). */
+    blockLengths: Int32Array;
 }
 
 /** Timing of the fused kernel on random logits (CUDA builds only). */
@@ -291,6 +309,7 @@ export type NativeErrorCode =
     | "MODEL_METHOD_MISSING"
     | "MODEL_PROBE_FAILED"
     | "CACHE_UNSUPPORTED"
+    | "ADAPTIVE_BLOCK_UNSUPPORTED"
     | "MODEL_UNSAFE"
     | "MODEL_METADATA_INVALID"
     | "TOKENIZER_INVALID"

@@ -69,6 +69,19 @@ ModelConfig toModelConfig(const Napi::Object& obj) {
     c.cache.kvHeads = metadataField("kvCache", [&] { return args::integer(spec, "kvHeads", 1, 1 << 16); });
     c.cache.headDim = metadataField("kvCache", [&] { return args::integer(spec, "headDim", 1, 1 << 16); });
   }
+  Napi::Value delimiters = obj.Get("delimiterIds");
+  if (!delimiters.IsUndefined() && !delimiters.IsNull()) {
+    c.delimiterIds = metadataField("delimiterIds", [&] { return args::intArray(obj, "delimiterIds"); });
+    if (c.delimiterIds.empty() || (int)c.delimiterIds.size() > kMaxDelimiterIds) {
+      badMetadata("delimiterIds", "delimiterIds must hold 1 to " + std::to_string(kMaxDelimiterIds) +
+                                      " token ids, it holds " + std::to_string(c.delimiterIds.size()));
+    }
+    for (int id : c.delimiterIds) {
+      if (id < 0 || id >= c.vocabSize || id == c.maskId) {
+        badMetadata("delimiterIds", "delimiterIds must be token ids below vocabSize, other than the mask id");
+      }
+    }
+  }
   return c;
 }
 
@@ -106,6 +119,18 @@ GenerateRequest toGenerateRequest(const Napi::Object& obj) {
   r.endOfText = args::optionalBoolean(obj, "endOfText", false);
   r.cudaGraph = args::boolean(obj, "cudaGraph");
   r.cache = parseCacheMode(env, obj.Get("cache"));
+  // Adaptive blocks: { window, delimiterThreshold }, resolved by lib/options.ts; absent: fixed blocks.
+  Napi::Value adaptive = obj.Get("adaptiveBlock");
+  if (!adaptive.IsUndefined() && !adaptive.IsNull()) {
+    Napi::Object a = args::object(adaptive, "adaptiveBlock");
+    r.adaptiveBlock = true;
+    r.adaptiveWindow = args::integer(a, "window", 1, 1 << 24);
+    const double threshold = args::number(a, "delimiterThreshold");
+    if (!std::isfinite(threshold) || threshold < 0 || threshold > 1) {
+      throwInvalidArgument(env, "adaptiveBlock.delimiterThreshold must be a number in [0, 1]");
+    }
+    r.delimiterThreshold = (float)threshold;
+  }
   return r;
 }
 
@@ -140,6 +165,7 @@ Napi::Object fromGenerateResult(Napi::Env env, const GenerateResult& result) {
     row.Set("tokens", int32ArrayOf(env, result.rows[b].tokens));
     row.Set("steps", result.rows[b].steps);
     row.Set("stepsPerBlock", int32ArrayOf(env, result.rows[b].stepsPerBlock));
+    row.Set("blockLengths", int32ArrayOf(env, result.rows[b].blockLengths));
     rows.Set((uint32_t)b, row);
   }
   o.Set("rows", rows);

@@ -58,6 +58,21 @@ RuleCase toRuleCase(const Napi::Object& obj) {
   if (!std::isfinite(p.temperature) || p.temperature < 0) throwInvalidArgument(env, "temperature must be >= 0");
   p.invTemperature = p.temperature > 0 ? 1.0f / p.temperature : 0.0f;
   p.numEndIds = 0;
+  // Optional AdaBlock length decision (docs/decoding.md "Adaptive blocks"): adaptive = { window,
+  // fallbackLength, delimiterIds, delimiterThreshold, steps?, genLength? }; the case is a first step.
+  Napi::Value adaptiveValue = obj.Get("adaptive");
+  if (!adaptiveValue.IsUndefined()) {
+    Napi::Object a = args::object(adaptiveValue, "adaptive");
+    p.adaptiveWindow = args::integer(a, "window", 1, c.blockLength > 0 ? c.blockLength : 1);
+    p.fallbackLength = args::integer(a, "fallbackLength", 1, c.blockLength > 0 ? c.blockLength : 1);
+    p.delimiterThreshold = (float)args::number(a, "delimiterThreshold");
+    std::vector<int> ids = args::intArray(a, "delimiterIds");
+    if (ids.empty() || (int)ids.size() > kMaxDelimiterIds) throwInvalidArgument(env, "delimiterIds must hold 1 to 8 ids");
+    p.numDelimiterIds = (int32_t)ids.size();
+    for (size_t d = 0; d < ids.size(); ++d) p.delimiterIds[d] = ids[d];
+    p.scheduleSteps = a.Has("steps") ? args::integer(a, "steps", 1, 1 << 24) : 1;
+    p.genLength = a.Has("genLength") ? args::integer(a, "genLength", 1, 1 << 24) : 1;
+  }
   c.params.assign(c.batch > 0 ? c.batch : 0, p);
   // Optional per-row overrides (mixed rows in one step): rows[b] may set strategy, topK, radius,
   // threshold, anchorThreshold, relaxedThreshold, temperature and genOffset of row b.
@@ -98,6 +113,7 @@ Napi::Object fromRuleCaseResult(Napi::Env env, const RuleCaseResult& r) {
   std::copy(r.commit.begin(), r.commit.end(), commit.Data());
   o.Set("commit", commit);
   o.Set("block", int32ArrayOf(env, r.block));
+  o.Set("blockLengths", int32ArrayOf(env, r.blockLengths));
   return o;
 }
 

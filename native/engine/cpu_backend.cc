@@ -44,10 +44,11 @@ class CpuBackend : public StepBackend {
     token_.assign(cells, -1);
     plan.remaining.assign(B, 0);
     plan.committed.assign(cells, -1);
+    plan.blockLengthOut.assign(B, 0);
     stepsOut_.assign(B, 0);
     StepState st{plan.seeds.data(), plan.steps.data(), plan.blockSteps.data(), plan.blockMasks0.data(), conf_.data(),
                  token_.data(), nullptr, plan.remaining.data(), stepsOut_.data(), plan.endFound.data(),
-                 plan.committed.data()};
+                 plan.committed.data(), plan.blockLengthOut.data()};
     applyRuleCpu(upcast.data_ptr<float>(), B, K, stride, vocab_, plan.canvas.data_ptr<int64_t>(), plan.params.data(),
                  st);
   }

@@ -174,6 +174,7 @@ class CudaBackend : public StepBackend {
     int64_t* out = plan.canvas.data_ptr<int64_t>();
     plan.remaining.assign(B, 0);
     plan.committed.assign((size_t)B * stride, -1);
+    plan.blockLengthOut.assign(B, 0);
     for (int r = 0; r < B; ++r) {
       std::copy(a + (int64_t)r * Wb + dW, a + (int64_t)(r + 1) * Wb, out + (int64_t)r * W);
       plan.steps[r] = back[0][r].item<int32_t>();
@@ -181,6 +182,7 @@ class CudaBackend : public StepBackend {
       plan.blockMasks0[r] = back[2][r].item<int32_t>();
       plan.endFound[r] = back[3][r].item<int32_t>();
       plan.remaining[r] = b.remaining.host()[r];
+      plan.blockLengthOut[r] = b.blockLengthOut.host()[r];
       std::copy(b.committed.host() + (size_t)r * stride, b.committed.host() + (size_t)(r + 1) * stride,
                 plan.committed.begin() + (size_t)r * stride);
     }

@@ -20,6 +20,30 @@ void checkProbability(float value, const char* name) {
   }
 }
 
+// Adaptive blocks (docs/decoding.md "Adaptive blocks"): genLength need not be a multiple of
+// blockLength; steps (low-confidence, random) is any count in [1, genLength].
+void validateAdaptive(const GenerateRequest& r, const ModelConfig& c) {
+  if (c.delimiterIds.empty()) {
+    throw EngineError(ErrorCode::kAdaptiveBlockUnsupported,
+                      "adaptiveBlock needs the model's delimiter tokens (localleap.json delimiterIds), which this "
+                      "archive does not have: re-export it with tools/export.py or tools/export_hf.py");
+  }
+  if ((int)c.delimiterIds.size() > kMaxDelimiterIds) invalid("a model may have at most 8 delimiter ids");
+  if (r.adaptiveWindow < 1 || r.adaptiveWindow > kMaxBlockLengthLimit) {
+    invalid("adaptiveBlock.window must be an integer in [1, " + std::to_string(kMaxBlockLengthLimit) + "]");
+  }
+  checkProbability(r.delimiterThreshold, "adaptiveBlock.delimiterThreshold");
+  if (usesSchedule(r.strategy) && (r.steps < 1 || r.steps > r.genLength)) {
+    invalid("with adaptiveBlock, steps must be an integer between 1 and genLength (" + std::to_string(r.genLength) +
+            ")");
+  }
+  if (r.cache != CacheMode::kNone && r.prompts.size() > 1) {
+    invalid("adaptiveBlock with cache '" + std::string(r.cache == CacheMode::kPrefix ? "prefix" : "dual") +
+            "' takes one prompt per call (the rows of a cached call share their block columns): pass the prompts "
+            "in separate calls, or use cache 'none'");
+  }
+}
+
 }  // namespace
 
 void validateRequest(const GenerateRequest& r, const ModelConfig& c) {
@@ -29,9 +53,13 @@ void validateRequest(const GenerateRequest& r, const ModelConfig& c) {
   if (r.blockLength <= 0 || r.blockLength > kMaxBlockLengthLimit) {
     invalid("blockLength must be an integer in [1, " + std::to_string(kMaxBlockLengthLimit) + "]");
   }
-  if (r.genLength % r.blockLength != 0) invalid("genLength must be a multiple of blockLength");
+  if (r.adaptiveBlock) {
+    validateAdaptive(r, c);
+  } else if (r.genLength % r.blockLength != 0) {
+    invalid("genLength must be a multiple of blockLength");
+  }
   const int numBlocks = r.genLength / r.blockLength;
-  if (usesSchedule(r.strategy)) {
+  if (usesSchedule(r.strategy) && !r.adaptiveBlock) {
     if (r.steps < numBlocks || r.steps > r.genLength || r.steps % numBlocks != 0) {
       invalid("steps must be a multiple of genLength / blockLength (" + std::to_string(numBlocks) +
               ") between " + std::to_string(numBlocks) + " and genLength (" + std::to_string(r.genLength) + ")");
@@ -87,7 +115,7 @@ RuleParams ruleParamsFor(const GenerateRequest& r, const ModelConfig& c, int can
   p.blockStart = genStart;
   p.blockLength = r.blockLength;
   p.logitsOffset = 0;
-  p.stepsPerBlock = usesSchedule(r.strategy) ? r.steps / (r.genLength / r.blockLength) : 0;
+  p.stepsPerBlock = usesSchedule(r.strategy) && !r.adaptiveBlock ? r.steps / (r.genLength / r.blockLength) : 0;
   p.topKOverride = 0;
   p.radius = r.radius;
   p.threshold = r.threshold;
@@ -97,6 +125,17 @@ RuleParams ruleParamsFor(const GenerateRequest& r, const ModelConfig& c, int can
   p.invTemperature = r.temperature > 0.0f ? 1.0f / r.temperature : 0.0f;
   p.numEndIds = (int32_t)c.endIds.size();
   for (int e = 0; e < p.numEndIds; ++e) p.endIds[e] = c.endIds[e];
+  // Adaptive blocks: adaptiveWindow, fallbackLength and stepsPerBlock are set per block by the scheduler.
+  p.adaptiveWindow = 0;
+  p.fallbackLength = r.blockLength;
+  p.scheduleSteps = r.steps;
+  p.genLength = r.genLength;
+  p.delimiterThreshold = r.delimiterThreshold;
+  p.numDelimiterIds = 0;
+  if (r.adaptiveBlock) {
+    p.numDelimiterIds = (int32_t)std::min<size_t>(c.delimiterIds.size(), kMaxDelimiterIds);
+    for (int d = 0; d < p.numDelimiterIds; ++d) p.delimiterIds[d] = c.delimiterIds[d];
+  }
   return p;
 }
 

@@ -20,6 +20,7 @@ const char* errorCodeName(ErrorCode code) {
     case ErrorCode::kTokenizerInvalid: return "TOKENIZER_INVALID";
     case ErrorCode::kPromptTooLong: return "PROMPT_TOO_LONG";
     case ErrorCode::kCacheUnsupported: return "CACHE_UNSUPPORTED";
+    case ErrorCode::kAdaptiveBlockUnsupported: return "ADAPTIVE_BLOCK_UNSUPPORTED";
     case ErrorCode::kCudaUnavailable: return "CUDA_UNAVAILABLE";
     case ErrorCode::kOutOfMemory: return "OUT_OF_MEMORY";
     case ErrorCode::kResourceExhausted: return "RESOURCE_EXHAUSTED";

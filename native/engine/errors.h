@@ -18,6 +18,7 @@ enum class ErrorCode {
   kTokenizerInvalid,     // an embedded tokenizer file over its size limit
   kPromptTooLong,
   kCacheUnsupported,     // a KV cache asked of a format-v1 archive
+  kAdaptiveBlockUnsupported,  // adaptive blocks asked of an archive without delimiterIds
   kCudaUnavailable,
   kOutOfMemory,
   kResourceExhausted,    // the OS refused a thread (or another non-memory resource)

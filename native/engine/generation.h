@@ -36,6 +36,8 @@ struct ModelConfig {
   bool logitsShifted = false;
   int maxLength = 0;
   CacheSpec cache;
+  // AdaBlock's delimiter tokens (localleap.json delimiterIds, optional): empty: no adaptive blocks.
+  std::vector<int> delimiterIds;
 };
 
 // Smallest positive temperature: the rule samples with 1 / T in float32, infinite below ~2.9387e-39.
@@ -59,6 +61,11 @@ struct GenerateRequest {
   bool endOfText = false;
   bool cudaGraph = true;
   CacheMode cache = CacheMode::kNone;
+  // AdaBlock's adaptive block length (docs/decoding.md "Adaptive blocks"): blockLength is then the
+  // default length; the window and threshold are resolved by the JS side (defaults G / 4, metadata).
+  bool adaptiveBlock = false;
+  int adaptiveWindow = 0;
+  float delimiterThreshold = 0.3f;
 };
 
 struct StepEvent {
@@ -78,6 +85,7 @@ struct RowResult {
   std::vector<int32_t> tokens;  // the whole generated span
   int steps = 0;
   std::vector<int32_t> stepsPerBlock;
+  std::vector<int32_t> blockLengths;  // length of each block decoded (fixed blocks: blockLength each)
 };
 
 struct GenerateResult {

@@ -39,10 +39,10 @@ RuleCaseResult runRuleCaseCpu(const RuleCase& c) {
   logits = logits.contiguous();
   std::vector<int64_t> canvas(c.block.begin(), c.block.end());
   std::vector<int32_t> steps(c.rowSteps), blockSteps(c.batch, 0), masks0(c.batch, 0), remaining(c.batch),
-      stepsOut(c.batch), endFound(c.batch, 0), token(cells), committed(cells);
+      stepsOut(c.batch), endFound(c.batch, 0), token(cells), committed(cells), blockLengths(c.batch, -1);
   std::vector<float> conf(cells);
   StepState st{c.seeds.data(), steps.data(), blockSteps.data(), masks0.data(), conf.data(), token.data(), nullptr,
-               remaining.data(), stepsOut.data(), endFound.data(), committed.data()};
+               remaining.data(), stepsOut.data(), endFound.data(), committed.data(), blockLengths.data()};
   applyRuleCpu(logits.data_ptr<float>(), c.batch, c.blockLength, c.blockLength, c.vocab, canvas.data(), c.params.data(),
                st);
 
@@ -52,6 +52,7 @@ RuleCaseResult runRuleCaseCpu(const RuleCase& c) {
   r.commit.resize(cells);
   for (size_t i = 0; i < cells; ++i) r.commit[i] = committed[i] >= 0;
   r.block.assign(canvas.begin(), canvas.end());
+  r.blockLengths = blockLengths;
   return r;
 }
 

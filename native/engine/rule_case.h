@@ -29,6 +29,7 @@ struct RuleCaseResult {
   std::vector<float> conf;            // 0 where not masked
   std::vector<uint8_t> commit;
   std::vector<int32_t> block;         // after the commit
+  std::vector<int32_t> blockLengths;  // [batch] StepState::blockLengthOut (adaptive blocks)
 };
 
 // Throws EngineError(INVALID_ARGUMENT) on inconsistent sizes.

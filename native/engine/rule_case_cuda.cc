@@ -58,6 +58,7 @@ RuleCaseResult runRuleCaseCuda(const RuleCase& c) {
   b.token.fill_(-7);
   b.conf.fill_(-7.0f);
   std::fill(b.committed.host(), b.committed.host() + (size_t)c.batch * c.blockLength, -7);
+  std::fill(b.blockLengthOut.host(), b.blockLengthOut.host() + c.batch, -7);
   cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   check(launchCommitStep(b.launch(logits, sampling), stream), "launching the commit kernel");
   check(cudaStreamSynchronize(stream), "running the commit kernel");
@@ -74,6 +75,7 @@ RuleCaseResult runRuleCaseCuda(const RuleCase& c) {
     if (committed == -7) throw EngineError(ErrorCode::kInternal, "the kernel left a status entry unwritten");
     r.commit[i] = committed >= 0;
   }
+  r.blockLengths.assign(b.blockLengthOut.host(), b.blockLengthOut.host() + c.batch);
   return r;
 }
 

@@ -46,15 +46,13 @@ void choosePosition(const float* row, int vocab, const RuleParams& p, uint64_t g
 
 void decideRow(int b, int blockStride, int64_t* canvasRow, const RuleParams& p,
                const StepState& st) {
-  const int blockLength = p.blockLength;
-  std::vector<uint8_t> masked(blockLength);
-  std::vector<uint64_t> keys(blockLength);
+  const int span = p.blockLength;  // positions computed this step
+  std::vector<uint8_t> masked(span);
+  std::vector<uint64_t> keys(span);
   const float* conf = st.conf + (int64_t)b * blockStride;
   const int32_t* token = st.token + (int64_t)b * blockStride;
-  int maskedCount = 0;
-  for (int i = 0; i < blockLength; ++i) {
+  for (int i = 0; i < span; ++i) {
     masked[i] = canvasRow[p.blockStart + i] == p.maskId;
-    maskedCount += masked[i];
     if (p.strategy == kRandom) {
       uint64_t genPos = (uint64_t)(p.blockStart + i - p.genStart);
       keys[i] = rule::randomOrderKey(rule::positionStream(st.seeds[b], (uint64_t)st.steps[b], genPos));
@@ -62,8 +60,16 @@ void decideRow(int b, int blockStride, int64_t* canvasRow, const RuleParams& p,
       keys[i] = rule::confidenceKey(conf[i]);
     }
   }
+  // An adaptive block's first step decides its length; the positions past it are not in the block.
+  const bool decideLength = p.adaptiveWindow > 0 && st.blockSteps[b] == 0;
+  const int blockLength = decideLength ? rule::adaptiveBlockLength(p, conf, token, masked.data()) : span;
+  const int stepsPerBlock =
+      decideLength ? rule::adaptiveStepsPerBlock(blockLength, p.scheduleSteps, p.genLength) : p.stepsPerBlock;
+  st.blockLengthOut[b] = blockLength;
+  int maskedCount = 0;
+  for (int i = 0; i < blockLength; ++i) maskedCount += masked[i];
   if (st.blockSteps[b] == 0) st.blockMasks0[b] = maskedCount;
-  const int quota = rule::rankQuota(p, st.blockMasks0[b], st.blockSteps[b]);
+  const int quota = rule::rankQuotaFor(p, stepsPerBlock, st.blockMasks0[b], st.blockSteps[b]);
   rule::RowView view{conf, keys.data(), masked.data(), blockLength};
 
   int committedCount = 0;

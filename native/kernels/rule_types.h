@@ -12,6 +12,7 @@ enum Strategy : int32_t {
 };
 
 constexpr int kMaxEndIds = 8;
+constexpr int kMaxDelimiterIds = 8;  // AdaBlock's delimiter tokens (localleap.json delimiterIds)
 
 // Everything the rule reads about one row. One RuleParams per row of a step (the scheduler's
 // rows keep their own strategy, thresholds and block): params[b] describes row b. On CUDA the
@@ -34,6 +35,17 @@ struct RuleParams {
   float invTemperature;    // 1 / temperature, computed once on the host
   int32_t numEndIds;
   int32_t endIds[kMaxEndIds];
+  // AdaBlock's adaptive block length (docs/decoding.md "Adaptive blocks"). adaptiveWindow > 0: at
+  // the block's first step (blockSteps == 0) blockLength is the span the step computes (>= the
+  // window and the fallback), and the rule decides the block's length (reported in
+  // StepState::blockLengthOut); later steps of the block have blockLength = that length.
+  int32_t adaptiveWindow;      // searched offsets [0, adaptiveWindow) from the block start; 0: fixed blocks
+  int32_t fallbackLength;      // the length when no delimiter is confident enough: min(Lb, G - start)
+  int32_t scheduleSteps;       // the steps option (low-confidence, random): s = max(1, len * steps / G) <= len
+  int32_t genLength;           // G
+  float delimiterThreshold;
+  int32_t numDelimiterIds;
+  int32_t delimiterIds[kMaxDelimiterIds];
 };
 
 // Per-row decode state and the step's outputs. Pointers may be host, device or host-mapped
@@ -53,6 +65,7 @@ struct StepState {
   int32_t* stepsOut;       // [B] copy of steps
   int32_t* endFound;       // [B] 1 once a finished block of the row holds an end token
   int32_t* committed;      // [B*Lb] token committed at each offset by the last step, -1 if none
+  int32_t* blockLengthOut; // [B] the row's block length in this step (decided at an adaptive first step)
 };
 
 }  // namespace localleap

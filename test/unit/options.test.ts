@@ -36,6 +36,7 @@ describe("generate options: defaults", () => {
             specialTokens: false,
             stop: [],
             maxTokens: null,
+            adaptiveBlock: null,
         });
         expect(parseGenerateOptions(undefined).genLength).toBe(128);
     });
@@ -244,5 +245,39 @@ describe("loadModel options", () => {
         const error = optionsError(() => parseLoadModelOptions({ model: "x.pt" }));
         expect(error.message).toContain('unknown option "model"');
         expect(error.message).toContain("modelPath");
+    });
+});
+
+describe("generate options: adaptiveBlock", () => {
+    test("true takes window floor(genLength / 4) and the model's delimiterThreshold, else 0.3", () => {
+        expect(parseGenerateOptions({ genLength: 128, adaptiveBlock: true }).adaptiveBlock).toEqual({ window: 32, delimiterThreshold: 0.3 });
+        expect(parseGenerateOptions({ genLength: 2, blockLength: 2, adaptiveBlock: true }).adaptiveBlock).toEqual({ window: 1, delimiterThreshold: 0.3 });
+        expect(parseGenerateOptions({ genLength: 10, adaptiveBlock: {} }, undefined, undefined, 0.5).adaptiveBlock).toEqual({ window: 2, delimiterThreshold: 0.5 });
+        expect(parseGenerateOptions({ adaptiveBlock: { window: 7, delimiterThreshold: 0.9 } }, undefined, undefined, 0.5).adaptiveBlock)
+            .toEqual({ window: 7, delimiterThreshold: 0.9 });
+        expect(parseGenerateOptions({ adaptiveBlock: false }).adaptiveBlock).toBeNull();
+    });
+
+    test("genLength need not be a multiple of blockLength, and steps is any count up to genLength", () => {
+        expect(parseGenerateOptions({ genLength: 100, blockLength: 32, adaptiveBlock: true })).toMatchObject({ genLength: 100, blockLength: 32 });
+        expect(parseGenerateOptions({ genLength: 100, blockLength: 32, strategy: "low-confidence", steps: 37, adaptiveBlock: true }).steps).toBe(37);
+        const error = optionsError(() => parseGenerateOptions({ genLength: 100, blockLength: 32, strategy: "random", steps: 101, adaptiveBlock: true }));
+        expect(error.issues[0]?.field).toBe("steps");
+        expect(error.message).toContain("from 1 to genLength (100)");
+        // Without adaptiveBlock the old rules hold.
+        expect(optionsError(() => parseGenerateOptions({ genLength: 100, blockLength: 32 })).issues[0]?.field).toBe("blockLength");
+    });
+
+    test.each([
+        [{ window: 0 }], [{ window: 1025 }], [{ window: 2.5 }], [{ delimiterThreshold: 1.5 }], [{ delimiterThreshold: -0.1 }],
+        ["yes"], [1],
+    ])("adaptiveBlock %p is rejected, saying what is allowed", (value) => {
+        const error = optionsError(() => parseGenerateOptions({ adaptiveBlock: value }));
+        expect(error.issues[0]?.field).toMatch(/^adaptiveBlock/);
+        expect(error.message).toContain("adaptiveBlock");
+    });
+
+    test("an unknown key of adaptiveBlock is rejected by name", () => {
+        expect(optionsError(() => parseGenerateOptions({ adaptiveBlock: { windows: 4 } })).message).toContain("windows");
     });
 });

@@ -1,5 +1,6 @@
 import {
     AbortError,
+    AdaptiveBlockUnsupportedError,
     CacheUnsupportedError,
     CudaUnavailableError,
     InternalError,
@@ -68,6 +69,8 @@ export function mapAddonError(error: unknown, context: AddonCallContext): Locall
             return new ModelProbeError(message, error);
         case "CACHE_UNSUPPORTED":
             return new CacheUnsupportedError(message);
+        case "ADAPTIVE_BLOCK_UNSUPPORTED":
+            return new AdaptiveBlockUnsupportedError(message);
         case "PROMPT_TOO_LONG":
             return new PromptTooLongError({ message });
         case "CUDA_UNAVAILABLE":

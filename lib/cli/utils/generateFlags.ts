@@ -51,7 +51,10 @@ export function addGenerateFlags(command: Command): Command {
         .option("--stop <text>", "stop string: the text ends before it (repeat for several)", (value: string, previous: string[] = []) => [...previous, value])
         .option("--stop-at-eos", "stop after the first block holding an end token")
         .option("--end-of-text", "stop a row at the step that commits an end token with nothing masked before it (EoTP)")
-        .option("--no-cuda-graph", "run CUDA steps eagerly instead of as CUDA graphs");
+        .option("--no-cuda-graph", "run CUDA steps eagerly instead of as CUDA graphs")
+        .option("--adaptive-block", "AdaBlock's adaptive block length: a block ends at a confident predicted newline (block-length is the default length)")
+        .addOption(new Option("--adaptive-window <n>", "positions past a block start searched for a delimiter (implies --adaptive-block; default gen-length / 4)").argParser(parseNumberFlag))
+        .addOption(new Option("--delimiter-threshold <x>", "confidence a delimiter needs to end a block (implies --adaptive-block; default the model's, else 0.3)").argParser(parseNumberFlag));
 }
 
 /**
@@ -77,7 +80,16 @@ export function generateOptionsFromFlags(flags: ModelAndGenerateFlags): Generate
         endOfText: flags.endOfText,
         stop: flags.stop,
         cudaGraph: flags.cudaGraph === false ? false : undefined,
+        adaptiveBlock: adaptiveBlockFromFlags(flags),
     }) as GenerateOptions;
+}
+
+/** --adaptive-block, --adaptive-window, --delimiter-threshold as the adaptiveBlock option (either number implies the flag). */
+function adaptiveBlockFromFlags(flags: ModelAndGenerateFlags): GenerateOptions["adaptiveBlock"] {
+    const window = flags.adaptiveWindow as number | undefined;
+    const delimiterThreshold = flags.delimiterThreshold as number | undefined;
+    if (window === undefined && delimiterThreshold === undefined) return flags.adaptiveBlock === true ? true : undefined;
+    return defined({ window, delimiterThreshold }) as { window?: number; delimiterThreshold?: number };
 }
 
 /** Drops undefined values, so that absent flags take the library's defaults. */
