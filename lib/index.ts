@@ -5,6 +5,7 @@
  */
 export { loadModel } from "./loadModel";
 export { Model, type KvCacheInfo, type ModelInfo, type ModelBuildInfo, type ResultFor } from "./model";
+export type { LearnedFilterInfo, LearnedFilterProvenance } from "./learnedFilter";
 export { loadModelPool } from "./pool/loadModelPool";
 export { ModelPool, type ReplicaLoad } from "./pool/ModelPool";
 export { type LoadModelPoolOptions, MAX_POOL_REPLICAS } from "./pool/poolOptions";
@@ -14,6 +15,7 @@ export {
     type DistributiveOmit,
     type GenerateOptionName,
     type GenerateOptions,
+    type LearnedOptions,
     type LocalLeapOptions,
     type OnlyWithStrategy,
     type ScheduledOptions,
@@ -85,6 +87,7 @@ export {
     InternalError,
     InvalidInputError,
     InvalidOptionsError,
+    LearnedFilterError,
     type LibtorchLocation,
     LocalleapError,
     type LocalleapErrorCode,

@@ -4,7 +4,8 @@
 A case: {"model": "path/model.pt", "prompts": [[ids...], ...], "genLength": 64,
 "blockLength": 32, "strategy": "localleap", "steps": 64, "threshold": 0.9,
 "anchorThreshold": 0.9, "relaxedThreshold": 0.75, "radius": 4, "temperature": 0,
-"seeds": [0, ...] (or "seed": 0 for every row), "stopAtEos": false, "cache": "none"}.
+"seeds": [0, ...] (or "seed": 0 for every row), "stopAtEos": false, "cache": "none",
+"acceptThreshold": null (strategy "learned": default the archive filter's)}.
 cache "prefix" / "dual" (format 2 archives): KV-cached steps after each block's first one.
 A result: {"rows": [{"tokens": [genLength ids], "steps", "stepsPerBlock", "finishReason"}],
 "batchSteps"}. steps defaults to genLength; it only matters for low-confidence and random.
@@ -24,9 +25,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 CASE_KEYS = {"model": None, "prompts": None, "genLength": None, "blockLength": 32, "strategy": "low-confidence",
              "steps": None, "threshold": 0.9, "anchorThreshold": 0.9, "relaxedThreshold": 0.75, "radius": 4,
-             "temperature": 0.0, "seeds": None, "seed": 0, "stopAtEos": False, "cache": "none"}
+             "temperature": 0.0, "seeds": None, "seed": 0, "stopAtEos": False, "cache": "none",
+             "acceptThreshold": None}
 APD_KEYS = {"arModel": None, "mixtureWeight": 0.7, "kvWindow": 16, "maxLookahead": 100}
-BLOCK_ONLY = ("steps", "threshold", "anchorThreshold", "relaxedThreshold", "radius", "cache")
+BLOCK_ONLY = ("steps", "threshold", "anchorThreshold", "relaxedThreshold", "radius", "cache", "acceptThreshold")
 
 
 def run_apd_case(c: dict, models: dict, device: str) -> dict:
@@ -72,7 +74,7 @@ def run_case(case: dict, models: dict, device: str) -> dict:
     seeds = c["seeds"] if c["seeds"] is not None else [c["seed"]] * len(c["prompts"])
     return decode(models[c["model"]], c["prompts"], c["genLength"], c["blockLength"], c["strategy"], c["steps"],
                   c["threshold"], c["anchorThreshold"], c["relaxedThreshold"], c["radius"], c["temperature"],
-                  seeds, c["stopAtEos"], c["cache"])
+                  seeds, c["stopAtEos"], c["cache"], c["acceptThreshold"])
 
 
 def main(argv=None) -> int:

@@ -20,7 +20,7 @@ CACHES = ("none", "prefix", "dual")
 
 class ReferenceModel:
     def __init__(self, path: str, device: str = "cpu"):
-        extra = {"localleap.json": ""}
+        extra = {"localleap.json": "", "learned_filter.json": ""}
         try:
             self.module = torch.jit.load(path, map_location=device, _extra_files=extra)
         except (RuntimeError, ValueError, OSError) as e:
@@ -38,6 +38,11 @@ class ReferenceModel:
                              f"{self.meta['architecture']}) is not a diffusion LM: it can only be the autoregressive "
                              "model of APD (tools/localleap/apd_reference.py)")
         self.path, self.device = path, device
+        # learned_filter.json (docs/decoding.md "Learned filter"): None when the archive has none.
+        self.learned_filter = None
+        if extra["learned_filter.json"]:
+            from .learned_filter import parse
+            self.learned_filter = parse(extra["learned_filter.json"], f"{path}: learned_filter.json")
         self.version = self.meta["formatVersion"]
         self._plain = None
         m = self.meta
@@ -96,11 +101,15 @@ def decode(model: ReferenceModel, prompts: Sequence[Sequence[int]], gen_length: 
            strategy: str = "low-confidence", steps: Optional[int] = None, threshold: float = 0.9,
            anchor_threshold: float = 0.9, relaxed_threshold: float = 0.75, radius: int = 4,
            temperature: float = 0.0, seeds: Optional[Sequence[int]] = None, stop_at_eos: bool = False,
-           cache: str = "none") -> Dict:
+           cache: str = "none", accept_threshold: Optional[float] = None, observer=None) -> Dict:
     """{"rows": [{"tokens", "steps", "stepsPerBlock", "finishReason"}], "batchSteps"}.
 
     cache "prefix" / "dual": a block's first batch step runs the whole canvas and stores every
-    position's keys/values; its later steps run only a window (see block_logits)."""
+    position's keys/values; its later steps run only a window (see block_logits).
+    strategy "learned": the archive's learned filter with accept_threshold t (default: the filter's
+    stored acceptThreshold); blockLength at most the filter's.
+    observer(row, block, masked, tokens, conf): called at every step of every row with the block's
+    mask, chosen tokens and confidences before the commit (tools/train_filter.py records them)."""
     B = len(prompts)
     if B == 0:
         raise ValueError("no prompts")
@@ -116,6 +125,17 @@ def decode(model: ReferenceModel, prompts: Sequence[Sequence[int]], gen_length: 
                     ("relaxedThreshold", relaxed_threshold)):
         if not 0.0 <= v <= 1.0:
             raise ValueError(f"{name} must be a number in [0, 1], got {v!r}")
+    if strategy == "learned":
+        if model.learned_filter is None:
+            raise ValueError(f"{model.path}: strategy 'learned' needs a learned filter and the archive has no "
+                             "learned_filter.json (add one with tools/add_filter.py)")
+        if block_length > model.learned_filter.block_length:
+            raise ValueError(f"blockLength {block_length} is longer than the learned filter's "
+                             f"{model.learned_filter.block_length}")
+        if accept_threshold is None:
+            accept_threshold = model.learned_filter.accept_threshold
+        if not 0.0 <= accept_threshold <= 1.0:
+            raise ValueError(f"acceptThreshold must be a number in [0, 1], got {accept_threshold!r}")
     if int(radius) != radius or radius < 0:
         raise ValueError(f"radius must be a non-negative integer, got {radius!r}")
     if not (np.isfinite(temperature) and temperature >= 0):
@@ -175,8 +195,11 @@ def decode(model: ReferenceModel, prompts: Sequence[Sequence[int]], gen_length: 
                 gen_pos = np.arange(lo, hi) - P
                 t, c = choose(z[b], temperature, seeds[b], row_steps[b], gen_pos, model.mask_id)
                 keys = order_keys(strategy, c, seeds[b], row_steps[b], gen_pos)
+                if observer is not None:
+                    observer(b, blk, masked.copy(), t, c)
                 commit = commit_mask(strategy, masked, c, keys, k, threshold, anchor_threshold,
-                                     relaxed_threshold, radius)
+                                     relaxed_threshold, radius, model.learned_filter,
+                                     0.96 if accept_threshold is None else accept_threshold)
                 assert commit.any(), "every step commits at least one token"
                 canvas[b, lo:hi] = np.where(commit, t, block)
                 row_steps[b] += 1
