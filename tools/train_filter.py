@@ -89,7 +89,7 @@ def encode(rows, tok, raw: bool):
 
 
 def collect(model, prompts, gen_length: int, block_length: int, batch: int, budget_s: float, ids, stop_at_eos: bool,
-            log_every=1):
+            cache: str, log_every=1):
     """Decodes batches until the prompts or the time budget run out; returns (X, M, Y, used ids)."""
     import numpy as np
     from localleap.reference_decoder import decode
@@ -106,7 +106,7 @@ def collect(model, prompts, gen_length: int, block_length: int, batch: int, budg
             records.append((b, blk, masked, t.copy(), c.copy()))
 
         out = decode(model, chunk, gen_length, block_length, "low-confidence", gen_length, stop_at_eos=stop_at_eos,
-                     observer=observe)
+                     cache=cache, observer=observe)
         for b, blk, masked, t, c in records:
             final = np.asarray(out["rows"][b]["tokens"][blk * block_length:(blk + 1) * block_length])
             x = np.where(masked, c, np.float32(1.0)).astype(np.float32)
@@ -178,6 +178,9 @@ def main(argv=None) -> int:
     ap.add_argument("--hidden", type=int, default=32)
     ap.add_argument("--batch", type=int, default=8, help="prompts decoded together")
     ap.add_argument("--epochs", type=int, default=60)
+    ap.add_argument("--cache", default="dual", choices=["none", "prefix", "dual"],
+                    help="the decodes' KV cache (default dual, generate()'s default for format-v2 archives; "
+                         "none for v1 archives)")
     ap.add_argument("--stop-at-eos", action=argparse.BooleanOptionalAction, default=True,
                     help="end a decode after the block holding its end token (default; the blocks after it are "
                          "end-token padding)")
@@ -195,6 +198,9 @@ def main(argv=None) -> int:
         from localleap.learned_filter import to_json
         from localleap.reference_decoder import ReferenceModel
         model = ReferenceModel(args.model, args.device)
+        if model.version < 2 and args.cache != "none":
+            log(f"{args.model} is a format-v1 archive: decoding with cache none")
+            args.cache = "none"
         rows = read_prompts(args.prompts, args.limit)
         tok = None if all("ids" in r for r in rows) else load_tokenizer(args.model, args.tokenizer)
         prompts = encode(rows, tok, args.raw)
@@ -203,7 +209,7 @@ def main(argv=None) -> int:
             f"block {args.block_length}, one token per step)")
         t0 = time.time()
         X, M, Y, used = collect(model, prompts, args.gen_length, args.block_length, args.batch, args.time_budget, ids,
-                                args.stop_at_eos)
+                                args.stop_at_eos, args.cache)
         decode_s = time.time() - t0
         log(f"training on {len(X)} block states ({int(M.sum())} masked positions) of {len(used)} problems")
         t1 = time.time()
@@ -216,7 +222,7 @@ def main(argv=None) -> int:
             "problems": {"source": args.prompts, "split": args.split, "count": len(used), "ids": used},
             "tool": "tools/train_filter.py",
             "decode": {"strategy": "low-confidence", "steps": args.gen_length, "blockLength": args.block_length,
-                       "temperature": 0, "stopAtEos": args.stop_at_eos, "seconds": round(decode_s, 1),
+                       "temperature": 0, "cache": args.cache, "stopAtEos": args.stop_at_eos, "seconds": round(decode_s, 1),
                        "device": args.device},
             "training": {"states": int(len(X)), "maskedPositions": int(M.sum()), "epochs": args.epochs,
                          "hidden": args.hidden, "seed": args.seed, "seconds": round(time.time() - t1, 1), **stats},
