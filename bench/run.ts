@@ -3,7 +3,7 @@
 // κ / τ / W sweep; writes bench.json, bench.md and SVG plots.
 //   node dist/bench/run.js [--device cpu|cuda] [--problems N] [--batch B] [--gen 128,256] [--sweep]
 //                          [--out DIR] [--model FILE.pt] [--sweep-problems N] [--budget-s S]
-//                          [--cache none,prefix,dual] ...
+//                          [--cache none,prefix,dual] [--learned] ...
 // `npm run bench` runs it on the CPU with the defaults below; runBenchmark() is the same for a CLI.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, hostname, loadavg } from "node:os";
@@ -14,7 +14,7 @@ import type { Model } from "../lib/model";
 import type { DeviceOption } from "../lib/types";
 import { packageRoot } from "../lib/utils/packageRoot";
 import { answerTextFor } from "./accuracy/answerText";
-import { baseName, type BenchConfig, cacheVariants, mainConfigs, modelDefaultConfigs, sweepConfigs } from "./accuracy/configs";
+import { baseName, type BenchConfig, cacheVariants, learnedConfigs, mainConfigs, modelDefaultConfigs, sweepConfigs } from "./accuracy/configs";
 import { accuracyVsStepsSvg, sweepSvg, tokensPerSecondSvg } from "./accuracy/plots";
 import { defaultProblemsPath, loadProblems, type Problem } from "./accuracy/problems";
 import { createProgress, type Progress } from "./accuracy/progress";
@@ -69,6 +69,8 @@ export interface BenchmarkOptions {
      * decodingDefaults; a calibrated archive's picks scored on the benchmark's problems).
      */
     modelDefaults?: boolean;
+    /** Add the learned filter at accept thresholds 0.99, 0.96, 0.9, 0.8 (the model must carry a filter). */
+    learned?: boolean;
     /** Run the κ / τ / W sweep too. */
     sweep?: boolean;
     /** Run the sweep alone (no main table). */
@@ -110,7 +112,9 @@ export async function runBenchmark(options: BenchmarkOptions = {}): Promise<Benc
         const gens = options.genLengths ?? [128, 256];
         const only = options.configs === undefined ? null : new Set(options.configs);
         const pick = (list: BenchConfig[]) => list.filter((c) => only === null || only.has(c.name) || only.has(baseName(c)));
-        const mainConfigsAll = gens.flatMap((g) => [...mainConfigs(g), ...(options.modelDefaults ? modelDefaultConfigs(g) : [])]);
+        const mainConfigsAll = gens.flatMap((g) => [
+            ...mainConfigs(g), ...(options.modelDefaults ? modelDefaultConfigs(g) : []), ...(options.learned ? learnedConfigs(g) : []),
+        ]);
         const mainList = options.sweepOnly ? [] : pick(options.caches === undefined ? mainConfigsAll : cacheVariants(mainConfigsAll, options.caches));
         const sweepGen = options.sweepGenLength ?? 256;
         const sweep = options.sweep === true || options.sweepOnly === true;
@@ -274,6 +278,7 @@ export function parseBenchArgs(argv: string[]): BenchmarkOptions {
             configs: { type: "string" },
             cache: { type: "string" },
             "model-defaults": { type: "boolean" },
+            learned: { type: "boolean" },
             sweep: { type: "boolean" },
             "sweep-only": { type: "boolean" },
             "sweep-problems": { type: "string" },
@@ -307,6 +312,7 @@ export function parseBenchArgs(argv: string[]): BenchmarkOptions {
     if (values.configs !== undefined) o.configs = values.configs.split(",").map((c) => c.trim()).filter(Boolean);
     if (values.cache !== undefined) o.caches = parseCacheModes(values.cache, "--cache");
     if (values["model-defaults"]) o.modelDefaults = true;
+    if (values.learned) o.learned = true;
     if (values.sweep) o.sweep = true;
     if (values["sweep-only"]) o.sweepOnly = true;
     const sweepProblems = int("sweep-problems", values["sweep-problems"]);

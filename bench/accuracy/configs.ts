@@ -16,7 +16,8 @@ export type Family =
     | "localleap"
     | "localleap+stop"
     | "threshold (model defaults)"
-    | "localleap (model defaults)";
+    | "localleap (model defaults)"
+    | "learned";
 
 /** One configuration: a name, its family and the generate() options it runs with. */
 export interface BenchConfig {
@@ -74,6 +75,22 @@ export function localleap(genLength: number, kappa = 0.9, tau = 0.75, radius = 4
         description: `localleap κ=${kappa} τ=${tau} W=${radius}${stopAtEos ? ", stopAtEos" : ""}`,
         options: { ...base(genLength), strategy: "localleap", anchorThreshold: kappa, relaxedThreshold: tau, radius, stopAtEos },
     };
+}
+
+/** Learn2PD's learned filter with accept threshold t (the archive must carry a filter, docs/decoding.md "Learned filter"). */
+export function learned(genLength: number, t: number): BenchConfig {
+    return {
+        name: `learned-${genLength}-a${t}`,
+        family: "learned",
+        genLength,
+        description: `learned filter, accept threshold t=${t}`,
+        options: { ...base(genLength), strategy: "learned", acceptThreshold: t },
+    };
+}
+
+/** The learned filter at a few accept thresholds (bench --learned): its own AUP family. */
+export function learnedConfigs(genLength: number): BenchConfig[] {
+    return [0.99, 0.96, 0.9, 0.8].map((t) => learned(genLength, t));
 }
 
 /**

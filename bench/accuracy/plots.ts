@@ -12,6 +12,7 @@ const FAMILY_COLOR: Record<Family, string> = {
     "localleap+stop": "#8172b3",
     "threshold (model defaults)": "#937860",
     "localleap (model defaults)": "#da8bc3",
+    learned: "#8c8c8c",
 };
 const SHAPES: MarkerShape[] = ["circle", "square", "diamond", "triangle"];
 
