@@ -50,3 +50,13 @@ describe("the shipped learned filter (models/reference/learned_filter.json)", ()
         expect(filter.info.provenance.model).toContain("localleap-reference");
     });
 });
+
+describe("localleap info's learned filter line", () => {
+    it("says whether the archive has a filter and what it was trained on", async () => {
+        const { formatLearnedFilter } = await import("../../lib/cli/utils/formatModelInfo");
+        expect(formatLearnedFilter({ learnedFilter: null })).toMatch(/^none/);
+        const file = path.join(root, "models/reference/learned_filter.json");
+        const info = parseLearnedFilter(readFileSync(file, "utf8"), file)!.info;
+        expect(formatLearnedFilter({ learnedFilter: info })).toMatch(/^blocks up to 32, 32 hidden units, default accept threshold 0\.96; trained \d{4}-\d\d-\d\d on \d+ train problems at genLength 256$/);
+    });
+});
