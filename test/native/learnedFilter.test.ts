@@ -87,6 +87,33 @@ describe("the learned rule on random cases, against the Python reference bit for
     });
 });
 
+describe("mixed rows with learned rows (CPU)", () => {
+    test("each row of a mixed step equals that row decided alone", () => {
+        const rng = new Prng(1515);
+        const kinds = [
+            { strategy: "learned", acceptThreshold: 0.9 }, { strategy: "localleap" }, { strategy: "learned", acceptThreshold: 0.3, temperature: 0.7 },
+            { strategy: "threshold", threshold: 0.5 }, { strategy: "low-confidence", topK: 3 },
+        ] as const;
+        let learnedCommits = 0;
+        for (const [batch, blockLength, vocabSize] of [[5, 16, 301], [5, 8, 8193]] as const) {
+            const base = { ...randomRuleCase(rng, { batch, blockLength, vocabSize, dtype: "float32", strategy: "localleap", temperature: 0 }), learnedFilter: randomFilter(16, 32, () => rng.next()) };
+            const rows = Array.from({ length: batch }, (_, b) => ({ ...kinds[b % kinds.length] }));
+            const mixed = addon.applyRule({ ...base, rows }, "cpu");
+            for (let b = 0; b < batch; b++) {
+                const cells = [b * blockLength, (b + 1) * blockLength] as const;
+                const alone = addon.applyRule({
+                    ...base, ...rows[b], batch: 1, logits: (base.logits as Float32Array).slice(cells[0] * vocabSize, cells[1] * vocabSize),
+                    block: base.block.slice(...cells), seeds: [base.seeds[b] as number], rowSteps: [base.rowSteps[b] as number],
+                }, "cpu");
+                expect({ b, commit: Array.from(mixed.commit.slice(...cells)), block: Array.from(mixed.block.slice(...cells)) })
+                    .toEqual({ b, commit: Array.from(alone.commit), block: Array.from(alone.block) });
+                if (kinds[b % kinds.length]!.strategy === "learned") learnedCommits += alone.commit.reduce((s, x) => s + x, 0);
+            }
+        }
+        expect(learnedCommits).toBeGreaterThan(4);
+    });
+});
+
 const PROMPTS = [[72, 101, 108, 108, 111, 44, 32, 119], [50, 43, 50, 61], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]];
 
 async function openModel(file: string): Promise<AddonModel> {
