@@ -3,6 +3,7 @@
 // bit), the whole decode against tools/reference_decode.py token for token and step for step, and
 // the typed errors of a missing, invalid or too-short filter.
 import { beforeAll, describe, expect, test } from "@jest/globals";
+import path from "node:path";
 import type { Addon, AddonCacheMode, AddonModel } from "../../lib/bindings/AddonTypes";
 import { getAddon } from "../../lib/bindings/getAddon";
 import { loadModel } from "../../lib/loadModel";
@@ -206,6 +207,24 @@ describe("the public API", () => {
             })).rejects.toMatchObject({ code: "LEARNED_FILTER_MISSING" });
         } finally {
             await plain.dispose();
+        }
+    }, 120_000);
+
+    test("the embedded default model carries the shipped filter (models/reference/learned_filter.json)", async () => {
+        const { readFileSync } = await import("node:fs");
+        const { parseLearnedFilter } = await import("../../lib/learnedFilter");
+        const { defaultModelPath } = await import("../../lib/utils/defaultModelPath");
+        const shipped = path.join(path.dirname(defaultModelPath()), "learned_filter.json");
+        const want = parseLearnedFilter(readFileSync(shipped, "utf8"), shipped)!;
+        const model = await loadModel({ device: "cpu", threads: 1 });
+        try {
+            expect(model.info.learnedFilter).toEqual(want.info);
+            const prompt = "Tom has 3 apples. He buys 4 more. How many apples does he have now?";
+            const learned = await model.generate(prompt, { strategy: "learned", genLength: 64, stopAtEos: true });
+            const baseline = await model.generate(prompt, { strategy: "low-confidence", genLength: 64, stopAtEos: true });
+            expect(learned.steps).toBeLessThan(baseline.steps); // the trained filter commits several tokens per step
+        } finally {
+            await model.dispose();
         }
     }, 120_000);
 
