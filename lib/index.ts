@@ -5,6 +5,7 @@
  */
 export { loadModel } from "./loadModel";
 export { Model, type KvCacheInfo, type ModelInfo, type ModelBuildInfo, type ResultFor } from "./model";
+export type { LearnedFilterInfo, LearnedFilterProvenance } from "./learnedFilter";
 export { loadModelPool } from "./pool/loadModelPool";
 export { ModelPool, type ReplicaLoad } from "./pool/ModelPool";
 export { type LoadModelPoolOptions, MAX_POOL_REPLICAS } from "./pool/poolOptions";
@@ -15,6 +16,7 @@ export {
     type DistributiveOmit,
     type GenerateOptionName,
     type GenerateOptions,
+    type LearnedOptions,
     type LocalLeapOptions,
     type OnlyWithStrategy,
     type ScheduledOptions,
@@ -87,6 +89,7 @@ export {
     InternalError,
     InvalidInputError,
     InvalidOptionsError,
+    LearnedFilterError,
     type LibtorchLocation,
     LocalleapError,
     type LocalleapErrorCode,

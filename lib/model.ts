@@ -1,6 +1,7 @@
 import type { Addon, AddonAbortToken, AddonBuildInfo, AddonDType, AddonModel, AddonStepEvent } from "./bindings/AddonTypes";
 import { mapAddonError } from "./bindings/utils/mapAddonError";
-import { AbortError, AdaptiveBlockUnsupportedError, CacheUnsupportedError, InvalidInputError, InvalidOptionsError, ModelDisposedError, PromptTooLongError, QueueFullError } from "./errors";
+import { AbortError, AdaptiveBlockUnsupportedError, CacheUnsupportedError, InvalidInputError, InvalidOptionsError, LearnedFilterError, ModelDisposedError, PromptTooLongError, QueueFullError } from "./errors";
+import type { LearnedFilterInfo } from "./learnedFilter";
 import { GenerationStream } from "./generation/GenerationStream";
 import { isBatch } from "./generation/isBatch";
 import { createStepHandler } from "./generation/createStepHandler";
@@ -81,6 +82,12 @@ export interface ModelInfo {
      * win, field by field); null when the archive has none and the built-in defaults apply.
      */
     decodingDefaults: DecodingDefaults | null;
+    /**
+     * The archive's learned filter (learned_filter.json, strategy "learned", docs/decoding.md
+     * "Learned filter"): its block length, size, default accept threshold and provenance; null
+     * when the archive has none.
+     */
+    learnedFilter: LearnedFilterInfo | null;
     /** Where the tokenizer came from (the archive or tokenizerPath); null when there is none. */
     tokenizerSource: string | null;
     /** Whether chat messages can be used as input. */
@@ -207,7 +214,8 @@ export class Model {
     private async run(caller: "generate" | "stream", given: readonly GenerateInput[], options: GenerateOptions): Promise<GenerateResult[]> {
         if (this.disposed) throw new ModelDisposedError(`${caller}() called on a disposed model`);
         if (this.queued >= this.parts.maxQueued) throw new QueueFullError(this.parts.maxQueued);
-        const o = parseGenerateOptions(options, undefined, this.info.decodingDefaults ?? undefined, this.info.metadata.delimiterThreshold);
+        const o = parseGenerateOptions(options, undefined, this.info.decodingDefaults ?? undefined, this.info.metadata.delimiterThreshold, this.info.learnedFilter?.acceptThreshold);
+        if (o.strategy === "learned") checkLearnedFilter(this.info, o.blockLength, o.adaptiveBlock?.window ?? null);
         const inputs = snapshotBatch(given);
         const { metadata } = this.info;
         if (inputs.length === 0) throw new InvalidInputError("the batch is empty", "pass at least one input");
@@ -292,6 +300,7 @@ export class Model {
                 anchorThreshold: o.anchorThreshold,
                 relaxedThreshold: o.relaxedThreshold,
                 radius: o.radius,
+                acceptThreshold: o.acceptThreshold,
                 temperature: o.temperature,
                 seeds: prompts.map(() => o.seed),
                 stopAtEos: o.stopAtEos,
@@ -358,5 +367,33 @@ export class Model {
     /** `await using model = await loadModel()` disposes the model at the end of the scope. */
     [Symbol.asyncDispose](): Promise<void> {
         return this.dispose();
+    }
+}
+
+/** Strategy "learned" needs the archive's filter, trained for blocks at least this long. */
+function checkLearnedFilter(info: ModelInfo, blockLength: number, adaptiveWindow: number | null): void {
+    const filter = info.learnedFilter;
+    if (filter === null) {
+        throw new LearnedFilterError(
+            "LEARNED_FILTER_MISSING",
+            `strategy "learned" needs a learned filter, and ${info.path} has no learned_filter.json`,
+        );
+    }
+    if (blockLength > filter.blockLength) {
+        throw new InvalidOptionsError("generate options", [{
+            field: "blockLength",
+            given: String(blockLength),
+            allowed: `an integer up to ${filter.blockLength} (the learned filter's block length)`,
+            message: `blockLength (${blockLength}) is longer than the block length the model's learned filter was trained for (${filter.blockLength}): use blockLength <= ${filter.blockLength} with strategy "learned", or train a filter for longer blocks (tools/train_filter.py --block-length)`,
+        }]);
+    }
+    // An adaptive block can end anywhere in its window: the filter must cover all of it.
+    if (adaptiveWindow !== null && adaptiveWindow > filter.blockLength) {
+        throw new InvalidOptionsError("generate options", [{
+            field: "adaptiveBlock",
+            given: `{ window: ${adaptiveWindow} }`,
+            allowed: `a window up to ${filter.blockLength} (the learned filter's block length)`,
+            message: `adaptiveBlock.window (${adaptiveWindow}) is longer than the block length the model's learned filter was trained for (${filter.blockLength}): give adaptiveBlock { window: ${filter.blockLength} } or less with strategy "learned"`,
+        }]);
     }
 }

@@ -18,7 +18,10 @@ export const MIN_TEMPERATURE = 1e-3;
 export const MAX_SEED = Number.MAX_SAFE_INTEGER;
 
 /** The strategies, in the order docs list them. */
-export const STRATEGIES: readonly Strategy[] = ["low-confidence", "random", "threshold", "localleap"];
+export const STRATEGIES: readonly Strategy[] = ["low-confidence", "random", "threshold", "localleap", "learned"];
+
+/** Accept threshold of strategy "learned" when neither the options nor the archive's filter give one (Learn2PD's public scripts). */
+export const DEFAULT_ACCEPT_THRESHOLD = 0.96;
 
 /** Options of {@link loadModel}. */
 export interface LoadModelOptions {
@@ -195,6 +198,7 @@ export interface LocalLeapOptions extends CommonGenerateOptions {
     radius?: number;
     steps?: OnlyWithStrategy<'"low-confidence" or "random"'>;
     threshold?: OnlyWithStrategy<'"threshold"'>;
+    acceptThreshold?: OnlyWithStrategy<'"learned"'>;
 }
 
 /** 'threshold' (Fast-dLLM): every masked position whose confidence passes θ. */
@@ -203,6 +207,24 @@ export interface ThresholdOptions extends CommonGenerateOptions {
     /** Confidence threshold θ in [0, 1]. Default 0.9. */
     threshold?: number;
     steps?: OnlyWithStrategy<'"low-confidence" or "random"'>;
+    anchorThreshold?: OnlyWithStrategy<'"localleap"'>;
+    relaxedThreshold?: OnlyWithStrategy<'"localleap"'>;
+    radius?: OnlyWithStrategy<'"localleap"'>;
+    acceptThreshold?: OnlyWithStrategy<'"learned"'>;
+}
+
+/**
+ * 'learned' (Learn2PD, docs/decoding.md "Learned filter"): the most confident masked position
+ * plus every one the archive's learned filter accepts (sigmoid(logit) > acceptThreshold). Needs
+ * an archive with a learned_filter.json (LearnedFilterError LEARNED_FILTER_MISSING otherwise) and
+ * a blockLength up to the filter's.
+ */
+export interface LearnedOptions extends CommonGenerateOptions {
+    strategy: "learned";
+    /** Accept threshold t in [0, 1]: 1 commits only the top-1, 0 every masked position. Default: the filter's stored value (0.96 if it has none). */
+    acceptThreshold?: number;
+    steps?: OnlyWithStrategy<'"low-confidence" or "random"'>;
+    threshold?: OnlyWithStrategy<'"threshold"'>;
     anchorThreshold?: OnlyWithStrategy<'"localleap"'>;
     relaxedThreshold?: OnlyWithStrategy<'"localleap"'>;
     radius?: OnlyWithStrategy<'"localleap"'>;
@@ -220,6 +242,7 @@ export interface ScheduledOptions extends CommonGenerateOptions {
     anchorThreshold?: OnlyWithStrategy<'"localleap"'>;
     relaxedThreshold?: OnlyWithStrategy<'"localleap"'>;
     radius?: OnlyWithStrategy<'"localleap"'>;
+    acceptThreshold?: OnlyWithStrategy<'"learned"'>;
 }
 
 /**
@@ -227,7 +250,7 @@ export interface ScheduledOptions extends CommonGenerateOptions {
  * rejected with the others (e.g. `steps` with 'localleap'), by the type checker and at run time,
  * rather than silently ignored, so that a run never looks configured when it is not.
  */
-export type GenerateOptions = LocalLeapOptions | ThresholdOptions | ScheduledOptions;
+export type GenerateOptions = LocalLeapOptions | ThresholdOptions | ScheduledOptions | LearnedOptions;
 
 /** Omit over each member of a union (TypeScript's Omit merges the members). */
 export type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -236,7 +259,7 @@ export type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omi
 export type StreamOptions = DistributiveOmit<GenerateOptions, "onStep" | "onTextChunk">;
 
 /** Every option name of any strategy. */
-export type GenerateOptionName = keyof LocalLeapOptions | keyof ThresholdOptions | keyof ScheduledOptions;
+export type GenerateOptionName = keyof LocalLeapOptions | keyof ThresholdOptions | keyof ScheduledOptions | keyof LearnedOptions;
 
 /** GenerateOptions with every default filled in. */
 export interface ResolvedGenerateOptions {
@@ -248,6 +271,8 @@ export interface ResolvedGenerateOptions {
     anchorThreshold: number;
     relaxedThreshold: number;
     radius: number;
+    /** Strategy "learned": t (the option, else the filter's stored value, else 0.96). */
+    acceptThreshold: number;
     temperature: number;
     seed: number;
     stopAtEos: boolean;
@@ -306,6 +331,7 @@ const GENERATE_ALLOWED: Record<GenerateOptionName, string> = {
     anchorThreshold: "a number from 0 to 1",
     relaxedThreshold: "a number from 0 to 1, at most anchorThreshold",
     radius: `an integer from 0 to ${MAX_GEN_LENGTH}`,
+    acceptThreshold: "a number from 0 to 1",
     temperature: `0 (greedy) or a finite number from ${MIN_TEMPERATURE}`,
     seed: "an integer from 0 to 2^53 - 1",
     stopAtEos: "true or false",
@@ -347,12 +373,13 @@ const unit = () => z.number().min(0).max(1);
 const generateSchema = z.strictObject({
     genLength: z.number().int().min(1).max(MAX_GEN_LENGTH).default(128),
     blockLength: z.number().int().min(1).max(MAX_GEN_LENGTH).optional(),
-    strategy: z.enum(["low-confidence", "random", "threshold", "localleap"]).default("localleap"),
+    strategy: z.enum(["low-confidence", "random", "threshold", "localleap", "learned"]).default("localleap"),
     steps: z.number().int().min(1).max(MAX_GEN_LENGTH).optional(),
     threshold: unit().optional(),
     anchorThreshold: unit().optional(),
     relaxedThreshold: unit().optional(),
     radius: z.number().int().min(0).max(MAX_GEN_LENGTH).optional(),
+    acceptThreshold: unit().optional(),
     temperature: z.number().min(0).refine((t) => t === 0 || (t >= MIN_TEMPERATURE && Number.isFinite(t))).default(0),
     seed: z.number().int().min(0).max(MAX_SEED).optional(),
     stopAtEos: z.boolean().default(false),
@@ -406,12 +433,15 @@ export const BUILTIN_DECODING_DEFAULTS = {
  * W = radius ?? model W ?? 4, θ = threshold ?? model θ ?? 0.9.
  * `modelDelimiterThreshold` (localleap.json `delimiterThreshold`) is adaptiveBlock's default
  * delimiterThreshold, before {@link DEFAULT_DELIMITER_THRESHOLD}.
+ * W = radius ?? model W ?? 4, θ = threshold ?? model θ ?? 0.9; `filterAcceptThreshold` (the
+ * archive's learned filter's stored t) likewise: acceptThreshold ?? filter t ?? 0.96.
  */
 export function parseGenerateOptions(
     options: unknown,
     randomSeed: () => number = defaultRandomSeed,
     modelDefaults?: DecodingDefaults,
     modelDelimiterThreshold?: number,
+    filterAcceptThreshold?: number,
 ): ResolvedGenerateOptions {
     const o = parseWith(generateSchema, options, "generate options", GENERATE_ALLOWED);
     const issues: OptionIssue[] = [];
@@ -448,6 +478,7 @@ export function parseGenerateOptions(
         ["anchorThreshold", "localleap"],
         ["relaxedThreshold", "localleap"],
         ["radius", "localleap"],
+        ["acceptThreshold", "learned"],
     ];
     for (const [field, owner] of exclusive) {
         if (o[field] !== undefined && o.strategy !== owner) {
@@ -479,6 +510,7 @@ export function parseGenerateOptions(
         anchorThreshold,
         relaxedThreshold,
         radius: o.radius ?? model.localleap.radius ?? builtin.localleap.radius,
+        acceptThreshold: o.acceptThreshold ?? filterAcceptThreshold ?? DEFAULT_ACCEPT_THRESHOLD,
         temperature: o.temperature,
         seed,
         stopAtEos: o.stopAtEos,

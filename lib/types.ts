@@ -1,7 +1,7 @@
 /** Public types shared by the API (options and results live next to their schemas in options.ts). */
 
 /** How a step picks which masked positions of the block to commit (docs/decoding.md). */
-export type Strategy = "low-confidence" | "random" | "threshold" | "localleap";
+export type Strategy = "low-confidence" | "random" | "threshold" | "localleap" | "learned";
 
 /** Fast-dLLM's KV caches (docs/decoding.md "KV cache"). */
 export type CacheMode = "none" | "prefix" | "dual";

@@ -21,7 +21,8 @@ export type Family =
     | "localleap (model defaults)"
     | "threshold+adaptive"
     | "localleap+adaptive"
-    | "localleap+adaptive+stop";
+    | "localleap+adaptive+stop"
+    | "learned";
 
 /** One configuration: a name, its family and the generate() options it runs with. */
 export interface BenchConfig {
@@ -81,6 +82,22 @@ export function localleap(genLength: number, kappa = 0.9, tau = 0.75, radius = 4
     };
 }
 
+/** Learn2PD's learned filter with accept threshold t (the archive must carry a filter, docs/decoding.md "Learned filter"). */
+export function learned(genLength: number, t: number): BenchConfig {
+    return {
+        name: `learned-${genLength}-a${t}`,
+        family: "learned",
+        genLength,
+        description: `learned filter, accept threshold t=${t}`,
+        options: { ...base(genLength), strategy: "learned", acceptThreshold: t },
+    };
+}
+
+/** The learned filter at a few accept thresholds (bench --learned): its own AUP family. */
+export function learnedConfigs(genLength: number): BenchConfig[] {
+    return [0.99, 0.96, 0.9, 0.8].map((t) => learned(genLength, t));
+}
+
 /**
  * The table's configurations for one gen length: the one-token baseline, LLaDA's fixed schedules
  * with genLength/2 and genLength/4 steps, threshold 0.9 (Fast-dLLM), localleap with the paper's
@@ -102,7 +119,8 @@ export function mainConfigs(genLength: number): BenchConfig[] {
  * The further decoders (issue 15) beside the main table: end-of-text prediction (endOfText) with
  * threshold 0.9 and LocalLeap's defaults, each a family of its own like the stopAtEos rows (same
  * commits up to the end token, fewer forward passes); AdaBlock's adaptive blocks
- * (adaptiveConfigs).
+ * (adaptiveConfigs); Learn2PD's learned filter at a few accept thresholds (learnedConfigs: the
+ * archive must carry a filter).
  */
 export function decoderConfigs(genLength: number): BenchConfig[] {
     const eot = (config: BenchConfig, family: Family): BenchConfig => ({
@@ -112,7 +130,7 @@ export function decoderConfigs(genLength: number): BenchConfig[] {
         description: `${config.description}, endOfText`,
         options: { ...config.options, endOfText: true },
     });
-    return [eot(threshold(genLength), "threshold+eot"), eot(localleap(genLength), "localleap+eot"), ...adaptiveConfigs(genLength)];
+    return [eot(threshold(genLength), "threshold+eot"), eot(localleap(genLength), "localleap+eot"), ...adaptiveConfigs(genLength), ...learnedConfigs(genLength)];
 }
 
 /**

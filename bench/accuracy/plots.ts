@@ -17,6 +17,7 @@ const FAMILY_COLOR: Record<Family, string> = {
     "threshold+adaptive": "#64b5cd",
     "localleap+adaptive": "#8c8c8c",
     "localleap+adaptive+stop": "#ccb974",
+    learned: "#8c8c8c",
 };
 const SHAPES: MarkerShape[] = ["circle", "square", "diamond", "triangle"];
 

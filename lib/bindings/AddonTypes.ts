@@ -12,8 +12,8 @@ export type AddonDeviceRequest = AddonDevice | `cuda:${number}`;
 /** Element type of a model's weights and logits. */
 export type AddonDType = "float32" | "bfloat16" | "float16";
 
-/** The four commit rules of docs/decoding.md. */
-export type AddonStrategy = "low-confidence" | "random" | "threshold" | "localleap";
+/** The five commit rules of docs/decoding.md. */
+export type AddonStrategy = "low-confidence" | "random" | "threshold" | "localleap" | "learned";
 
 /** What the loaded binary was built with and what it sees at run time. */
 export interface AddonBuildInfo {
@@ -69,6 +69,8 @@ export interface AddonLoadResult {
     tokenizerJson: string;
     /** Extra file tokenizer_config.json, "" when absent. */
     tokenizerConfigJson: string;
+    /** Extra file learned_filter.json (docs/decoding.md "Learned filter"), "" when absent. */
+    learnedFilterJson: string;
     fileBytes: number;
     /** Names of the TorchScript methods found: forward, logits_at, logits_at_padded. */
     methods: string[];
@@ -87,6 +89,18 @@ export interface AddonModelConfig {
     kvCache?: { layers: number; kvHeads: number; headDim: number };
     /** AdaBlock's delimiter token ids (localleap.json delimiterIds); absent: no adaptive blocks. */
     delimiterIds?: number[];
+    /** The archive's learned filter (strategy "learned"); absent when it has none. */
+    learnedFilter?: AddonLearnedFilter;
+}
+
+/** A learned filter's weights, row-major float32: w1 [hidden][blockLength], w2 [blockLength][hidden]. */
+export interface AddonLearnedFilter {
+    blockLength: number;
+    hidden: number;
+    w1: Float32Array;
+    b1: Float32Array;
+    w2: Float32Array;
+    b2: Float32Array;
 }
 
 /** Fast-dLLM's KV caches (docs/decoding.md "KV cache"). */
@@ -117,6 +131,8 @@ export interface AddonGenerateRequest {
     anchorThreshold: number;
     relaxedThreshold: number;
     radius: number;
+    /** Strategy "learned": accept threshold t in [0, 1] on sigmoid(filter logit). */
+    acceptThreshold?: number;
     temperature: number;
     /** One seed per row, integers in [0, 2^53). */
     seeds: number[];
@@ -232,6 +248,10 @@ export interface AddonRuleCase {
     rowSteps: number[];
     /** Generation position of the block's first position. */
     genOffset: number;
+    /** Strategy "learned": accept threshold t (default 0.96). */
+    acceptThreshold?: number;
+    /** Strategy "learned": the filter (its blockLength at least the case's). */
+    learnedFilter?: AddonLearnedFilter;
     /** Per-row overrides (one entry per row): rows of one step may mix strategies and parameters. */
     rows?: AddonRuleRowOverride[];
     /**
@@ -250,6 +270,7 @@ export interface AddonRuleRowOverride {
     anchorThreshold?: number;
     relaxedThreshold?: number;
     radius?: number;
+    acceptThreshold?: number;
     temperature?: number;
     genOffset?: number;
 }
@@ -310,6 +331,8 @@ export type NativeErrorCode =
     | "MODEL_PROBE_FAILED"
     | "CACHE_UNSUPPORTED"
     | "ADAPTIVE_BLOCK_UNSUPPORTED"
+    | "LEARNED_FILTER_INVALID"
+    | "LEARNED_FILTER_MISSING"
     | "MODEL_UNSAFE"
     | "MODEL_METADATA_INVALID"
     | "TOKENIZER_INVALID"

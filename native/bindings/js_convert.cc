@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "../engine/errors.h"
+#include "../kernels/commit_kernel_limits.h"
 #include "js_args.h"
 #include "js_errors.h"
 
@@ -13,7 +14,8 @@ Strategy parseStrategy(Napi::Env env, const std::string& name) {
   if (name == "random") return kRandom;
   if (name == "threshold") return kThreshold;
   if (name == "localleap") return kLocalLeap;
-  throwInvalidArgument(env, "strategy must be 'low-confidence', 'random', 'threshold' or 'localleap'");
+  if (name == "learned") return kLearned;
+  throwInvalidArgument(env, "strategy must be 'low-confidence', 'random', 'threshold', 'localleap' or 'learned'");
 }
 
 CacheMode parseCacheMode(Napi::Env env, const Napi::Value& value) {
@@ -43,7 +45,46 @@ auto metadataField(const char* key, Fn&& read) -> decltype(read()) {
   throw EngineError(ErrorCode::kModelMetadataInvalid, std::string("localleap.json: ") + message, key);
 }
 
+[[noreturn]] void badFilter(const std::string& message) {
+  throw EngineError(ErrorCode::kLearnedFilterInvalid, "learned_filter.json: " + message, "learnedFilter");
+}
+
+// count finite float32 values from a Float32Array field of the filter.
+std::vector<float> filterWeights(const Napi::Object& obj, const char* key, size_t count) {
+  Napi::Value v = obj.Get(key);
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    badFilter(std::string(key) + " must be a Float32Array");
+  }
+  auto a = v.As<Napi::Float32Array>();
+  if (a.ElementLength() != count) {
+    badFilter(std::string(key) + " must hold " + std::to_string(count) + " values, it holds " +
+              std::to_string(a.ElementLength()));
+  }
+  std::vector<float> out(a.Data(), a.Data() + count);
+  for (float x : out) {
+    if (!std::isfinite(x)) badFilter(std::string(key) + " must hold finite numbers");
+  }
+  return out;
+}
+
 }  // namespace
+
+// The learned filter lib/learnedFilter.ts parsed from the archive, checked again here.
+LearnedFilter toLearnedFilter(const Napi::Object& obj) {
+  LearnedFilter f;
+  try {
+    f.blockLength = args::integer(obj, "blockLength", 1, kMaxBlockLengthLimit);
+    f.hidden = args::integer(obj, "hidden", 1, kMaxFilterHidden);
+  } catch (const Napi::Error& e) {
+    badFilter(e.Message() + " (the engine's limit)");
+  }
+  const size_t L = (size_t)f.blockLength, H = (size_t)f.hidden;
+  f.w1 = filterWeights(obj, "w1", H * L);
+  f.b1 = filterWeights(obj, "b1", H);
+  f.w2 = filterWeights(obj, "w2", L * H);
+  f.b2 = filterWeights(obj, "b2", L);
+  return f;
+}
 
 ModelConfig toModelConfig(const Napi::Object& obj) {
   ModelConfig c;
@@ -82,6 +123,11 @@ ModelConfig toModelConfig(const Napi::Object& obj) {
       }
     }
   }
+  Napi::Value filter = obj.Get("learnedFilter");
+  if (!filter.IsUndefined() && !filter.IsNull()) {
+    if (!filter.IsObject()) badFilter("learnedFilter must be an object");
+    c.learnedFilter = toLearnedFilter(filter.As<Napi::Object>());
+  }
   return c;
 }
 
@@ -102,6 +148,7 @@ GenerateRequest toGenerateRequest(const Napi::Object& obj) {
   r.anchorThreshold = (float)args::number(obj, "anchorThreshold");
   r.relaxedThreshold = (float)args::number(obj, "relaxedThreshold");
   r.radius = args::integer(obj, "radius", 0, 1 << 24);
+  if (obj.Has("acceptThreshold")) r.acceptThreshold = args::number(obj, "acceptThreshold");
   const double temperature = args::number(obj, "temperature");
   if (temperature > 0 && temperature < kMinTemperature) {
     // Would round to 0 (greedy) or give an infinite 1 / T in float32.

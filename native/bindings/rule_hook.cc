@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "../engine/decoder.h"
 #include "../engine/errors.h"
 #include "../engine/rule_case.h"
 #include "js_args.h"
@@ -73,9 +74,14 @@ RuleCase toRuleCase(const Napi::Object& obj) {
     p.scheduleSteps = a.Has("steps") ? args::integer(a, "steps", 1, 1 << 24) : 1;
     p.genLength = a.Has("genLength") ? args::integer(a, "genLength", 1, 1 << 24) : 1;
   }
+  // Strategy learned: acceptThreshold t (default 0.96) and the filter {blockLength, hidden, w1, b1, w2, b2}.
+  const double accept = obj.Has("acceptThreshold") ? args::number(obj, "acceptThreshold") : 0.96;
+  p.logitThreshold = learnedLogitThreshold(accept);
+  Napi::Value filter = obj.Get("learnedFilter");
+  if (!filter.IsUndefined()) c.filter = toLearnedFilter(args::object(filter, "learnedFilter"));
   c.params.assign(c.batch > 0 ? c.batch : 0, p);
   // Optional per-row overrides (mixed rows in one step): rows[b] may set strategy, topK, radius,
-  // threshold, anchorThreshold, relaxedThreshold, temperature and genOffset of row b.
+  // threshold, anchorThreshold, relaxedThreshold, acceptThreshold, temperature and genOffset of row b.
   Napi::Value rowsValue = obj.Get("rows");
   if (!rowsValue.IsUndefined()) {
     if (!rowsValue.IsArray()) throwInvalidArgument(env, "rows must be an array of per-row overrides");
@@ -90,6 +96,7 @@ RuleCase toRuleCase(const Napi::Object& obj) {
       if (r.Has("threshold")) q.threshold = (float)args::number(r, "threshold");
       if (r.Has("anchorThreshold")) q.anchorThreshold = (float)args::number(r, "anchorThreshold");
       if (r.Has("relaxedThreshold")) q.relaxedThreshold = (float)args::number(r, "relaxedThreshold");
+      if (r.Has("acceptThreshold")) q.logitThreshold = learnedLogitThreshold(args::number(r, "acceptThreshold"));
       if (r.Has("genOffset")) q.genStart = -args::integer(r, "genOffset", 0, 1 << 24);
       if (r.Has("temperature")) {
         q.temperature = (float)args::number(r, "temperature");
@@ -121,7 +128,12 @@ Napi::Object fromRuleCaseResult(Napi::Env env, const RuleCaseResult& r) {
 
 Napi::Value applyRule(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  RuleCase c = toRuleCase(args::object(info[0], "ruleCase"));
+  RuleCase c;
+  try {
+    c = toRuleCase(args::object(info[0], "ruleCase"));
+  } catch (const EngineError& e) {
+    throw toJsError(env, e);  // a bad learnedFilter
+  }
   if (!info[1].IsString()) throwInvalidArgument(env, "device must be 'cpu' or 'cuda'");
   const std::string device = info[1].As<Napi::String>().Utf8Value();
   try {

@@ -46,6 +46,12 @@ void validateAdaptive(const GenerateRequest& r, const ModelConfig& c) {
 
 }  // namespace
 
+float learnedLogitThreshold(double t) {
+  if (t >= 1.0) return INFINITY;
+  if (t <= 0.0) return -INFINITY;
+  return (float)std::log(t / (1.0 - t));
+}
+
 void validateRequest(const GenerateRequest& r, const ModelConfig& c) {
   if (r.prompts.empty()) invalid("at least one prompt is needed");
   if (r.seeds.size() != r.prompts.size()) invalid("one seed per prompt is needed");
@@ -69,6 +75,28 @@ void validateRequest(const GenerateRequest& r, const ModelConfig& c) {
   checkProbability(r.anchorThreshold, "anchorThreshold");
   checkProbability(r.relaxedThreshold, "relaxedThreshold");
   if (r.radius < 0) invalid("radius must be a non-negative integer");
+  if (r.strategy == kLearned) {
+    if (!std::isfinite(r.acceptThreshold) || r.acceptThreshold < 0.0 || r.acceptThreshold > 1.0) {
+      invalid("acceptThreshold must be a number in [0, 1]");
+    }
+    if (!c.learnedFilter.present()) {
+      throw EngineError(ErrorCode::kLearnedFilterMissing,
+                        "strategy 'learned' needs a learned filter, and this archive has no learned_filter.json. "
+                        "Train one with tools/train_filter.py and add it with tools/add_filter.py "
+                        "(docs/decoding.md \"Learned filter\"), or use another strategy.");
+    }
+    if (r.blockLength > c.learnedFilter.blockLength) {
+      invalid("blockLength " + std::to_string(r.blockLength) + " is longer than the block length the model's learned "
+              "filter was trained for (" + std::to_string(c.learnedFilter.blockLength) +
+              "): use blockLength <= " + std::to_string(c.learnedFilter.blockLength) + " with strategy 'learned'");
+    }
+    // An adaptive block can end anywhere in its window: the filter must cover all of it.
+    if (r.adaptiveBlock && r.adaptiveWindow > c.learnedFilter.blockLength) {
+      invalid("adaptiveBlock.window " + std::to_string(r.adaptiveWindow) + " is longer than the block length the "
+              "model's learned filter was trained for (" + std::to_string(c.learnedFilter.blockLength) +
+              "): use a window <= " + std::to_string(c.learnedFilter.blockLength) + " with strategy 'learned'");
+    }
+  }
   if (!std::isfinite(r.temperature) || r.temperature < 0.0f) invalid("temperature must be a finite number >= 0");
   // The rule samples with 1 / temperature in float32 (rule_math.h): it must be finite.
   if (r.temperature > 0.0f && !std::isfinite(1.0f / r.temperature)) {
@@ -136,6 +164,7 @@ RuleParams ruleParamsFor(const GenerateRequest& r, const ModelConfig& c, int can
     p.numDelimiterIds = (int32_t)std::min<size_t>(c.delimiterIds.size(), kMaxDelimiterIds);
     for (int d = 0; d < p.numDelimiterIds; ++d) p.delimiterIds[d] = c.delimiterIds[d];
   }
+  p.logitThreshold = learnedLogitThreshold(r.acceptThreshold);
   return p;
 }
 

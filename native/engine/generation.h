@@ -26,6 +26,20 @@ struct CacheSpec {
   bool available() const { return layers > 0; }
 };
 
+// The archive's learned_filter.json (docs/decoding.md "Learned filter"), validated: an MLP of
+// blockLength -> hidden -> blockLength, row-major float32 (w1 [hidden][blockLength], w2
+// [blockLength][hidden]). blockLength 0: the archive has none.
+struct LearnedFilter {
+  int blockLength = 0;
+  int hidden = 0;
+  std::vector<float> w1, b1, w2, b2;
+  bool present() const { return blockLength > 0; }
+  // A view of the host copy (the CPU rule reads it; the CUDA back end uploads it).
+  LearnedFilterView hostView() const {
+    return LearnedFilterView{w1.data(), b1.data(), w2.data(), b2.data(), blockLength, hidden};
+  }
+};
+
 // The validated metadata the engine needs (docs/model-format.md).
 struct ModelConfig {
   int vocabSize = 0;
@@ -38,6 +52,7 @@ struct ModelConfig {
   CacheSpec cache;
   // AdaBlock's delimiter tokens (localleap.json delimiterIds, optional): empty: no adaptive blocks.
   std::vector<int> delimiterIds;
+  LearnedFilter learnedFilter;
 };
 
 // Smallest positive temperature: the rule samples with 1 / T in float32, infinite below ~2.9387e-39.
@@ -53,6 +68,7 @@ struct GenerateRequest {
   float anchorThreshold = 0.9f;
   float relaxedThreshold = 0.75f;
   int radius = 4;
+  double acceptThreshold = 0.96;  // strategy learned: t, in [0, 1]
   float temperature = 0.0f;
   std::vector<uint64_t> seeds;
   bool stopAtEos = false;

@@ -22,6 +22,11 @@ void checkRuleCase(const RuleCase& c) {
   if (c.seeds.size() != (size_t)c.batch || c.rowSteps.size() != (size_t)c.batch) {
     throw EngineError(ErrorCode::kInvalidArgument, "seeds and rowSteps need one value per row");
   }
+  for (const RuleParams& p : c.params) {
+    if (p.strategy == kLearned && (!c.filter.present() || c.filter.blockLength < c.blockLength)) {
+      throw EngineError(ErrorCode::kInvalidArgument, "strategy learned needs a learnedFilter of at least blockLength inputs");
+    }
+  }
 }
 
 RuleCaseResult runRuleCaseCpu(const RuleCase& c) {
@@ -42,7 +47,7 @@ RuleCaseResult runRuleCaseCpu(const RuleCase& c) {
       stepsOut(c.batch), endFound(c.batch, 0), token(cells), committed(cells), blockLengths(c.batch, -1);
   std::vector<float> conf(cells);
   StepState st{c.seeds.data(), steps.data(), blockSteps.data(), masks0.data(), conf.data(), token.data(), nullptr,
-               remaining.data(), stepsOut.data(), endFound.data(), committed.data(), blockLengths.data()};
+               remaining.data(), stepsOut.data(), endFound.data(), committed.data(), blockLengths.data(), c.filter.hostView()};
   applyRuleCpu(logits.data_ptr<float>(), c.batch, c.blockLength, c.blockLength, c.vocab, canvas.data(), c.params.data(),
                st);
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "../kernels/rule_types.h"
+#include "generation.h"
 
 namespace localleap {
 
@@ -22,6 +23,7 @@ struct RuleCase {
   std::vector<RuleParams> params;
   std::vector<uint64_t> seeds;        // [batch]
   std::vector<int32_t> rowSteps;      // [batch]
+  LearnedFilter filter;               // strategy learned (none: blockLength 0)
 };
 
 struct RuleCaseResult {

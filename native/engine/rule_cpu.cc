@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "../kernels/learned_filter.h"
 #include "../kernels/rule_decide.h"
 
 namespace localleap {
@@ -70,7 +71,16 @@ void decideRow(int b, int blockStride, int64_t* canvasRow, const RuleParams& p,
   for (int i = 0; i < blockLength; ++i) maskedCount += masked[i];
   if (st.blockSteps[b] == 0) st.blockMasks0[b] = maskedCount;
   const int quota = rule::rankQuotaFor(p, stepsPerBlock, st.blockMasks0[b], st.blockSteps[b]);
-  rule::RowView view{conf, keys.data(), masked.data(), blockLength};
+  std::vector<float> learned;
+  if (p.strategy == kLearned) {
+    // The filter over the whole block: hidden units first, then one logit per block position.
+    const LearnedFilterView& f = st.filter;
+    std::vector<float> hidden(f.hidden);
+    for (int j = 0; j < f.hidden; ++j) hidden[j] = rule::filterHiddenUnit(f, conf, masked.data(), blockLength, j);
+    learned.resize(blockLength);
+    for (int i = 0; i < blockLength; ++i) learned[i] = rule::filterLogit(f, hidden.data(), i);
+  }
+  rule::RowView view{conf, keys.data(), masked.data(), blockLength, learned.empty() ? nullptr : learned.data()};
 
   int committedCount = 0;
   int32_t* committed = st.committed + (int64_t)b * blockStride;

@@ -12,6 +12,7 @@
 #include <cuda_fp16.h>
 
 #include "commit_kernel.h"
+#include "learned_filter.h"
 #include "rule_decide.h"
 
 namespace localleap {
@@ -267,7 +268,20 @@ __device__ void decideRow(int b, int blockStride, int64_t* canvas, const RulePar
   }
   __syncthreads();
 
-  rule::RowView view{conf, keys, masked, blockLength};
+  // Strategy learned: the filter's hidden units, then one logit per block position (the same
+  // learned_filter.h functions as the CPU rule, one thread per unit / position).
+  __shared__ float sHidden[kMaxFilterHidden];
+  __shared__ float sLearned[kMaxBlockLength];
+  const bool learned = p.strategy == kLearned;
+  if (learned) {
+    for (int j = threadIdx.x; j < st.filter.hidden; j += blockDim.x) {
+      sHidden[j] = rule::filterHiddenUnit(st.filter, conf, masked, blockLength, j);
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < blockLength; i += blockDim.x) sLearned[i] = rule::filterLogit(st.filter, sHidden, i);
+    __syncthreads();
+  }
+  rule::RowView view{conf, keys, masked, blockLength, learned ? sLearned : nullptr};
   for (int i = blockLength + threadIdx.x; i < blockStride; i += blockDim.x) st.committed[rowBase + i] = -1;
   for (int i = threadIdx.x; i < blockLength; i += blockDim.x) {
     const bool commit = rule::decidePosition(view, i, p, sQuota);

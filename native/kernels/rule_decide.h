@@ -1,6 +1,6 @@
 // The commit decision for one block position (docs/decoding.md, "The commit rule"), shared by the
 // CPU engine (one loop over positions) and the CUDA kernel (one thread per position).
-// One rule serves all four strategies: commit the top-k by key, plus every position whose
+// One rule serves all five strategies: commit the top-k by key, plus every position whose
 // confidence reaches its threshold.
 #pragma once
 #include "rule_math.h"
@@ -15,15 +15,16 @@ struct RowView {
   const uint64_t* key;   // [Lb] ordering key: float bits of conf, or the random-order key
   const uint8_t* masked; // [Lb]
   int blockLength;
+  const float* learnedLogit;  // [Lb] strategy learned: the filter's logits (learned_filter.h), else null
 };
 
 LL_HD uint64_t confidenceKey(float conf) { return (uint64_t)floatToBits(conf); }
 
 // How many positions this step commits by rank: the steps schedule for low-confidence and
-// random, one for threshold and localleap (which then add every position over its threshold).
+// random, one for threshold, localleap and learned (which then add every position over its threshold).
 // stepsPerBlock: s of this block (p.stepsPerBlock, or adaptiveStepsPerBlock at an adaptive first step).
 LL_HD int rankQuotaFor(const RuleParams& p, int stepsPerBlock, int masks0, int blockStep) {
-  if (p.strategy == kThreshold || p.strategy == kLocalLeap) return 1;
+  if (p.strategy == kThreshold || p.strategy == kLocalLeap || p.strategy == kLearned) return 1;
   if (p.topKOverride > 0) return p.topKOverride;
   int s = stepsPerBlock > 0 ? stepsPerBlock : 1;
   int k = masks0 / s + (blockStep < masks0 % s ? 1 : 0);
@@ -102,6 +103,9 @@ LL_HD bool decidePosition(const RowView& row, int i, const RuleParams& p, int qu
       // Near an anchor the relaxed bound applies; elsewhere (and with no anchor) only kappa.
       return c >= (nearAnchor(row, i, p.anchorThreshold, p.radius) ? p.relaxedThreshold
                                                                      : p.anchorThreshold);
+    case kLearned:
+      // sigmoid(logit) > t, as logit > log(t / (1 - t)): strict, as in Learn2PD's code.
+      return row.learnedLogit[i] > p.logitThreshold;
     default:
       return false;
   }

@@ -9,6 +9,7 @@ enum Strategy : int32_t {
   kRandom = 1,
   kThreshold = 2,
   kLocalLeap = 3,
+  kLearned = 4,  // Learn2PD's learned filter (learned_filter.h): top-1 plus every position it accepts
 };
 
 constexpr int kMaxEndIds = 8;
@@ -46,7 +47,25 @@ struct RuleParams {
   float delimiterThreshold;
   int32_t numDelimiterIds;
   int32_t delimiterIds[kMaxDelimiterIds];
+  // Strategy learned: accept a masked position when the filter's logit is > this (float32 of
+  // log(t / (1 - t)) computed in double on the host; +inf for t = 1, -inf for t = 0).
+  float logitThreshold;
 };
+
+// Learn2PD's filter (docs/decoding.md "Learned filter"), one per model: an MLP of `inputs`
+// (the block length it was trained for) -> `hidden` (ReLU) -> `inputs` logits. Row-major float32
+// weights: w1 [hidden][inputs], b1 [hidden], w2 [inputs][hidden], b2 [inputs]. inputs = 0: the
+// model has no filter. Host or device memory, like StepState's other pointers.
+struct LearnedFilterView {
+  const float* w1;
+  const float* b1;
+  const float* w2;
+  const float* b2;
+  int32_t inputs;
+  int32_t hidden;
+};
+
+constexpr int kMaxFilterHidden = 256;
 
 // Per-row decode state and the step's outputs. Pointers may be host, device or host-mapped
 // memory; the layout is the same for both back ends. [B*Lb] arrays have a row stride of the
@@ -66,6 +85,7 @@ struct StepState {
   int32_t* endFound;       // [B] 1 once a finished block of the row holds an end token
   int32_t* committed;      // [B*Lb] token committed at each offset by the last step, -1 if none
   int32_t* blockLengthOut; // [B] the row's block length in this step (decided at an adaptive first step)
+  LearnedFilterView filter;  // the model's learned filter (strategy learned); inputs 0 when none
 };
 
 }  // namespace localleap

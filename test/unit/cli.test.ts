@@ -57,7 +57,7 @@ describe("localleap generate", () => {
     test("every generate option has its kebab-case flag", () => {
         const flags = generateCommand().options.map((o) => o.long);
         for (const flag of ["--gen-length", "--block-length", "--strategy", "--steps", "--threshold", "--anchor-threshold", "--relaxed-threshold",
-            "--radius", "--temperature", "--seed", "--cache", "--stop-at-eos", "--adaptive-block", "--adaptive-window", "--delimiter-threshold", "--model", "--tokenizer", "--device", "--threads", "--json"]) {
+            "--radius", "--accept-threshold", "--temperature", "--seed", "--cache", "--stop-at-eos", "--adaptive-block", "--adaptive-window", "--delimiter-threshold", "--model", "--tokenizer", "--device", "--threads", "--json"]) {
             expect(flags).toContain(flag);
         }
     });
@@ -73,6 +73,11 @@ describe("localleap generate", () => {
         expect(out).toBe("Paris.\n");
         expect(err).toContain("steps: 5 (per block: 3 2), finish: eos, 250.0 ms total, 40.00 ms/step, 12.0 tokens/s, cache none\n");
         expect(dispose).toHaveBeenCalledTimes(1);
+    });
+
+    test("--strategy learned --accept-threshold become options", async () => {
+        await run("Hi", "--strategy", "learned", "--accept-threshold", "0.9");
+        expect(generate.mock.calls[0]![1]).toMatchObject({ strategy: "learned", acceptThreshold: 0.9 });
     });
 
     test("--cache becomes the cache option; without it the model's default applies", async () => {

@@ -27,6 +27,7 @@ describe("generate options: defaults", () => {
             anchorThreshold: 0.9,
             relaxedThreshold: 0.75,
             radius: 4,
+            acceptThreshold: 0.96,
             temperature: 0,
             seed: 0,
             stopAtEos: false,
@@ -39,6 +40,23 @@ describe("generate options: defaults", () => {
             adaptiveBlock: null,
         });
         expect(parseGenerateOptions(undefined).genLength).toBe(128);
+    });
+
+    test("acceptThreshold (strategy learned): the option, else the filter's stored value, else 0.96", () => {
+        expect(parseGenerateOptions({ strategy: "learned" }).acceptThreshold).toBe(0.96);
+        expect(parseGenerateOptions({ strategy: "learned" }, undefined, undefined, undefined, 0.8).acceptThreshold).toBe(0.8);
+        expect(parseGenerateOptions({ strategy: "learned", acceptThreshold: 0.5 }, undefined, undefined, undefined, 0.8).acceptThreshold).toBe(0.5);
+        expect(parseGenerateOptions({ strategy: "learned", acceptThreshold: 0 }).acceptThreshold).toBe(0);
+        expect(parseGenerateOptions({ strategy: "learned", acceptThreshold: 1 }).acceptThreshold).toBe(1);
+        for (const bad of [-0.1, 1.5, NaN, "0.9"]) {
+            expect(() => parseGenerateOptions({ strategy: "learned", acceptThreshold: bad })).toThrow(expect.objectContaining({
+                code: "INVALID_OPTIONS", issues: [expect.objectContaining({ field: "acceptThreshold", allowed: "a number from 0 to 1" })],
+            }));
+        }
+        expect(() => parseGenerateOptions({ strategy: "threshold", acceptThreshold: 0.9 })).toThrow(expect.objectContaining({
+            issues: [expect.objectContaining({ field: "acceptThreshold", message: expect.stringContaining('applies only to strategy "learned"') })],
+        }));
+        expect(() => parseGenerateOptions({ strategy: "learned", steps: 64 })).toThrow(expect.objectContaining({ issues: [expect.objectContaining({ field: "steps" })] }));
     });
 
     test("steps defaults to genLength for low-confidence", () => {

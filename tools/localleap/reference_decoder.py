@@ -20,7 +20,7 @@ CACHES = ("none", "prefix", "dual")
 
 class ReferenceModel:
     def __init__(self, path: str, device: str = "cpu"):
-        extra = {"localleap.json": ""}
+        extra = {"localleap.json": "", "learned_filter.json": ""}
         try:
             self.module = torch.jit.load(path, map_location=device, _extra_files=extra)
         except (RuntimeError, ValueError, OSError) as e:
@@ -38,6 +38,11 @@ class ReferenceModel:
                              f"{self.meta['architecture']}) is not a diffusion LM: it can only be the autoregressive "
                              "model of APD (tools/localleap/apd_reference.py)")
         self.path, self.device = path, device
+        # learned_filter.json (docs/decoding.md "Learned filter"): None when the archive has none.
+        self.learned_filter = None
+        if extra["learned_filter.json"]:
+            from .learned_filter import parse
+            self.learned_filter = parse(extra["learned_filter.json"], f"{path}: learned_filter.json")
         self.version = self.meta["formatVersion"]
         self._plain = None
         m = self.meta
@@ -96,7 +101,8 @@ def decode(model: ReferenceModel, prompts: Sequence[Sequence[int]], gen_length: 
            strategy: str = "low-confidence", steps: Optional[int] = None, threshold: float = 0.9,
            anchor_threshold: float = 0.9, relaxed_threshold: float = 0.75, radius: int = 4,
            temperature: float = 0.0, seeds: Optional[Sequence[int]] = None, stop_at_eos: bool = False,
-           cache: str = "none", end_of_text: bool = False, adaptive_block: Optional[Dict] = None) -> Dict:
+           cache: str = "none", end_of_text: bool = False, adaptive_block: Optional[Dict] = None,
+           accept_threshold: Optional[float] = None, observer=None) -> Dict:
     """{"rows": [{"tokens", "steps", "stepsPerBlock", "finishReason"}], "batchSteps"}.
 
     cache "prefix" / "dual": a block's first batch step runs the whole canvas and stores every
@@ -104,11 +110,15 @@ def decode(model: ReferenceModel, prompts: Sequence[Sequence[int]], gen_length: 
     end_of_text: a row stops right after the step that commits an end token with every position
     before it decoded (end_of_text_offset); the rest of its canvas becomes EOS.
     adaptive_block {"window", "delimiter_threshold"}: AdaBlock's adaptive block lengths
-    (docs/decoding.md "Adaptive blocks"; see decode_adaptive): rows also carry "blockLengths"."""
+    (docs/decoding.md "Adaptive blocks"; see decode_adaptive): rows also carry "blockLengths".
+    strategy "learned": the archive's learned filter with accept_threshold t (default: the filter's
+    stored acceptThreshold); blockLength at most the filter's.
+    observer(row, block, masked, tokens, conf): called at every step of every row with the block's
+    mask, chosen tokens and confidences before the commit (tools/train_filter.py records them)."""
     if adaptive_block is not None:
         return decode_adaptive(model, prompts, gen_length, block_length, strategy, steps, threshold,
                                anchor_threshold, relaxed_threshold, radius, temperature, seeds, stop_at_eos,
-                               cache, adaptive_block, end_of_text)
+                               cache, adaptive_block, end_of_text, accept_threshold)
     B = len(prompts)
     if B == 0:
         raise ValueError("no prompts")
@@ -124,6 +134,17 @@ def decode(model: ReferenceModel, prompts: Sequence[Sequence[int]], gen_length: 
                     ("relaxedThreshold", relaxed_threshold)):
         if not 0.0 <= v <= 1.0:
             raise ValueError(f"{name} must be a number in [0, 1], got {v!r}")
+    if strategy == "learned":
+        if model.learned_filter is None:
+            raise ValueError(f"{model.path}: strategy 'learned' needs a learned filter and the archive has no "
+                             "learned_filter.json (add one with tools/add_filter.py)")
+        if block_length > model.learned_filter.block_length:
+            raise ValueError(f"blockLength {block_length} is longer than the learned filter's "
+                             f"{model.learned_filter.block_length}")
+        if accept_threshold is None:
+            accept_threshold = model.learned_filter.accept_threshold
+        if not 0.0 <= accept_threshold <= 1.0:
+            raise ValueError(f"acceptThreshold must be a number in [0, 1], got {accept_threshold!r}")
     if int(radius) != radius or radius < 0:
         raise ValueError(f"radius must be a non-negative integer, got {radius!r}")
     if not (np.isfinite(temperature) and temperature >= 0):
@@ -183,8 +204,11 @@ def decode(model: ReferenceModel, prompts: Sequence[Sequence[int]], gen_length: 
                 gen_pos = np.arange(lo, hi) - P
                 t, c = choose(z[b], temperature, seeds[b], row_steps[b], gen_pos, model.mask_id)
                 keys = order_keys(strategy, c, seeds[b], row_steps[b], gen_pos)
+                if observer is not None:
+                    observer(b, blk, masked.copy(), t, c)
                 commit = commit_mask(strategy, masked, c, keys, k, threshold, anchor_threshold,
-                                     relaxed_threshold, radius)
+                                     relaxed_threshold, radius, model.learned_filter,
+                                     0.96 if accept_threshold is None else accept_threshold)
                 assert commit.any(), "every step commits at least one token"
                 canvas[b, lo:hi] = np.where(commit, t, block)
                 row_steps[b] += 1
@@ -261,7 +285,8 @@ def adaptive_steps_per_block(length: int, steps: int, gen_length: int) -> int:
 def decode_adaptive(model: ReferenceModel, prompts: Sequence[Sequence[int]], gen_length: int, block_length: int,
                     strategy: str, steps: Optional[int], threshold: float, anchor_threshold: float,
                     relaxed_threshold: float, radius: int, temperature: float, seeds: Optional[Sequence[int]],
-                    stop_at_eos: bool, cache: str, adaptive: Dict, end_of_text: bool = False) -> Dict:
+                    stop_at_eos: bool, cache: str, adaptive: Dict, end_of_text: bool = False,
+                    accept_threshold: Optional[float] = None) -> Dict:
     """decode() with adaptive blocks. Rows are independent (each has its own blocks), so each decodes
     alone, unpadded (the engine's padded batches give the same logits on CPU float32)."""
     if not isinstance(adaptive, dict) or set(adaptive) - {"window", "delimiter_threshold", "delimiter_ids"}:
@@ -300,12 +325,22 @@ def decode_adaptive(model: ReferenceModel, prompts: Sequence[Sequence[int]], gen
         raise ValueError(f"radius must be a non-negative integer, got {radius!r}")
     if not (np.isfinite(temperature) and temperature >= 0):
         raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
+    if strategy == "learned":
+        f = model.learned_filter
+        if f is None:
+            raise ValueError(f"{model.path}: strategy 'learned' needs a learned filter (tools/add_filter.py)")
+        if block_length > f.block_length or window > f.block_length:
+            raise ValueError(f"blockLength {block_length} and the adaptive window {window} must be at most the "
+                             f"learned filter's block length {f.block_length}")
+        if accept_threshold is None:
+            accept_threshold = f.accept_threshold
     seeds = [0] * len(prompts) if seeds is None else [int(s) for s in seeds]
     if len(seeds) != len(prompts) or not prompts:
         raise ValueError(f"{len(seeds)} seeds for {len(prompts)} prompts")
     rows = [_decode_adaptive_row(model, list(p), gen_length, block_length, strategy, schedule_steps, threshold,
                                  anchor_threshold, relaxed_threshold, radius, temperature, seed, stop_at_eos, cache,
-                                 int(window), float(delimiter_threshold), [int(d) for d in delimiter_ids], end_of_text)
+                                 int(window), float(delimiter_threshold), [int(d) for d in delimiter_ids], end_of_text,
+                                 accept_threshold)
             for p, seed in zip(prompts, seeds)]
     # Free rows (cache none) share every forward in the engine: the call takes max(steps) forwards.
     return {"rows": rows, "batchSteps": max(r["steps"] for r in rows)}
@@ -313,7 +348,7 @@ def decode_adaptive(model: ReferenceModel, prompts: Sequence[Sequence[int]], gen
 
 def _decode_adaptive_row(model, prompt, G, Lb, strategy, steps, threshold, anchor_threshold, relaxed_threshold,
                          radius, temperature, seed, stop_at_eos, cache, window, delimiter_threshold, delimiter_ids,
-                         end_of_text=False):
+                         end_of_text=False, accept_threshold=None):
     P = len(prompt)
     if P < 1:
         raise ValueError("every prompt needs at least one token")
@@ -356,7 +391,7 @@ def _decode_adaptive_row(model, prompt, G, Lb, strategy, steps, threshold, ancho
             k = schedule(n_first, spb)[j] if spb else 1
             keys = order_keys(strategy, c, seed, row_steps, gen_pos)
             commit = commit_mask(strategy, masked_all, c, keys, k, threshold, anchor_threshold, relaxed_threshold,
-                                 radius)
+                                 radius, model.learned_filter, 0.96 if accept_threshold is None else accept_threshold)
             assert commit.any(), "every step commits at least one token"
             canvas[0, lo:hi] = np.where(commit, t, canvas[0, lo:hi])
             row_steps += 1

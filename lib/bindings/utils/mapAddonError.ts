@@ -5,6 +5,7 @@ import {
     CudaUnavailableError,
     InternalError,
     InvalidOptionsError,
+    LearnedFilterError,
     LocalleapError,
     ModelCorruptError,
     ModelDisposedError,
@@ -71,6 +72,9 @@ export function mapAddonError(error: unknown, context: AddonCallContext): Locall
             return new CacheUnsupportedError(message);
         case "ADAPTIVE_BLOCK_UNSUPPORTED":
             return new AdaptiveBlockUnsupportedError(message);
+        case "LEARNED_FILTER_INVALID":
+        case "LEARNED_FILTER_MISSING":
+            return new LearnedFilterError(code, message);
         case "PROMPT_TOO_LONG":
             return new PromptTooLongError({ message });
         case "CUDA_UNAVAILABLE":

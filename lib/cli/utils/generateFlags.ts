@@ -14,6 +14,7 @@ export const GENERATE_FLAGS: [flag: string, key: GenerateOptionName, description
     ["--anchor-threshold <x>", "anchorThreshold", "anchor threshold kappa, localleap only (default 0.9)", true],
     ["--relaxed-threshold <x>", "relaxedThreshold", "relaxed threshold tau, localleap only (default 0.75)", true],
     ["--radius <n>", "radius", "neighbourhood radius W, localleap only (default 4)", true],
+    ["--accept-threshold <x>", "acceptThreshold", "learned filter's accept threshold t, learned only (default: the filter's, else 0.96)", true],
     ["--temperature <x>", "temperature", "sampling temperature, 0 is greedy (default 0)", true],
     ["--seed <n>", "seed", "seed (default 0, or random when temperature > 0)", true],
     ["--cache <mode>", "cache", `KV cache: ${CACHE_MODES.join(", ")} (default ${DEFAULT_CACHE} on format-v2 models, none on v1)`, false],

@@ -78,6 +78,7 @@ export interface FakeArchive {
     metadataJson?: string;
     tokenizerJson?: string;
     tokenizerConfigJson?: string;
+    learnedFilterJson?: string;
     methods?: string[];
 }
 
@@ -117,6 +118,7 @@ export class FakeAddon implements Addon {
             metadataJson: this.archive.metadataJson ?? "",
             tokenizerJson: this.archive.tokenizerJson ?? "",
             tokenizerConfigJson: this.archive.tokenizerConfigJson ?? "",
+            learnedFilterJson: this.archive.learnedFilterJson ?? "",
             fileBytes: 1234,
             methods: this.archive.methods ?? ["forward", "logits_at", "logits_at_padded"],
         };
