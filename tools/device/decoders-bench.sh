@@ -7,7 +7,8 @@
 # Writes bench.json, bench.md, accuracy-vs-steps.svg and tokens-per-second.svg into $OUT.
 # Knobs: BATCH (1000), GEN (256), PROBLEMS (all), DEADLINE_S (400: no configuration starts after it),
 # CONFIGS (comma list of configuration names; default: the main rows below plus --decoders' all),
-# SKIP_BUILD (1: the prebuild in prebuilds/, which must be built from this tree's native/), DEVICE,
+# CACHE (none: every row without a KV cache, so that adaptive batches, which take no cache, compare
+# with the others on equal terms), SKIP_BUILD (1: the prebuild in prebuilds/, which must be built from this tree's native/), DEVICE,
 # PYTHON, DTYPE. Rehearsal on CPU:
 #   DEVICE=cpu PYTHON=/usr/bin/python3 DTYPE=float32 GEN=32 PROBLEMS=2 OUT=/tmp/dec-rehearsal bash tools/device/decoders-bench.sh
 set -uo pipefail
@@ -21,6 +22,7 @@ DEADLINE_S="${DEADLINE_S:-400}"
 . tools/device/cache-common.sh
 BATCH="${BATCH:-1000}"
 GEN="${GEN:-256}"
+CACHE="${CACHE:-none}"
 DEVICE="${DEVICE:-cuda}"
 PYTHON="${PYTHON:-python3}"
 DTYPE="${DTYPE:-bfloat16}"
@@ -39,9 +41,9 @@ ALL="$(node -e "
   const c = require('./dist/bench/accuracy/configs.js');
   console.log(c.decoderConfigs($GEN).map((x) => x.name).join(','));")" || die "decoder configurations"
 CONFIGS="${CONFIGS:-$MAIN_ROWS,$ALL}"
-stage "held-out table: ${PROBLEMS:-all} problems, gen $GEN, batch $BATCH, deadline $DEADLINE_S s: $CONFIGS"
+stage "held-out table: ${PROBLEMS:-all} problems, gen $GEN, cache $CACHE, batch $BATCH, deadline $DEADLINE_S s: $CONFIGS"
 node dist/bench/run.js --device "$DEVICE" --model "$MODEL" --batch "$BATCH" --gen "$GEN" ${PROBLEMS:+--problems "$PROBLEMS"} \
-  --decoders --model-defaults --configs "$CONFIGS" --budget-s "$(budget "$DEADLINE_S" 5)" --no-progress --out "$OUT" || die "bench"
+  --cache "$CACHE" --decoders --model-defaults --configs "$CONFIGS" --budget-s "$(budget "$DEADLINE_S" 5)" --no-progress --out "$OUT" || die "bench"
 
 stage "done"
 ls -la "$OUT"
