@@ -14,6 +14,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+from check_raises import raises  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -27,15 +28,6 @@ TMP = tempfile.mkdtemp(prefix="localleap-filter-test-")
 FIXTURE = os.path.join(ROOT, "test", "fixtures", "generated", "llada")
 PROV = {"model": "m", "date": "d", "genLength": 16, "problems": {"source": "s", "split": "train", "count": 0, "ids": []}}
 
-
-def raises(fn, *needles):
-    try:
-        fn()
-    except ValueError as e:
-        for n in needles:
-            assert n in str(e), f"{n!r} not in error: {e}"
-        return
-    raise AssertionError(f"no ValueError (wanted {needles})")
 
 
 def small(**over):
