@@ -3,7 +3,7 @@
 // κ / τ / W sweep; writes bench.json, bench.md and SVG plots.
 //   node dist/bench/run.js [--device cpu|cuda] [--problems N] [--batch B] [--gen 128,256] [--sweep]
 //                          [--out DIR] [--model FILE.pt] [--sweep-problems N] [--budget-s S]
-//                          [--cache none,prefix,dual] ...
+//                          [--cache none,prefix,dual] [--learned] ...
 // `npm run bench` runs it on the CPU with the defaults below; runBenchmark() is the same for a CLI.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, hostname, loadavg } from "node:os";

@@ -9,6 +9,9 @@ export type LocalleapErrorCode =
     | "INVALID_INPUT"
     | "PROMPT_TOO_LONG"
     | "CACHE_UNSUPPORTED"
+    | "ADAPTIVE_BLOCK_UNSUPPORTED"
+    | "LEARNED_FILTER_INVALID"
+    | "LEARNED_FILTER_MISSING"
     | "MODEL_NOT_FOUND"
     | "MODEL_CORRUPT"
     | "MODEL_INCOMPATIBLE"
@@ -223,6 +226,15 @@ export class CacheUnsupportedError extends LocalleapError {
     }
 }
 
+/** adaptiveBlock was asked of an archive whose localleap.json has no delimiterIds (docs/decoding.md "Adaptive blocks"). */
+export class AdaptiveBlockUnsupportedError extends LocalleapError {
+    constructor(message: string) {
+        super("ADAPTIVE_BLOCK_UNSUPPORTED", message, {
+            hint: "re-export the model with this version's tools/export.py or tools/export_hf.py (they write delimiterIds), or drop adaptiveBlock",
+        });
+    }
+}
+
 /** The tokenizer files are missing or cannot be read. */
 export class TokenizerError extends LocalleapError {
     constructor(code: "TOKENIZER_INVALID" | "TOKENIZER_MISSING", message: string, options: { hint?: string; cause?: unknown } = {}) {
@@ -359,6 +371,23 @@ export class ArchiveWriteError extends LocalleapError {
         super("ARCHIVE_WRITE_FAILED", message, {
             hint: "check that the destination folder exists and is writable and has room for a full copy of the archive; the destination was left as it was",
             cause,
+        });
+    }
+}
+
+/**
+ * Strategy "learned" (docs/decoding.md "Learned filter"): LEARNED_FILTER_INVALID when the
+ * archive's learned_filter.json cannot be used (loadModel; the message says what is wrong), and
+ * LEARNED_FILTER_MISSING when generate() asks for strategy "learned" of an archive without one.
+ */
+export class LearnedFilterError extends LocalleapError {
+    constructor(code: "LEARNED_FILTER_INVALID" | "LEARNED_FILTER_MISSING", message: string, hint?: string) {
+        super(code, message, {
+            hint:
+                hint ??
+                (code === "LEARNED_FILTER_MISSING"
+                    ? "train a filter with tools/train_filter.py and add it with tools/add_filter.py (docs/decoding.md \"Learned filter\"), or use another strategy"
+                    : "train the filter again with tools/train_filter.py, or replace it with tools/add_filter.py (docs/decoding.md \"Learned filter\")"),
         });
     }
 }

@@ -5,15 +5,18 @@
  */
 export { loadModel } from "./loadModel";
 export { Model, type KvCacheInfo, type ModelInfo, type ModelBuildInfo, type ResultFor } from "./model";
+export type { LearnedFilterInfo, LearnedFilterProvenance } from "./learnedFilter";
 export { loadModelPool } from "./pool/loadModelPool";
 export { ModelPool, type ReplicaLoad } from "./pool/ModelPool";
 export { type LoadModelPoolOptions, MAX_POOL_REPLICAS } from "./pool/poolOptions";
 export { ChatSession, type ChatSessionOptions } from "./ChatSession";
 export {
+    type AdaptiveBlockOptions,
     type CommonGenerateOptions,
     type DistributiveOmit,
     type GenerateOptionName,
     type GenerateOptions,
+    type LearnedOptions,
     type LocalLeapOptions,
     type ApdOptions,
     type ApdLoadOptions,
@@ -84,12 +87,14 @@ export {
     AbortError,
     ArchiveWriteError,
     type BindingAttempt,
+    AdaptiveBlockUnsupportedError,
     CacheUnsupportedError,
     ApdVocabMismatchError,
     CudaUnavailableError,
     InternalError,
     InvalidInputError,
     InvalidOptionsError,
+    LearnedFilterError,
     type LibtorchLocation,
     LocalleapError,
     type LocalleapErrorCode,

@@ -6,6 +6,7 @@ import { mapAddonError } from "./bindings/utils/mapAddonError";
 import { AbortError, ModelMethodMissingError, ModelNotFoundError, ModelProbeError, TokenizerError } from "./errors";
 import { raceAbort } from "./generation/raceAbort";
 import { checkApdVocab } from "./apd/checkVocab";
+import { parseLearnedFilter } from "./learnedFilter";
 import { parseCausalMetadata, parseModelMetadata, type ModelMetadata } from "./metadata";
 import { Model } from "./model";
 import { DEFAULT_CACHE, type LoadModelOptions, parseLoadModelOptions } from "./options";
@@ -24,7 +25,7 @@ const REQUIRED_METHODS = ["forward", "logits_at", "logits_at_padded"];
  * options and the archive's metadata, runs a probe forward and builds the tokenizer.
  * Rejects with a {@link LocalleapError}: InvalidOptionsError, ModelNotFoundError,
  * ModelCorruptError, ModelIncompatibleError, ModelUnsafeError, ModelMetadataError,
- * ModelMethodMissingError, ModelProbeError, TokenizerError, NativeBindingError,
+ * ModelMethodMissingError, ModelProbeError, TokenizerError, LearnedFilterError (LEARNED_FILTER_INVALID), NativeBindingError,
  * CudaUnavailableError, OutOfMemoryError, ResourceExhaustedError or AbortError.
  */
 export async function loadModel(options: LoadModelOptions = {}): Promise<Model> {
@@ -115,6 +116,7 @@ async function buildModel(
         throw new ModelMethodMissingError(`${ctx.modelPath} lacks the TorchScript method${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`);
     }
     const metadata = parseModelMetadata(result.metadataJson, ctx.modelPath);
+    const learnedFilter = parseLearnedFilter(result.learnedFilterJson, ctx.modelPath);
     const tokenizer =
         ctx.tokenizerOverride ??
         (result.tokenizerJson.trim() === "" ? null : TextTokenizer.fromJson(result.tokenizerJson, result.tokenizerConfigJson, `${ctx.modelPath} (embedded)`));
@@ -142,6 +144,8 @@ async function buildModel(
             maxLength: metadata.maxLength,
             ...(metadata.kvCache !== undefined && { kvCache: metadata.kvCache }),
             ...(ar !== undefined && { ar }),
+            ...(metadata.delimiterIds !== undefined && { delimiterIds: metadata.delimiterIds }),
+            ...(learnedFilter !== null && { learnedFilter: learnedFilter.weights }),
         }), ctx.probeTimeoutMs, ctx.signal, ctx.modelPath);
     } catch (error) {
         throw mapAddonError(error, "configure");
@@ -171,6 +175,7 @@ async function buildModel(
                       },
             defaultCache: metadata.kvCache === undefined ? "none" : DEFAULT_CACHE,
             decodingDefaults: metadata.decodingDefaults ?? null,
+            learnedFilter: learnedFilter?.info ?? null,
             tokenizerSource: tokenizer?.source ?? null,
             hasChatTemplate: prompt.chatTemplate !== null,
             apd: ar === undefined || ctx.arModelPath === undefined ? null : { arModelPath: ctx.arModelPath, vocabWidth: ar.vocabWidth },

@@ -48,6 +48,13 @@ export interface ModelMetadata {
      * the caller gives none of them (written by `localleap calibrate --write`).
      */
     decodingDefaults?: DecodingDefaults;
+    /**
+     * Optional, any format version: AdaBlock's delimiter tokens (the tokenizer's newline), 1 to 8
+     * ids in [0, vocabSize) other than maskId; needed by generate()'s adaptiveBlock.
+     */
+    delimiterIds?: number[];
+    /** Optional: adaptiveBlock's default delimiterThreshold for this model, in [0, 1] (0.3 LLaDA, 0.5 Dream). */
+    delimiterThreshold?: number;
 }
 
 /**
@@ -94,6 +101,7 @@ const MAX_KV_CACHE_SIZE = 2 ** 16;
 /** The native engine's limits (native/engine/generation.h, native/kernels/rule_types.h). */
 export const MAX_VOCAB_SIZE = 2 ** 30;
 export const MAX_END_IDS = 8;
+export const MAX_DELIMITER_IDS = 8;
 export const MAX_MODEL_LENGTH = 2 ** 24;
 
 const id = () => z.number().int().min(0);
@@ -136,6 +144,8 @@ const metadataSchema = z.looseObject({
             budget: z.number().min(0).max(100),
         }).optional(),
     }).optional(),
+    delimiterIds: z.array(id()).min(1).max(MAX_DELIMITER_IDS).optional(),
+    delimiterThreshold: z.number().min(0).max(1).optional(),
 });
 
 const EXPECTED: Record<keyof ModelMetadata, string> = {
@@ -161,6 +171,8 @@ const EXPECTED: Record<keyof ModelMetadata, string> = {
     decodingDefaults:
         `an object with optional localleap { anchorThreshold, relaxedThreshold: numbers in [0, 1], radius: an integer from 0 to ${MAX_DEFAULT_RADIUS} }, ` +
         'threshold { threshold: a number in [0, 1] } and calibration { date: string, prompts: integer >= 1, metric: "accuracy" or "agreement", budget: 0 to 100, ... }, and no other fields',
+    delimiterIds: `an array of 1 to ${MAX_DELIMITER_IDS} integers in [0, vocabSize), not maskId`,
+    delimiterThreshold: "a number in [0, 1]",
 };
 
 /**
@@ -212,6 +224,10 @@ export function parseModelMetadata(json: string, source: string): ModelMetadata 
     });
     if (!m.endIds.includes(m.eosId)) fail("endIds", `endIds ${JSON.stringify(m.endIds)} does not contain eosId ${m.eosId}`);
     if (m.endIds.includes(m.maskId)) fail("endIds", `endIds ${JSON.stringify(m.endIds)} contains the mask id ${m.maskId}`);
+    m.delimiterIds?.forEach((d, i) => {
+        if (d >= m.vocabSize) fail(`delimiterIds.${i}`, `delimiterIds[${i}] is ${d}, outside [0, vocabSize = ${m.vocabSize})`);
+        if (d === m.maskId) fail(`delimiterIds.${i}`, `delimiterIds[${i}] is the mask id ${m.maskId}`);
+    });
     if (m.addBos && (m.bosToken === null || m.bosToken === "")) fail("bosToken", "addBos is true but bosToken is null or empty");
     if (m.formatVersion === 2 && m.kvCache === undefined) fail("kvCache", "formatVersion is 2 but kvCache is missing");
     if (m.formatVersion === 1 && m.kvCache !== undefined) fail("kvCache", "formatVersion is 1 but kvCache is set (it is a format-v2 field)");

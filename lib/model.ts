@@ -1,6 +1,7 @@
 import type { Addon, AddonAbortToken, AddonBuildInfo, AddonDType, AddonModel, AddonStepEvent } from "./bindings/AddonTypes";
 import { mapAddonError } from "./bindings/utils/mapAddonError";
-import { AbortError, CacheUnsupportedError, InvalidInputError, InvalidOptionsError, ModelDisposedError, PromptTooLongError, QueueFullError } from "./errors";
+import { AbortError, AdaptiveBlockUnsupportedError, CacheUnsupportedError, InvalidInputError, InvalidOptionsError, LearnedFilterError, ModelDisposedError, PromptTooLongError, QueueFullError } from "./errors";
+import type { LearnedFilterInfo } from "./learnedFilter";
 import { GenerationStream } from "./generation/GenerationStream";
 import { isBatch } from "./generation/isBatch";
 import { createStepHandler } from "./generation/createStepHandler";
@@ -81,6 +82,12 @@ export interface ModelInfo {
      * win, field by field); null when the archive has none and the built-in defaults apply.
      */
     decodingDefaults: DecodingDefaults | null;
+    /**
+     * The archive's learned filter (learned_filter.json, strategy "learned", docs/decoding.md
+     * "Learned filter"): its block length, size, default accept threshold and provenance; null
+     * when the archive has none.
+     */
+    learnedFilter: LearnedFilterInfo | null;
     /** Where the tokenizer came from (the archive or tokenizerPath); null when there is none. */
     tokenizerSource: string | null;
     /** Whether chat messages can be used as input. */
@@ -212,7 +219,8 @@ export class Model {
     private async run(caller: "generate" | "stream", given: readonly GenerateInput[], options: GenerateOptions): Promise<GenerateResult[]> {
         if (this.disposed) throw new ModelDisposedError(`${caller}() called on a disposed model`);
         if (this.queued >= this.parts.maxQueued) throw new QueueFullError(this.parts.maxQueued);
-        const o = parseGenerateOptions(options, undefined, this.info.decodingDefaults ?? undefined);
+        const o = parseGenerateOptions(options, undefined, this.info.decodingDefaults ?? undefined, this.info.metadata.delimiterThreshold, this.info.learnedFilter?.acceptThreshold);
+        if (o.strategy === "learned") checkLearnedFilter(this.info, o.blockLength, o.adaptiveBlock?.window ?? null);
         const inputs = snapshotBatch(given);
         const { metadata } = this.info;
         if (inputs.length === 0) throw new InvalidInputError("the batch is empty", "pass at least one input");
@@ -231,8 +239,22 @@ export class Model {
                 message: `strategy "apd" needs its causal LM: load the model with loadModel({ modelPath, apd: { arModelPath } }) (apd.arModelPath); ${this.info.path} was loaded without one`,
             }]);
         }
+        if (o.adaptiveBlock !== null && metadata.delimiterIds === undefined) {
+            throw new AdaptiveBlockUnsupportedError(
+                `adaptiveBlock needs the model's delimiter tokens (localleap.json delimiterIds), which ${this.info.path} does not have: re-export it with tools/export.py or tools/export_hf.py`,
+            );
+        }
         // APD has caches of its own (kvWindow, the AR's): the block rule's cache option does not apply.
-        const cache = o.strategy === "apd" ? "none" : (o.cache ?? this.info.defaultCache);
+        // Adaptive rows of a cached call would share their block columns: a cached adaptive call takes one
+        // prompt; a batch that did not ask for a cache runs with "none".
+        const cache =
+            o.strategy === "apd" ? "none" : (o.cache ?? (o.adaptiveBlock !== null && prompts.length > 1 ? "none" : this.info.defaultCache));
+        if (o.adaptiveBlock !== null && cache !== "none" && prompts.length > 1) {
+            throw new InvalidOptionsError("generate options", [{
+                field: "adaptiveBlock", given: formatValue(options.adaptiveBlock), allowed: `one prompt per call with cache "${cache}"`,
+                message: `adaptiveBlock with cache "${cache}" takes one prompt per call (the rows of a cached call share their block columns); pass the ${prompts.length} prompts in separate calls, or use cache: "none"`,
+            }]);
+        }
         if (cache !== "none" && this.info.kvCache === null) {
             throw new CacheUnsupportedError(
                 `cache "${cache}" needs a format-v2 archive; ${this.info.path} is format v${metadata.formatVersion}, which has no KV-cache methods and runs with cache "none" only`,
@@ -291,6 +313,7 @@ export class Model {
                 anchorThreshold: o.anchorThreshold,
                 relaxedThreshold: o.relaxedThreshold,
                 radius: o.radius,
+                acceptThreshold: o.acceptThreshold,
                 temperature: o.temperature,
                 seeds: prompts.map(() => o.seed),
                 stopAtEos: o.stopAtEos,
@@ -298,6 +321,7 @@ export class Model {
                 cudaGraph: o.cudaGraph && this.info.device === "cuda",
                 cache,
                 ...(o.strategy === "apd" && { mixtureWeight: o.mixtureWeight, kvWindow: o.kvWindow, maxLookahead: o.maxLookahead }),
+                ...(o.adaptiveBlock !== null && { adaptiveBlock: o.adaptiveBlock }),
                 ...(abort !== undefined && { abort }),
                 ...(finish !== undefined && { finish }),
                 // After an abort the call has already rejected: later steps must not reach the callbacks.
@@ -357,5 +381,33 @@ export class Model {
     /** `await using model = await loadModel()` disposes the model at the end of the scope. */
     [Symbol.asyncDispose](): Promise<void> {
         return this.dispose();
+    }
+}
+
+/** Strategy "learned" needs the archive's filter, trained for blocks at least this long. */
+function checkLearnedFilter(info: ModelInfo, blockLength: number, adaptiveWindow: number | null): void {
+    const filter = info.learnedFilter;
+    if (filter === null) {
+        throw new LearnedFilterError(
+            "LEARNED_FILTER_MISSING",
+            `strategy "learned" needs a learned filter, and ${info.path} has no learned_filter.json`,
+        );
+    }
+    if (blockLength > filter.blockLength) {
+        throw new InvalidOptionsError("generate options", [{
+            field: "blockLength",
+            given: String(blockLength),
+            allowed: `an integer up to ${filter.blockLength} (the learned filter's block length)`,
+            message: `blockLength (${blockLength}) is longer than the block length the model's learned filter was trained for (${filter.blockLength}): use blockLength <= ${filter.blockLength} with strategy "learned", or train a filter for longer blocks (tools/train_filter.py --block-length)`,
+        }]);
+    }
+    // An adaptive block can end anywhere in its window: the filter must cover all of it.
+    if (adaptiveWindow !== null && adaptiveWindow > filter.blockLength) {
+        throw new InvalidOptionsError("generate options", [{
+            field: "adaptiveBlock",
+            given: `{ window: ${adaptiveWindow} }`,
+            allowed: `a window up to ${filter.blockLength} (the learned filter's block length)`,
+            message: `adaptiveBlock.window (${adaptiveWindow}) is longer than the block length the model's learned filter was trained for (${filter.blockLength}): give adaptiveBlock { window: ${filter.blockLength} } or less with strategy "learned"`,
+        }]);
     }
 }

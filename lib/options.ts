@@ -18,10 +18,13 @@ export const MIN_TEMPERATURE = 1e-3;
 export const MAX_SEED = Number.MAX_SAFE_INTEGER;
 
 /** The strategies, in the order docs list them. */
-export const STRATEGIES: readonly Strategy[] = ["low-confidence", "random", "threshold", "localleap", "apd"];
+export const STRATEGIES: readonly Strategy[] = ["low-confidence", "random", "threshold", "localleap", "learned", "apd"];
 
-/** The block rule's strategies (every one but "apd", which also needs a causal LM loaded). */
-export const BLOCK_STRATEGIES: readonly Strategy[] = ["low-confidence", "random", "threshold", "localleap"];
+/** The block rule's strategies (every one but "apd", which also needs a causal LM loaded; "learned" needs an archive with a learned filter). */
+export const BLOCK_STRATEGIES: readonly Strategy[] = ["low-confidence", "random", "threshold", "localleap", "learned"];
+
+/** Accept threshold of strategy "learned" when neither the options nor the archive's filter give one (Learn2PD's public scripts). */
+export const DEFAULT_ACCEPT_THRESHOLD = 0.96;
 
 /** APD's defaults (docs/decoding.md "APD"; the paper demo's R 0.7, W 16, M 100). */
 export const APD_DEFAULTS = { mixtureWeight: 0.7, kvWindow: 16, maxLookahead: 100 } as const;
@@ -131,6 +134,20 @@ export interface CommonGenerateOptions {
      * asking one for "prefix" or "dual" gives CacheUnsupportedError).
      */
     cache?: CacheMode;
+    /**
+     * AdaBlock's adaptive block length (docs/decoding.md "Adaptive blocks"): at each block's first
+     * step, the block ends at the most confident predicted delimiter (the model's `delimiterIds`,
+     * newline for the exported models) within `window` positions of the block start, when its
+     * confidence reaches `delimiterThreshold`; otherwise it has blockLength positions (the default
+     * length, clipped to the end: genLength need not be a multiple of it). `true` takes the
+     * defaults: window floor(genLength / 4) (at least 1; at most 1024), delimiterThreshold the
+     * model's localleap.json `delimiterThreshold`, else 0.3. With low-confidence / random, each
+     * block takes max(1, floor(length * steps / genLength)) steps. Needs an archive with
+     * delimiterIds (AdaptiveBlockUnsupportedError otherwise). With cache "prefix" / "dual" a call
+     * takes one prompt (a batch without an explicit cache runs with "none"). Not with strategy
+     * "apd", which has no blocks to size (InvalidOptionsError). Default false.
+     */
+    adaptiveBlock?: boolean | AdaptiveBlockOptions;
     /** Aborts generation before its next step (rejects with AbortError). */
     signal?: AbortSignal;
     /** Called after every step with what it committed and the canvas so far. */
@@ -163,6 +180,20 @@ export interface CommonGenerateOptions {
     maxTokens?: number;
 }
 
+/** The object form of {@link CommonGenerateOptions.adaptiveBlock}. */
+export interface AdaptiveBlockOptions {
+    /** Positions past the block start searched for a delimiter: an integer from 1 to 1024. Default floor(genLength / 4), at least 1. */
+    window?: number;
+    /** Confidence a delimiter needs to end the block, in [0, 1]. Default the model's delimiterThreshold, else 0.3. */
+    delimiterThreshold?: number;
+}
+
+/** Largest adaptiveBlock.window (the commit kernel decides a block of at most 1024 positions in one CTA). */
+export const MAX_ADAPTIVE_WINDOW = 1024;
+
+/** Default delimiterThreshold when the model's metadata has none (AdaBlock's LLaDA value). */
+export const DEFAULT_DELIMITER_THRESHOLD = 0.3;
+
 /**
  * The type of an option that belongs to other strategies: never set in practice, it makes the
  * type checker say which strategy the option needs ("Type 'number' is not assignable to type
@@ -182,6 +213,7 @@ export interface LocalLeapOptions extends CommonGenerateOptions {
     radius?: number;
     steps?: OnlyWithStrategy<'"low-confidence" or "random"'>;
     threshold?: OnlyWithStrategy<'"threshold"'>;
+    acceptThreshold?: OnlyWithStrategy<'"learned"'>;
 }
 
 /** 'threshold' (Fast-dLLM): every masked position whose confidence passes θ. */
@@ -190,6 +222,24 @@ export interface ThresholdOptions extends CommonGenerateOptions {
     /** Confidence threshold θ in [0, 1]. Default 0.9. */
     threshold?: number;
     steps?: OnlyWithStrategy<'"low-confidence" or "random"'>;
+    anchorThreshold?: OnlyWithStrategy<'"localleap"'>;
+    relaxedThreshold?: OnlyWithStrategy<'"localleap"'>;
+    radius?: OnlyWithStrategy<'"localleap"'>;
+    acceptThreshold?: OnlyWithStrategy<'"learned"'>;
+}
+
+/**
+ * 'learned' (Learn2PD, docs/decoding.md "Learned filter"): the most confident masked position
+ * plus every one the archive's learned filter accepts (sigmoid(logit) > acceptThreshold). Needs
+ * an archive with a learned_filter.json (LearnedFilterError LEARNED_FILTER_MISSING otherwise) and
+ * a blockLength up to the filter's.
+ */
+export interface LearnedOptions extends CommonGenerateOptions {
+    strategy: "learned";
+    /** Accept threshold t in [0, 1]: 1 commits only the top-1, 0 every masked position. Default: the filter's stored value (0.96 if it has none). */
+    acceptThreshold?: number;
+    steps?: OnlyWithStrategy<'"low-confidence" or "random"'>;
+    threshold?: OnlyWithStrategy<'"threshold"'>;
     anchorThreshold?: OnlyWithStrategy<'"localleap"'>;
     relaxedThreshold?: OnlyWithStrategy<'"localleap"'>;
     radius?: OnlyWithStrategy<'"localleap"'>;
@@ -209,6 +259,7 @@ export interface ApdOptions extends CommonGenerateOptions {
     anchorThreshold?: OnlyWithStrategy<'"localleap"'>;
     relaxedThreshold?: OnlyWithStrategy<'"localleap"'>;
     radius?: OnlyWithStrategy<'"localleap"'>;
+    acceptThreshold?: OnlyWithStrategy<'"learned"'>;
 }
 
 /** 'low-confidence' and 'random' (LLaDA's baselines): a fixed number of tokens per step. */
@@ -223,6 +274,7 @@ export interface ScheduledOptions extends CommonGenerateOptions {
     anchorThreshold?: OnlyWithStrategy<'"localleap"'>;
     relaxedThreshold?: OnlyWithStrategy<'"localleap"'>;
     radius?: OnlyWithStrategy<'"localleap"'>;
+    acceptThreshold?: OnlyWithStrategy<'"learned"'>;
 }
 
 /**
@@ -230,7 +282,7 @@ export interface ScheduledOptions extends CommonGenerateOptions {
  * rejected with the others (e.g. `steps` with 'localleap'), by the type checker and at run time,
  * rather than silently ignored, so that a run never looks configured when it is not.
  */
-export type GenerateOptions = LocalLeapOptions | ThresholdOptions | ScheduledOptions | ApdOptions;
+export type GenerateOptions = LocalLeapOptions | ThresholdOptions | ScheduledOptions | LearnedOptions | ApdOptions;
 
 /** Omit over each member of a union (TypeScript's Omit merges the members). */
 export type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -239,7 +291,7 @@ export type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omi
 export type StreamOptions = DistributiveOmit<GenerateOptions, "onStep" | "onTextChunk">;
 
 /** Every option name of any strategy. */
-export type GenerateOptionName = keyof LocalLeapOptions | keyof ThresholdOptions | keyof ScheduledOptions | keyof ApdOptions;
+export type GenerateOptionName = keyof LocalLeapOptions | keyof ThresholdOptions | keyof ScheduledOptions | keyof LearnedOptions | keyof ApdOptions;
 
 /** GenerateOptions with every default filled in. */
 export interface ResolvedGenerateOptions {
@@ -251,6 +303,8 @@ export interface ResolvedGenerateOptions {
     anchorThreshold: number;
     relaxedThreshold: number;
     radius: number;
+    /** Strategy "learned": t (the option, else the filter's stored value, else 0.96). */
+    acceptThreshold: number;
     temperature: number;
     seed: number;
     stopAtEos: boolean;
@@ -258,6 +312,8 @@ export interface ResolvedGenerateOptions {
     cudaGraph: boolean;
     /** undefined: the model's default (DEFAULT_CACHE, or "none" for a v1 archive). */
     cache?: CacheMode;
+    /** null: fixed blocks. */
+    adaptiveBlock: { window: number; delimiterThreshold: number } | null;
     signal?: AbortSignal;
     onStep?: (event: StepEvent) => void;
     onTextChunk?: (chunk: TextChunk) => void;
@@ -313,12 +369,14 @@ const GENERATE_ALLOWED: Record<GenerateOptionName, string> = {
     anchorThreshold: "a number from 0 to 1",
     relaxedThreshold: "a number from 0 to 1, at most anchorThreshold",
     radius: `an integer from 0 to ${MAX_GEN_LENGTH}`,
+    acceptThreshold: "a number from 0 to 1",
     temperature: `0 (greedy) or a finite number from ${MIN_TEMPERATURE}`,
     seed: "an integer from 0 to 2^53 - 1",
     stopAtEos: "true or false",
     endOfText: "true or false",
     cudaGraph: "true or false",
     cache: CACHE_MODES.map((c) => `"${c}"`).join(", "),
+    adaptiveBlock: `true, false or { window?: an integer from 1 to ${MAX_ADAPTIVE_WINDOW}, delimiterThreshold?: a number from 0 to 1 }`,
     signal: "an AbortSignal",
     onStep: "a function (event) => void",
     onTextChunk: "a function (chunk) => void",
@@ -357,18 +415,22 @@ const unit = () => z.number().min(0).max(1);
 const generateSchema = z.strictObject({
     genLength: z.number().int().min(1).max(MAX_GEN_LENGTH).default(128),
     blockLength: z.number().int().min(1).max(MAX_GEN_LENGTH).optional(),
-    strategy: z.enum(["low-confidence", "random", "threshold", "localleap", "apd"]).default("localleap"),
+    strategy: z.enum(["low-confidence", "random", "threshold", "localleap", "learned", "apd"]).default("localleap"),
     steps: z.number().int().min(1).max(MAX_GEN_LENGTH).optional(),
     threshold: unit().optional(),
     anchorThreshold: unit().optional(),
     relaxedThreshold: unit().optional(),
     radius: z.number().int().min(0).max(MAX_GEN_LENGTH).optional(),
+    acceptThreshold: unit().optional(),
     temperature: z.number().min(0).refine((t) => t === 0 || (t >= MIN_TEMPERATURE && Number.isFinite(t))).default(0),
     seed: z.number().int().min(0).max(MAX_SEED).optional(),
     stopAtEos: z.boolean().default(false),
     endOfText: z.boolean().default(false),
     cudaGraph: z.boolean().default(true),
     cache: z.enum(CACHE_MODES).optional(),
+    adaptiveBlock: z
+        .union([z.boolean(), z.strictObject({ window: z.number().int().min(1).max(MAX_ADAPTIVE_WINDOW).optional(), delimiterThreshold: unit().optional() })])
+        .optional(),
     signal: z.instanceof(AbortSignal).optional(),
     onStep: z.custom<(event: StepEvent) => void>(isFunction).optional(),
     onTextChunk: z.custom<(chunk: TextChunk) => void>(isFunction).optional(),
@@ -414,11 +476,17 @@ export const BUILTIN_DECODING_DEFAULTS = {
  * each strategy parameter the options leave out, field by field, before the built-in defaults:
  * κ = anchorThreshold ?? model κ ?? 0.9, τ = relaxedThreshold ?? min(model τ ?? 0.75, κ),
  * W = radius ?? model W ?? 4, θ = threshold ?? model θ ?? 0.9.
+ * `modelDelimiterThreshold` (localleap.json `delimiterThreshold`) is adaptiveBlock's default
+ * delimiterThreshold, before {@link DEFAULT_DELIMITER_THRESHOLD}.
+ * W = radius ?? model W ?? 4, θ = threshold ?? model θ ?? 0.9; `filterAcceptThreshold` (the
+ * archive's learned filter's stored t) likewise: acceptThreshold ?? filter t ?? 0.96.
  */
 export function parseGenerateOptions(
     options: unknown,
     randomSeed: () => number = defaultRandomSeed,
     modelDefaults?: DecodingDefaults,
+    modelDelimiterThreshold?: number,
+    filterAcceptThreshold?: number,
 ): ResolvedGenerateOptions {
     const o = parseWith(generateSchema, options, "generate options", GENERATE_ALLOWED);
     const issues: OptionIssue[] = [];
@@ -440,7 +508,14 @@ export function parseGenerateOptions(
             issue(field, 'only with strategy "apd"', `${field} applies only to strategy "apd", not "${o.strategy}"; drop it or set strategy: "apd"`);
         }
     }
-    if (!apd && o.genLength % blockLength !== 0) {
+    const adaptive = o.adaptiveBlock === undefined || o.adaptiveBlock === false ? null : o.adaptiveBlock === true ? {} : o.adaptiveBlock;
+    // APD has no blocks to size: its cursor accepts a prefix of its draft at every step.
+    if (apd && adaptive !== null) {
+        issue("adaptiveBlock", 'false or left out with strategy "apd"',
+            'adaptiveBlock sizes the blocks of the block strategies; strategy "apd" decodes left to right in one block (its accept rule decides how far each step goes): drop adaptiveBlock or use another strategy');
+    }
+    // Adaptive blocks: blockLength is the default length and the last block is clipped to the end.
+    if (!apd && adaptive === null && o.genLength % blockLength !== 0) {
         const field = o.blockLength === undefined ? "genLength" : "blockLength";
         issue(
             field,
@@ -455,7 +530,10 @@ export function parseGenerateOptions(
     if (o.steps !== undefined && !usesSteps) {
         issue("steps", "only with strategy low-confidence or random",
             `steps applies only to strategy "low-confidence" or "random"; "${o.strategy}" runs each block until it has no mask left, so drop steps or change strategy`);
-    } else if (o.steps !== undefined && issues.length === 0 && (o.steps % numBlocks !== 0 || o.steps > o.genLength)) {
+    } else if (o.steps !== undefined && adaptive !== null && o.steps > o.genLength) {
+        issue("steps", `with adaptiveBlock, an integer from 1 to genLength`,
+            `steps: got ${o.steps}; allowed with adaptiveBlock: an integer from 1 to genLength (${o.genLength}) (each block takes max(1, floor(length * steps / genLength)) steps)`);
+    } else if (o.steps !== undefined && adaptive === null && issues.length === 0 && (o.steps % numBlocks !== 0 || o.steps > o.genLength)) {
         issue("steps", GENERATE_ALLOWED.steps,
             `steps: got ${o.steps}; allowed: a multiple of genLength / blockLength = ${numBlocks} from ${numBlocks} to ${o.genLength} (the number of blocks must divide the steps)`);
     }
@@ -464,6 +542,7 @@ export function parseGenerateOptions(
         ["anchorThreshold", "localleap"],
         ["relaxedThreshold", "localleap"],
         ["radius", "localleap"],
+        ["acceptThreshold", "learned"],
     ];
     for (const [field, owner] of exclusive) {
         if (o[field] !== undefined && o.strategy !== owner) {
@@ -495,12 +574,20 @@ export function parseGenerateOptions(
         anchorThreshold,
         relaxedThreshold,
         radius: o.radius ?? model.localleap.radius ?? builtin.localleap.radius,
+        acceptThreshold: o.acceptThreshold ?? filterAcceptThreshold ?? DEFAULT_ACCEPT_THRESHOLD,
         temperature: o.temperature,
         seed,
         stopAtEos: o.stopAtEos,
         endOfText: o.endOfText,
         cudaGraph: o.cudaGraph,
         ...(o.cache !== undefined && { cache: o.cache }),
+        adaptiveBlock:
+            adaptive === null
+                ? null
+                : {
+                      window: adaptive.window ?? Math.min(MAX_ADAPTIVE_WINDOW, Math.max(1, Math.floor(o.genLength / 4))),
+                      delimiterThreshold: adaptive.delimiterThreshold ?? modelDelimiterThreshold ?? DEFAULT_DELIMITER_THRESHOLD,
+                  },
         ...(o.signal !== undefined && { signal: o.signal }),
         ...(o.onStep !== undefined && { onStep: o.onStep }),
         ...(o.onTextChunk !== undefined && { onTextChunk: o.onTextChunk }),

@@ -1,7 +1,7 @@
 /** Public types shared by the API (options and results live next to their schemas in options.ts). */
 
 /** How a step picks which masked positions of the block to commit (docs/decoding.md). */
-export type Strategy = "low-confidence" | "random" | "threshold" | "localleap" | "apd";
+export type Strategy = "low-confidence" | "random" | "threshold" | "localleap" | "learned" | "apd";
 
 /** Fast-dLLM's KV caches (docs/decoding.md "KV cache"). */
 export type CacheMode = "none" | "prefix" | "dual";
@@ -82,8 +82,13 @@ export interface GenerateResult {
     tokens: number[];
     /** Forward passes this generation took. */
     steps: number;
-    /** Forward passes of each block (0 for blocks skipped by stopAtEos or endOfText). */
+    /**
+     * Forward passes of each block: with fixed blocks one entry per block (0 for blocks skipped by
+     * stopAtEos or endOfText); with adaptiveBlock one entry per block decoded (their count varies).
+     */
     stepsPerBlock: number[];
+    /** The length of each block decoded, in order (blockLength each with fixed blocks; adaptiveBlock decides them). */
+    blockLengths: number[];
     /** Why the text ends. */
     finishReason: FinishReason;
     /** Wall-clock figures. */

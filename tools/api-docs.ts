@@ -25,6 +25,7 @@ const SECTIONS: Record<string, string> = {
     "./generation/GenerationStream": "Streaming",
     "./types": "Types",
     "./metadata": "Model metadata",
+    "./learnedFilter": "Learned filter",
     "./calibrate/calibrate": "Calibration",
     "./calibrate/grid": "Calibration: grid",
     "./calibrate/promptSet": "Calibration: prompt sets",

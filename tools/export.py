@@ -15,6 +15,8 @@ architecture (llada|dream, required), mask_id (required), eos_id (required), end
 name (default: folder name), chat_template, add_bos, bos_token (defaults from
 tokenizer_config.json's chat_template, add_bos_token, bos_token), decoding_defaults (the
 archive's decodingDefaults, docs/model-format.md). Keys starting with "_" are ignored.
+A learned_filter.json in the weights folder (tools/train_filter.py) is validated and embedded as
+the archive's learned filter (strategy "learned", docs/decoding.md "Learned filter").
 A causal LM (the small autoregressive model of APD) has kind "causal" and architecture qwen2, and
 no mask_id or logits_shifted (docs/model-format.md "Causal-LM archives").
 """

@@ -4,7 +4,12 @@
 A case: {"model": "path/model.pt", "prompts": [[ids...], ...], "genLength": 64,
 "blockLength": 32, "strategy": "localleap", "steps": 64, "threshold": 0.9,
 "anchorThreshold": 0.9, "relaxedThreshold": 0.75, "radius": 4, "temperature": 0,
-"seeds": [0, ...] (or "seed": 0 for every row), "stopAtEos": false, "cache": "none"}.
+"seeds": [0, ...] (or "seed": 0 for every row), "stopAtEos": false, "cache": "none",
+"endOfText": false, "adaptiveBlock": null | true | {"window", "delimiterThreshold"},
+"acceptThreshold": null}. adaptiveBlock: AdaBlock's adaptive block lengths (rows then also carry
+"blockLengths"; the archive needs localleap.json delimiterIds, or the case gives "delimiterIds" in
+adaptiveBlock, which override the archive's). acceptThreshold: strategy "learned" (default: the
+archive filter's).
 cache "prefix" / "dual" (format 2 archives): KV-cached steps after each block's first one.
 A result: {"rows": [{"tokens": [genLength ids], "steps", "stepsPerBlock", "finishReason"}],
 "batchSteps"}. steps defaults to genLength; it only matters for low-confidence and random.
@@ -25,9 +30,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 CASE_KEYS = {"model": None, "prompts": None, "genLength": None, "blockLength": 32, "strategy": "low-confidence",
              "steps": None, "threshold": 0.9, "anchorThreshold": 0.9, "relaxedThreshold": 0.75, "radius": 4,
              "temperature": 0.0, "seeds": None, "seed": 0, "stopAtEos": False, "cache": "none",
-             "endOfText": False}
+             "endOfText": False, "adaptiveBlock": None, "acceptThreshold": None}
 APD_KEYS = {"arModel": None, "mixtureWeight": 0.7, "kvWindow": 16, "maxLookahead": 100}
-BLOCK_ONLY = ("steps", "threshold", "anchorThreshold", "relaxedThreshold", "radius", "cache")
+BLOCK_ONLY = ("steps", "threshold", "anchorThreshold", "relaxedThreshold", "radius", "cache", "adaptiveBlock",
+              "acceptThreshold")
 
 
 def run_apd_case(c: dict, models: dict, device: str) -> dict:
@@ -71,9 +77,20 @@ def run_case(case: dict, models: dict, device: str) -> dict:
     if c["model"] not in models:
         models[c["model"]] = ReferenceModel(c["model"], device)
     seeds = c["seeds"] if c["seeds"] is not None else [c["seed"]] * len(c["prompts"])
+    adaptive = c["adaptiveBlock"]
+    if adaptive is True:
+        adaptive = {}
+    if adaptive is False:
+        adaptive = None
+    if adaptive is not None:
+        if not isinstance(adaptive, dict) or set(adaptive) - {"window", "delimiterThreshold", "delimiterIds"}:
+            raise ValueError("adaptiveBlock must be true, false or {window?, delimiterThreshold?, delimiterIds?}")
+        adaptive = {"window": adaptive.get("window"), "delimiter_threshold": adaptive.get("delimiterThreshold"),
+                    "delimiter_ids": adaptive.get("delimiterIds")}
     return decode(models[c["model"]], c["prompts"], c["genLength"], c["blockLength"], c["strategy"], c["steps"],
                   c["threshold"], c["anchorThreshold"], c["relaxedThreshold"], c["radius"], c["temperature"],
-                  seeds, c["stopAtEos"], c["cache"], c["endOfText"])
+                  seeds, c["stopAtEos"], c["cache"], end_of_text=c["endOfText"], adaptive_block=adaptive,
+                  accept_threshold=c["acceptThreshold"])
 
 
 def main(argv=None) -> int:

@@ -17,6 +17,7 @@ import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from check_raises import raises  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -34,16 +35,6 @@ T0 = time.time()
 QUIET = lambda msg: None  # noqa: E731
 FIXTURES = {}
 
-
-def raises(fn, *needles):
-    """fn() must raise ValueError whose message contains every needle."""
-    try:
-        fn()
-    except ValueError as e:
-        for n in needles:
-            assert n in str(e), f"{n!r} not in error: {e}"
-        return str(e)
-    raise AssertionError(f"no ValueError (wanted {needles})")
 
 
 def random_causal(seed, **sizes):

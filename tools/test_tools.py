@@ -11,6 +11,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from check_raises import raises  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -19,26 +20,16 @@ from localleap import commit_rule as cr  # noqa: E402
 from localleap import hash_rng  # noqa: E402
 from localleap import safetensors_io as st  # noqa: E402
 from localleap.exporter import export_model, parity_check  # noqa: E402
-from localleap.metadata import build_metadata, validate_metadata  # noqa: E402
+from localleap.metadata import build_metadata, newline_token_ids, validate_metadata  # noqa: E402
 from localleap.model import ModelConfig, build_model, kv_cache_shape  # noqa: E402
 from localleap.reference_cache import PlainTransformer  # noqa: E402
-from localleap.reference_decoder import ReferenceModel, cache_window, decode  # noqa: E402
+from localleap.reference_decoder import ReferenceModel, adaptive_steps_per_block, cache_window, decode  # noqa: E402
 from localleap.weights import load_model  # noqa: E402
 
 TMP = tempfile.mkdtemp(prefix="localleap-test-")
 T0 = time.time()
 QUIET = lambda msg: None  # noqa: E731
 
-
-def raises(fn, *needles):
-    """fn() must raise ValueError whose message contains every needle."""
-    try:
-        fn()
-    except ValueError as e:
-        for n in needles:
-            assert n in str(e), f"{n!r} not in error: {e}"
-        return str(e)
-    raise AssertionError(f"no ValueError (wanted {needles})")
 
 
 # ---------------------------------------------------------------- safetensors
@@ -216,6 +207,84 @@ def test_metadata_validation():
     md = build_metadata(base, cfg, "float32", "manual", "m", tc, {"added_tokens": [{"id": 5, "content": "<s>"}]})
     assert md["chatTemplate"] == "{{x}}" and md["bosToken"] == "<s>" and md["addBos"] is True
     test_metadata_v2()
+
+
+def test_adaptive_metadata():
+    # AdaBlock's delimiterIds: the tokenizer's newline unless config.json gives them; delimiterThreshold as given.
+    cfg = ModelConfig(vocab_size=100, hidden_size=8, num_layers=1, num_heads=2, intermediate_size=8)
+    base = {"architecture": "llada", "mask_id": 99, "eos_id": 98}
+    byte_level = {"model": {"type": "BPE", "vocab": {"a": 3, "\u010a": 7}}, "pre_tokenizer": {"type": "ByteLevel"}}
+    assert newline_token_ids(byte_level) == [7]
+    assert newline_token_ids({"model": {"type": "BPE", "vocab": {"<0x0A>": 12}}}) == [12]
+    assert newline_token_ids({"model": {"vocab": {}}, "added_tokens": [{"id": 5, "content": "\n"}]}) == [5]
+    assert newline_token_ids({"model": {"type": "BPE", "vocab": {"\u010a": 7}}}) == []  # not byte-level: "Ċ" is a letter
+    assert newline_token_ids(None) == []
+    md = build_metadata(base, cfg, "float32", "manual", "m", None, byte_level)
+    assert md["delimiterIds"] == [7] and "delimiterThreshold" not in md, md
+    assert "delimiterIds" not in build_metadata(base, cfg, "float32", "manual", "m")
+    md = build_metadata(dict(base, delimiter_ids=[3, 4], delimiter_threshold=0.5), cfg, "float32", "manual", "m", None, byte_level)
+    assert md["delimiterIds"] == [3, 4] and md["delimiterThreshold"] == 0.5
+    for bad, needle in (([99], "maskId"), ([100], "[0, 100)"), ([], "1 to 8"), (list(range(9)), "1 to 8"), ([1.0], "integer")):
+        raises(lambda: build_metadata(dict(base, delimiter_ids=bad), cfg, "float32", "manual", "m"), "delimiterIds", needle)
+    raises(lambda: build_metadata(dict(base, delimiter_threshold=1.5), cfg, "float32", "manual", "m"), "delimiterThreshold")
+    raises(lambda: validate_metadata(dict(md, delimiterThreshold="0.3")), "delimiterThreshold")
+
+
+def test_adaptive_reference(archive):
+    # The reference's adaptive blocks (docs/decoding.md "Adaptive blocks").
+    model = ReferenceModel(archive)
+    assert model.meta["delimiterIds"] == [10], model.meta.get("delimiterIds")  # the fixture tokenizer's newline
+    rng = np.random.default_rng(2)
+    prompts = [rng.integers(0, 256, size=n).tolist() for n in (3, 9)]
+    configs = [dict(strategy="low-confidence", steps=8), dict(strategy="random", steps=32), dict(strategy="threshold"),
+               dict(strategy="localleap", temperature=0.7), dict(strategy="threshold", stop_at_eos=True, threshold=0.7)]
+    fired = 0
+    for kw in configs:
+        fixed = decode(model, prompts, 32, 16, seeds=[4, 5], **kw)
+        # The mask id is never a chosen token: with it as the only delimiter every block has the
+        # default length, and the decode is the fixed-block one (steps per block: 8 * 16 / 32 = 4).
+        never = decode(model, prompts, 32, 16, seeds=[4, 5], adaptive_block={"window": 8, "delimiter_threshold": 0.0,
+                                                                             "delimiter_ids": [model.mask_id]}, **kw)
+        for a, b in zip(fixed["rows"], never["rows"]):
+            blocks = len(b["blockLengths"])
+            assert b["blockLengths"] == [16] * blocks and a["tokens"] == b["tokens"] and a["steps"] == b["steps"], (kw, a, b)
+            assert a["stepsPerBlock"][:blocks] == b["stepsPerBlock"] and not any(a["stepsPerBlock"][blocks:]), (kw, a, b)
+        # A delimiter the fixture predicts ends blocks early.
+        common = np.bincount(np.array([t for r in fixed["rows"] for t in r["tokens"]]), minlength=model.vocab)
+        ids = [int(i) for i in np.argsort(-common)[:2]]
+        kw = dict(kw, steps=min(kw["steps"], 30)) if "steps" in kw else kw  # genLength 30: not a multiple of 16
+        out = decode(model, prompts, 30, 16, seeds=[4, 5], adaptive_block={"window": 10, "delimiter_threshold": 0.0,
+                                                                           "delimiter_ids": ids}, **kw)
+        for row in out["rows"]:
+            lens = row["blockLengths"]
+            assert len(lens) == len(row["stepsPerBlock"]) and sum(row["stepsPerBlock"]) == row["steps"], row
+            assert all(1 <= n <= 16 for n in lens) and sum(lens) <= 30, row
+            if not kw.get("stop_at_eos"):
+                assert sum(lens) == 30 and model.mask_id not in row["tokens"], row
+            if kw["strategy"] in ("low-confidence", "random") and not kw.get("stop_at_eos"):
+                assert row["stepsPerBlock"] == [adaptive_steps_per_block(n, kw["steps"], 30) for n in lens], row
+            fired += sum(1 for n in lens[:-1] if n < 16)
+    assert fired > 0, "a predicted delimiter should end some block early"
+    assert adaptive_steps_per_block(5, 8, 32) == 1 and adaptive_steps_per_block(16, 32, 32) == 16
+    assert adaptive_steps_per_block(3, 64, 64) == 3 and adaptive_steps_per_block(40, 64, 32) == 40
+    # the CLI: adaptiveBlock true takes window G / 4 and the default threshold 0.3
+    case = {"model": archive, "prompts": prompts, "genLength": 40, "blockLength": 16, "strategy": "threshold",
+            "seed": 5, "adaptiveBlock": True}
+    r = subprocess.run([sys.executable, os.path.join(HERE, "reference_decode.py")], input=json.dumps([case]),
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    want = decode(model, prompts, 40, 16, "threshold", seeds=[5, 5], adaptive_block={"window": 10, "delimiter_threshold": 0.3})
+    assert json.loads(r.stdout)[0] == want
+    adaptive = {"window": 4, "delimiter_threshold": 0.3}
+    raises(lambda: decode(model, prompts, 40, 16, adaptive_block={"window": 0, "delimiter_threshold": 0.3}), "window")
+    raises(lambda: decode(model, prompts, 40, 16, adaptive_block={"window": 4, "delimiter_threshold": 1.5}), "threshold")
+    raises(lambda: decode(model, prompts, 40, 16, cache="dual", adaptive_block=adaptive), "one prompt")
+    raises(lambda: decode(model, prompts, 40, 16, "low-confidence", steps=41, adaptive_block=adaptive), "steps")
+    saved = model.meta.pop("delimiterIds")
+    try:
+        raises(lambda: decode(model, prompts, 40, 16, adaptive_block=adaptive), "delimiterIds", "re-export")
+    finally:
+        model.meta["delimiterIds"] = saved
 
 
 def test_metadata_v2():
@@ -629,7 +698,7 @@ def test_format1_archive(archive_v2):
 def main():
     torch.manual_seed(0)
     tests = [test_safetensors_roundtrip, test_safetensors_foreign_file, test_safetensors_sharded,
-             test_safetensors_corrupt, test_metadata_validation, test_rule, test_hash_rng]
+             test_safetensors_corrupt, test_metadata_validation, test_adaptive_metadata, test_rule, test_hash_rng]
     for t in tests:
         t()
         print(f"ok {t.__name__} ({time.time() - T0:.0f} s)")
@@ -644,6 +713,9 @@ def main():
     test_reference_decoder(llada_pt, False)
     test_reference_decoder(dream_pt, True)
     print(f"ok test_reference_decoder, batch == single ({time.time() - T0:.0f} s)")
+    test_adaptive_reference(llada_pt)
+    test_adaptive_reference(dream_pt)
+    print(f"ok test_adaptive_reference ({time.time() - T0:.0f} s)")
     assert test_stop_at_eos(llada_pt) + test_stop_at_eos(dream_pt) > 0, "no generation ended early"
     print(f"ok test_stop_at_eos ({time.time() - T0:.0f} s)")
     cases = cache_cases([llada_pt, dream_pt])

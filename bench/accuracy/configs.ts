@@ -18,7 +18,11 @@ export type Family =
     | "threshold+eot"
     | "localleap+eot"
     | "threshold (model defaults)"
-    | "localleap (model defaults)";
+    | "localleap (model defaults)"
+    | "threshold+adaptive"
+    | "localleap+adaptive"
+    | "localleap+adaptive+stop"
+    | "learned";
 
 /** One configuration: a name, its family and the generate() options it runs with. */
 export interface BenchConfig {
@@ -78,6 +82,22 @@ export function localleap(genLength: number, kappa = 0.9, tau = 0.75, radius = 4
     };
 }
 
+/** Learn2PD's learned filter with accept threshold t (the archive must carry a filter, docs/decoding.md "Learned filter"). */
+export function learned(genLength: number, t: number): BenchConfig {
+    return {
+        name: `learned-${genLength}-a${t}`,
+        family: "learned",
+        genLength,
+        description: `learned filter, accept threshold t=${t}`,
+        options: { ...base(genLength), strategy: "learned", acceptThreshold: t },
+    };
+}
+
+/** The learned filter at a few accept thresholds (bench --learned): its own AUP family. */
+export function learnedConfigs(genLength: number): BenchConfig[] {
+    return [0.99, 0.96, 0.9, 0.8].map((t) => learned(genLength, t));
+}
+
 /**
  * The table's configurations for one gen length: the one-token baseline, LLaDA's fixed schedules
  * with genLength/2 and genLength/4 steps, threshold 0.9 (Fast-dLLM), localleap with the paper's
@@ -98,7 +118,9 @@ export function mainConfigs(genLength: number): BenchConfig[] {
 /**
  * The further decoders (issue 15) beside the main table: end-of-text prediction (endOfText) with
  * threshold 0.9 and LocalLeap's defaults, each a family of its own like the stopAtEos rows (same
- * commits up to the end token, fewer forward passes).
+ * commits up to the end token, fewer forward passes); AdaBlock's adaptive blocks
+ * (adaptiveConfigs); Learn2PD's learned filter at a few accept thresholds (learnedConfigs: the
+ * archive must carry a filter).
  */
 export function decoderConfigs(genLength: number): BenchConfig[] {
     const eot = (config: BenchConfig, family: Family): BenchConfig => ({
@@ -108,7 +130,7 @@ export function decoderConfigs(genLength: number): BenchConfig[] {
         description: `${config.description}, endOfText`,
         options: { ...config.options, endOfText: true },
     });
-    return [eot(threshold(genLength), "threshold+eot"), eot(localleap(genLength), "localleap+eot")];
+    return [eot(threshold(genLength), "threshold+eot"), eot(localleap(genLength), "localleap+eot"), ...adaptiveConfigs(genLength), ...learnedConfigs(genLength)];
 }
 
 /**
@@ -133,6 +155,32 @@ export function modelDefaultConfigs(genLength: number): BenchConfig[] {
             options: { ...base(genLength), strategy: "localleap" },
         },
     ];
+}
+
+/**
+ * AdaBlock's adaptive block length (docs/decoding.md "Adaptive blocks") on threshold 0.9 and on
+ * LocalLeap with the paper's defaults, the latter with and without stopAtEos: blockLength 32 is the
+ * default length, the window genLength / 4 and the delimiter threshold the model's (or 0.3). The
+ * archive needs delimiterIds.
+ */
+export function adaptiveConfigs(genLength: number): BenchConfig[] {
+    const onThreshold: BenchConfig = {
+        ...threshold(genLength),
+        name: `threshold-${genLength}-adaptive`,
+        family: "threshold+adaptive",
+        description: `${threshold(genLength).description}, adaptive blocks`,
+        options: { ...threshold(genLength).options, adaptiveBlock: true },
+    };
+    return [onThreshold, ...[false, true].map((stopAtEos) => {
+        const config = localleap(genLength, 0.9, 0.75, 4, stopAtEos);
+        return {
+            ...config,
+            name: `localleap-${genLength}-adaptive${stopAtEos ? "-stop" : ""}`,
+            family: stopAtEos ? "localleap+adaptive+stop" : "localleap+adaptive",
+            description: `${config.description}, adaptive blocks`,
+            options: { ...config.options, adaptiveBlock: true },
+        } as BenchConfig;
+    })];
 }
 
 /**

@@ -14,6 +14,10 @@ const FAMILY_COLOR: Record<Family, string> = {
     "localleap (model defaults)": "#da8bc3",
     "threshold+eot": "#8c613c",
     "localleap+eot": "#4d8f8b",
+    "threshold+adaptive": "#64b5cd",
+    "localleap+adaptive": "#8c8c8c",
+    "localleap+adaptive+stop": "#ccb974",
+    learned: "#8c8c8c",
 };
 const SHAPES: MarkerShape[] = ["circle", "square", "diamond", "triangle"];
 

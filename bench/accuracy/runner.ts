@@ -18,6 +18,8 @@ export interface RowResult {
     /** Forward passes of this row. */
     steps: number;
     stepsPerBlock: number[];
+    /** Length of each block decoded (adaptive blocks vary; absent in older reports). */
+    blockLengths?: number[];
     /** Generated tokens before the first end token. */
     answerTokens: number;
     finishReason: GenerateResult["finishReason"];
@@ -93,6 +95,7 @@ export async function runConfig(
                 correct: pred !== null && pred === BigInt(problem.answer),
                 steps: result.steps,
                 stepsPerBlock: result.stepsPerBlock,
+                blockLengths: result.blockLengths,
                 answerTokens: result.tokens.length,
                 finishReason: result.finishReason,
                 promptTokens: result.promptTokens,

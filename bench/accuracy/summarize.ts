@@ -71,6 +71,17 @@ export interface AupSummary {
 
 const sum = (values: readonly number[]) => values.reduce((a, b) => a + b, 0);
 
+/** The block that holds the row's end token (position answerTokens). */
+function blockOf(r: { answerTokens: number; blockLengths?: number[] }, Lb: number): number {
+    if (r.blockLengths === undefined) return Math.floor(r.answerTokens / Lb);
+    let end = 0;
+    for (let k = 0; k < r.blockLengths.length; k++) {
+        end += r.blockLengths[k] as number;
+        if (r.answerTokens < end) return k;
+    }
+    return r.blockLengths.length - 1;
+}
+
 export function summarize(run: ConfigRun): ConfigSummary {
     const { config, rows, batches } = run;
     const G = config.genLength;
@@ -78,11 +89,12 @@ export function summarize(run: ConfigRun): ConfigSummary {
     const n = rows.length;
     const pct = (count: number) => (n > 0 ? (100 * count) / n : 0);
     const steps = sum(rows.map((r) => r.steps));
-    const committed = sum(rows.map((r) => G - Lb * r.stepsPerBlock.filter((s) => s === 0).length));
+    // Adaptive blocks: the blocks decoded and their lengths are in blockLengths (fixed blocks: Lb each).
+    const committed = sum(rows.map((r) => (r.blockLengths !== undefined ? Math.min(G, sum(r.blockLengths)) : G - Lb * r.stepsPerBlock.filter((s) => s === 0).length)));
     let contentTokens = 0;
     let contentSteps = 0;
     for (const r of rows) {
-        const last = Math.min(r.stepsPerBlock.length - 1, Math.floor(r.answerTokens / Lb));
+        const last = Math.min(r.stepsPerBlock.length - 1, blockOf(r, Lb));
         contentSteps += sum(r.stepsPerBlock.slice(0, last + 1));
         contentTokens += r.answerTokens + 1;
     }

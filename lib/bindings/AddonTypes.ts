@@ -12,8 +12,8 @@ export type AddonDeviceRequest = AddonDevice | `cuda:${number}`;
 /** Element type of a model's weights and logits. */
 export type AddonDType = "float32" | "bfloat16" | "float16";
 
-/** The four commit rules of docs/decoding.md. */
-export type AddonStrategy = "low-confidence" | "random" | "threshold" | "localleap" | "apd";
+/** The six strategies of docs/decoding.md: five commit rules and APD. */
+export type AddonStrategy = "low-confidence" | "random" | "threshold" | "localleap" | "learned" | "apd";
 
 /** What the loaded binary was built with and what it sees at run time. */
 export interface AddonBuildInfo {
@@ -71,6 +71,8 @@ export interface AddonLoadResult {
     tokenizerJson: string;
     /** Extra file tokenizer_config.json, "" when absent. */
     tokenizerConfigJson: string;
+    /** Extra file learned_filter.json (docs/decoding.md "Learned filter"), "" when absent. */
+    learnedFilterJson: string;
     fileBytes: number;
     /** Names of the TorchScript methods found: forward, logits_at, logits_at_padded. */
     methods: string[];
@@ -91,6 +93,20 @@ export interface AddonModelConfig {
     kvCache?: { layers: number; kvHeads: number; headDim: number };
     /** APD's causal LM: its metadata and the shared width V' of the vocabulary check. */
     ar?: { vocabSize: number; eosId: number; maxLength: number; vocabWidth: number; kvCache: { layers: number; kvHeads: number; headDim: number } };
+    /** AdaBlock's delimiter token ids (localleap.json delimiterIds); absent: no adaptive blocks. */
+    delimiterIds?: number[];
+    /** The archive's learned filter (strategy "learned"); absent when it has none. */
+    learnedFilter?: AddonLearnedFilter;
+}
+
+/** A learned filter's weights, row-major float32: w1 [hidden][blockLength], w2 [blockLength][hidden]. */
+export interface AddonLearnedFilter {
+    blockLength: number;
+    hidden: number;
+    w1: Float32Array;
+    b1: Float32Array;
+    w2: Float32Array;
+    b2: Float32Array;
 }
 
 /** Fast-dLLM's KV caches (docs/decoding.md "KV cache"). */
@@ -121,6 +137,8 @@ export interface AddonGenerateRequest {
     anchorThreshold: number;
     relaxedThreshold: number;
     radius: number;
+    /** Strategy "learned": accept threshold t in [0, 1] on sigmoid(filter logit). */
+    acceptThreshold?: number;
     temperature: number;
     /** One seed per row, integers in [0, 2^53). */
     seeds: number[];
@@ -131,6 +149,11 @@ export interface AddonGenerateRequest {
     cudaGraph: boolean;
     /** KV cache; absent means "none". */
     cache?: AddonCacheMode;
+    /**
+     * AdaBlock's adaptive block length (docs/decoding.md "Adaptive blocks"), resolved: blockLength is
+     * the default length. Absent: fixed blocks. Needs the config's delimiterIds.
+     */
+    adaptiveBlock?: { window: number; delimiterThreshold: number };
     abort?: AddonAbortToken;
     /** Set it to end the decode before its next step and resolve with the canvas as it is (masks left as the mask id). */
     finish?: AddonAbortToken;
@@ -156,7 +179,10 @@ export interface AddonRowResult {
     tokens: Int32Array;
     /** Forward passes this row took. */
     steps: number;
+    /** Fixed blocks: one entry per block (0 for blocks skipped by stopAtEos); adaptive blocks: one per block decoded. */
     stepsPerBlock: Int32Array;
+    /** The length of each block decoded, in order. */
+    blockLengths: Int32Array;
     /** Strategy apd: dLLM forwards (= steps), causal-LM forwards and each step's accepted tokens. */
     dllmForwards?: number;
     arForwards?: number;
@@ -236,8 +262,18 @@ export interface AddonRuleCase {
     rowSteps: number[];
     /** Generation position of the block's first position. */
     genOffset: number;
+    /** Strategy "learned": accept threshold t (default 0.96). */
+    acceptThreshold?: number;
+    /** Strategy "learned": the filter (its blockLength at least the case's). */
+    learnedFilter?: AddonLearnedFilter;
     /** Per-row overrides (one entry per row): rows of one step may mix strategies and parameters. */
     rows?: AddonRuleRowOverride[];
+    /**
+     * AdaBlock's length decision (docs/decoding.md "Adaptive blocks"), for every row: the case is a
+     * block's first step over blockLength computed positions; the rule searches offsets < window for
+     * a delimiter, else takes fallbackLength, and commits within the length (result.blockLengths).
+     */
+    adaptive?: { window: number; fallbackLength: number; delimiterIds: number[]; delimiterThreshold: number; steps?: number; genLength?: number };
 }
 
 /** What one row of an {@link AddonRuleCase} may set for itself. */
@@ -248,6 +284,7 @@ export interface AddonRuleRowOverride {
     anchorThreshold?: number;
     relaxedThreshold?: number;
     radius?: number;
+    acceptThreshold?: number;
     temperature?: number;
     genOffset?: number;
 }
@@ -261,6 +298,8 @@ export interface AddonRuleResult {
     commit: Uint8Array;
     /** [batch, blockLength] the block after the commit. */
     block: Int32Array;
+    /** [batch] each row's block length as the rule decided it (blockLength without `adaptive`). */
+    blockLengths: Int32Array;
 }
 
 /** Timing of the fused kernel on random logits (CUDA builds only). */
@@ -305,6 +344,9 @@ export type NativeErrorCode =
     | "MODEL_METHOD_MISSING"
     | "MODEL_PROBE_FAILED"
     | "CACHE_UNSUPPORTED"
+    | "ADAPTIVE_BLOCK_UNSUPPORTED"
+    | "LEARNED_FILTER_INVALID"
+    | "LEARNED_FILTER_MISSING"
     | "MODEL_UNSAFE"
     | "MODEL_METADATA_INVALID"
     | "TOKENIZER_INVALID"

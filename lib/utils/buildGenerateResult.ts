@@ -26,6 +26,7 @@ export function buildGenerateResult(
         tokens: cut.tokens,
         steps: row.steps,
         stepsPerBlock: Array.from(row.stepsPerBlock),
+        blockLengths: Array.from(row.blockLengths ?? []),
         finishReason: cut.reason,
         timings: {
             totalMs: native.totalMs,

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "../engine/errors.h"
+#include "../kernels/commit_kernel_limits.h"
 #include "js_args.h"
 #include "js_errors.h"
 
@@ -14,8 +15,9 @@ Strategy parseStrategy(Napi::Env env, const std::string& name) {
   if (name == "random") return kRandom;
   if (name == "threshold") return kThreshold;
   if (name == "localleap") return kLocalLeap;
+  if (name == "learned") return kLearned;
   if (name == "apd") return kApd;
-  throwInvalidArgument(env, "strategy must be 'low-confidence', 'random', 'threshold', 'localleap' or 'apd'");
+  throwInvalidArgument(env, "strategy must be 'low-confidence', 'random', 'threshold', 'localleap', 'learned' or 'apd'");
 }
 
 CacheMode parseCacheMode(Napi::Env env, const Napi::Value& value) {
@@ -45,7 +47,46 @@ auto metadataField(const char* key, Fn&& read) -> decltype(read()) {
   throw EngineError(ErrorCode::kModelMetadataInvalid, std::string("localleap.json: ") + message, key);
 }
 
+[[noreturn]] void badFilter(const std::string& message) {
+  throw EngineError(ErrorCode::kLearnedFilterInvalid, "learned_filter.json: " + message, "learnedFilter");
+}
+
+// count finite float32 values from a Float32Array field of the filter.
+std::vector<float> filterWeights(const Napi::Object& obj, const char* key, size_t count) {
+  Napi::Value v = obj.Get(key);
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    badFilter(std::string(key) + " must be a Float32Array");
+  }
+  auto a = v.As<Napi::Float32Array>();
+  if (a.ElementLength() != count) {
+    badFilter(std::string(key) + " must hold " + std::to_string(count) + " values, it holds " +
+              std::to_string(a.ElementLength()));
+  }
+  std::vector<float> out(a.Data(), a.Data() + count);
+  for (float x : out) {
+    if (!std::isfinite(x)) badFilter(std::string(key) + " must hold finite numbers");
+  }
+  return out;
+}
+
 }  // namespace
+
+// The learned filter lib/learnedFilter.ts parsed from the archive, checked again here.
+LearnedFilter toLearnedFilter(const Napi::Object& obj) {
+  LearnedFilter f;
+  try {
+    f.blockLength = args::integer(obj, "blockLength", 1, kMaxBlockLengthLimit);
+    f.hidden = args::integer(obj, "hidden", 1, kMaxFilterHidden);
+  } catch (const Napi::Error& e) {
+    badFilter(e.Message() + " (the engine's limit)");
+  }
+  const size_t L = (size_t)f.blockLength, H = (size_t)f.hidden;
+  f.w1 = filterWeights(obj, "w1", H * L);
+  f.b1 = filterWeights(obj, "b1", H);
+  f.w2 = filterWeights(obj, "w2", L * H);
+  f.b2 = filterWeights(obj, "b2", L);
+  return f;
+}
 
 ModelConfig toModelConfig(const Napi::Object& obj) {
   ModelConfig c;
@@ -85,6 +126,24 @@ ModelConfig toModelConfig(const Napi::Object& obj) {
     c.ar.cache.kvHeads = metadataField("kvCache", [&] { return args::integer(spec, "kvHeads", 1, 1 << 16); });
     c.ar.cache.headDim = metadataField("kvCache", [&] { return args::integer(spec, "headDim", 1, 1 << 16); });
   }
+  Napi::Value delimiters = obj.Get("delimiterIds");
+  if (!delimiters.IsUndefined() && !delimiters.IsNull()) {
+    c.delimiterIds = metadataField("delimiterIds", [&] { return args::intArray(obj, "delimiterIds"); });
+    if (c.delimiterIds.empty() || (int)c.delimiterIds.size() > kMaxDelimiterIds) {
+      badMetadata("delimiterIds", "delimiterIds must hold 1 to " + std::to_string(kMaxDelimiterIds) +
+                                      " token ids, it holds " + std::to_string(c.delimiterIds.size()));
+    }
+    for (int id : c.delimiterIds) {
+      if (id < 0 || id >= c.vocabSize || id == c.maskId) {
+        badMetadata("delimiterIds", "delimiterIds must be token ids below vocabSize, other than the mask id");
+      }
+    }
+  }
+  Napi::Value filter = obj.Get("learnedFilter");
+  if (!filter.IsUndefined() && !filter.IsNull()) {
+    if (!filter.IsObject()) badFilter("learnedFilter must be an object");
+    c.learnedFilter = toLearnedFilter(filter.As<Napi::Object>());
+  }
   return c;
 }
 
@@ -105,6 +164,7 @@ GenerateRequest toGenerateRequest(const Napi::Object& obj) {
   r.anchorThreshold = (float)args::number(obj, "anchorThreshold");
   r.relaxedThreshold = (float)args::number(obj, "relaxedThreshold");
   r.radius = args::integer(obj, "radius", 0, 1 << 24);
+  if (obj.Has("acceptThreshold")) r.acceptThreshold = args::number(obj, "acceptThreshold");
   const double temperature = args::number(obj, "temperature");
   if (temperature > 0 && temperature < kMinTemperature) {
     // Would round to 0 (greedy) or give an infinite 1 / T in float32.
@@ -127,6 +187,18 @@ GenerateRequest toGenerateRequest(const Napi::Object& obj) {
     Napi::Value window = obj.Get("kvWindow");
     r.kvWindow = window.IsNull() ? 0 : args::integer(obj, "kvWindow", 1, 1 << 24);
     r.maxLookahead = args::integer(obj, "maxLookahead", 1, 1 << 24);
+  }
+  // Adaptive blocks: { window, delimiterThreshold }, resolved by lib/options.ts; absent: fixed blocks.
+  Napi::Value adaptive = obj.Get("adaptiveBlock");
+  if (!adaptive.IsUndefined() && !adaptive.IsNull()) {
+    Napi::Object a = args::object(adaptive, "adaptiveBlock");
+    r.adaptiveBlock = true;
+    r.adaptiveWindow = args::integer(a, "window", 1, 1 << 24);
+    const double threshold = args::number(a, "delimiterThreshold");
+    if (!std::isfinite(threshold) || threshold < 0 || threshold > 1) {
+      throwInvalidArgument(env, "adaptiveBlock.delimiterThreshold must be a number in [0, 1]");
+    }
+    r.delimiterThreshold = (float)threshold;
   }
   return r;
 }
@@ -167,6 +239,7 @@ Napi::Object fromGenerateResult(Napi::Env env, const GenerateResult& result) {
       row.Set("arForwards", result.rows[b].arForwards);
       row.Set("acceptedPerStep", int32ArrayOf(env, result.rows[b].acceptedPerStep));
     }
+    row.Set("blockLengths", int32ArrayOf(env, result.rows[b].blockLengths));
     rows.Set((uint32_t)b, row);
   }
   o.Set("rows", rows);

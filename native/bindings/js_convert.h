@@ -10,6 +10,8 @@ namespace localleap {
 Strategy parseStrategy(Napi::Env env, const std::string& name);
 CacheMode parseCacheMode(Napi::Env env, const Napi::Value& value);
 ModelConfig toModelConfig(const Napi::Object& obj);
+// A learned filter {blockLength, hidden, w1, b1, w2, b2 (Float32Array)}; LEARNED_FILTER_INVALID when bad.
+LearnedFilter toLearnedFilter(const Napi::Object& obj);
 GenerateRequest toGenerateRequest(const Napi::Object& obj);
 
 Napi::Object fromModelInfo(Napi::Env env, const ModelInfo& info);

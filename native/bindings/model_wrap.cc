@@ -67,7 +67,7 @@ Napi::Value rejected(Napi::Env env, const Napi::Error& error) {
 
 // The parts of a loaded archive the JS side receives.
 struct ArchiveSummary {
-  std::string metadataJson, tokenizerJson, tokenizerConfigJson;
+  std::string metadataJson, tokenizerJson, tokenizerConfigJson, learnedFilterJson;
   uint64_t fileBytes = 0;
   std::vector<std::string> methods;
   // APD's causal LM, when loadModel got apd.arModelPath.
@@ -345,6 +345,7 @@ Napi::Value loadModel(const Napi::CallbackInfo& info) {
       meta->metadataJson = archive.metadataJson;
       meta->tokenizerJson = archive.tokenizerJson;
       meta->tokenizerConfigJson = archive.tokenizerConfigJson;
+      meta->learnedFilterJson = archive.learnedFilterJson;
       meta->fileBytes = archive.fileBytes;
       meta->methods = archive.methods;
       // APD's causal LM: read on the same worker thread, onto the same device.
@@ -364,6 +365,7 @@ Napi::Value loadModel(const Napi::CallbackInfo& info) {
         o.Set("metadataJson", meta->metadataJson);
         o.Set("tokenizerJson", meta->tokenizerJson);
         o.Set("tokenizerConfigJson", meta->tokenizerConfigJson);
+        o.Set("learnedFilterJson", meta->learnedFilterJson);
         o.Set("fileBytes", Napi::Number::New(env, (double)meta->fileBytes));
         Napi::Array methods = Napi::Array::New(env, meta->methods.size());
         for (size_t i = 0; i < meta->methods.size(); ++i) methods.Set((uint32_t)i, meta->methods[i]);

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "../engine/decoder.h"
 #include "../engine/errors.h"
 #include "../engine/rule_case.h"
 #include "js_args.h"
@@ -58,9 +59,29 @@ RuleCase toRuleCase(const Napi::Object& obj) {
   if (!std::isfinite(p.temperature) || p.temperature < 0) throwInvalidArgument(env, "temperature must be >= 0");
   p.invTemperature = p.temperature > 0 ? 1.0f / p.temperature : 0.0f;
   p.numEndIds = 0;
+  // Optional AdaBlock length decision (docs/decoding.md "Adaptive blocks"): adaptive = { window,
+  // fallbackLength, delimiterIds, delimiterThreshold, steps?, genLength? }; the case is a first step.
+  Napi::Value adaptiveValue = obj.Get("adaptive");
+  if (!adaptiveValue.IsUndefined()) {
+    Napi::Object a = args::object(adaptiveValue, "adaptive");
+    p.adaptiveWindow = args::integer(a, "window", 1, c.blockLength > 0 ? c.blockLength : 1);
+    p.fallbackLength = args::integer(a, "fallbackLength", 1, c.blockLength > 0 ? c.blockLength : 1);
+    p.delimiterThreshold = (float)args::number(a, "delimiterThreshold");
+    std::vector<int> ids = args::intArray(a, "delimiterIds");
+    if (ids.empty() || (int)ids.size() > kMaxDelimiterIds) throwInvalidArgument(env, "delimiterIds must hold 1 to 8 ids");
+    p.numDelimiterIds = (int32_t)ids.size();
+    for (size_t d = 0; d < ids.size(); ++d) p.delimiterIds[d] = ids[d];
+    p.scheduleSteps = a.Has("steps") ? args::integer(a, "steps", 1, 1 << 24) : 1;
+    p.genLength = a.Has("genLength") ? args::integer(a, "genLength", 1, 1 << 24) : 1;
+  }
+  // Strategy learned: acceptThreshold t (default 0.96) and the filter {blockLength, hidden, w1, b1, w2, b2}.
+  const double accept = obj.Has("acceptThreshold") ? args::number(obj, "acceptThreshold") : 0.96;
+  p.logitThreshold = learnedLogitThreshold(accept);
+  Napi::Value filter = obj.Get("learnedFilter");
+  if (!filter.IsUndefined()) c.filter = toLearnedFilter(args::object(filter, "learnedFilter"));
   c.params.assign(c.batch > 0 ? c.batch : 0, p);
   // Optional per-row overrides (mixed rows in one step): rows[b] may set strategy, topK, radius,
-  // threshold, anchorThreshold, relaxedThreshold, temperature and genOffset of row b.
+  // threshold, anchorThreshold, relaxedThreshold, acceptThreshold, temperature and genOffset of row b.
   Napi::Value rowsValue = obj.Get("rows");
   if (!rowsValue.IsUndefined()) {
     if (!rowsValue.IsArray()) throwInvalidArgument(env, "rows must be an array of per-row overrides");
@@ -75,6 +96,7 @@ RuleCase toRuleCase(const Napi::Object& obj) {
       if (r.Has("threshold")) q.threshold = (float)args::number(r, "threshold");
       if (r.Has("anchorThreshold")) q.anchorThreshold = (float)args::number(r, "anchorThreshold");
       if (r.Has("relaxedThreshold")) q.relaxedThreshold = (float)args::number(r, "relaxedThreshold");
+      if (r.Has("acceptThreshold")) q.logitThreshold = learnedLogitThreshold(args::number(r, "acceptThreshold"));
       if (r.Has("genOffset")) q.genStart = -args::integer(r, "genOffset", 0, 1 << 24);
       if (r.Has("temperature")) {
         q.temperature = (float)args::number(r, "temperature");
@@ -98,6 +120,7 @@ Napi::Object fromRuleCaseResult(Napi::Env env, const RuleCaseResult& r) {
   std::copy(r.commit.begin(), r.commit.end(), commit.Data());
   o.Set("commit", commit);
   o.Set("block", int32ArrayOf(env, r.block));
+  o.Set("blockLengths", int32ArrayOf(env, r.blockLengths));
   return o;
 }
 
@@ -105,7 +128,12 @@ Napi::Object fromRuleCaseResult(Napi::Env env, const RuleCaseResult& r) {
 
 Napi::Value applyRule(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  RuleCase c = toRuleCase(args::object(info[0], "ruleCase"));
+  RuleCase c;
+  try {
+    c = toRuleCase(args::object(info[0], "ruleCase"));
+  } catch (const EngineError& e) {
+    throw toJsError(env, e);  // a bad learnedFilter
+  }
   if (!info[1].IsString()) throwInvalidArgument(env, "device must be 'cpu' or 'cuda'");
   const std::string device = info[1].As<Napi::String>().Utf8Value();
   try {

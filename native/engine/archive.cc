@@ -80,6 +80,7 @@ void checkExtraFileSizes(const std::string& path, const std::vector<ZipEntry>& e
       {"extra/localleap.json", "localleap.json", kMaxMetadataBytes, ErrorCode::kModelMetadataInvalid},
       {"extra/tokenizer.json", "tokenizer.json", kMaxTokenizerBytes, ErrorCode::kTokenizerInvalid},
       {"extra/tokenizer_config.json", "tokenizer_config.json", kMaxTokenizerBytes, ErrorCode::kTokenizerInvalid},
+      {"extra/learned_filter.json", "learned_filter.json", kMaxLearnedFilterBytes, ErrorCode::kLearnedFilterInvalid},
   };
   for (const ZipEntry& e : entries) {
     const std::string record = recordName(e.name);
@@ -122,7 +123,10 @@ LoadedArchive loadArchive(const std::string& path, const c10::Device& device, co
 
   LoadedArchive archive;
   archive.fileBytes = (uint64_t)info.st_size;
-  torch::jit::ExtraFilesMap extra{{"localleap.json", ""}, {"tokenizer.json", ""}, {"tokenizer_config.json", ""}};
+  torch::jit::ExtraFilesMap extra{{"localleap.json", ""},
+                                  {"tokenizer.json", ""},
+                                  {"tokenizer_config.json", ""},
+                                  {"learned_filter.json", ""}};
   try {
     auto adapter = std::make_shared<ProgressReadAdapter>(path, progress, abort);
     archive.module = torch::jit::load(adapter, device, extra);
@@ -153,6 +157,7 @@ LoadedArchive loadArchive(const std::string& path, const c10::Device& device, co
   archive.metadataJson = extra["localleap.json"];
   archive.tokenizerJson = extra["tokenizer.json"];
   archive.tokenizerConfigJson = extra["tokenizer_config.json"];
+  archive.learnedFilterJson = extra["learned_filter.json"];
 
   std::string missing;
   for (const char* name : kRequiredMethods) {

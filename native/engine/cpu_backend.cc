@@ -16,7 +16,8 @@ class CpuBackend : public StepBackend {
         vocab_(config.vocabSize),
         shifted_(config.logitsShifted),
         cacheSpec_(config.cache),
-        cacheDtype_(cacheDtype) {}
+        cacheDtype_(cacheDtype),
+        filter_(config.learnedFilter) {}
 
   void run(StepPlan& plan) override {
     const int B = plan.batch, K = plan.logitsCount, stride = plan.blockStride;
@@ -44,10 +45,11 @@ class CpuBackend : public StepBackend {
     token_.assign(cells, -1);
     plan.remaining.assign(B, 0);
     plan.committed.assign(cells, -1);
+    plan.blockLengthOut.assign(B, 0);
     stepsOut_.assign(B, 0);
     StepState st{plan.seeds.data(), plan.steps.data(), plan.blockSteps.data(), plan.blockMasks0.data(), conf_.data(),
                  token_.data(), nullptr, plan.remaining.data(), stepsOut_.data(), plan.endFound.data(),
-                 plan.committed.data()};
+                 plan.committed.data(), plan.blockLengthOut.data(), filter_.hostView()};
     applyRuleCpu(upcast.data_ptr<float>(), B, K, stride, vocab_, plan.canvas.data_ptr<int64_t>(), plan.params.data(),
                  st);
   }
@@ -73,6 +75,7 @@ class CpuBackend : public StepBackend {
   bool shifted_;
   CacheSpec cacheSpec_;
   at::ScalarType cacheDtype_;
+  LearnedFilter filter_;  // the model's own copy: the rule reads it through StepState.filter
   std::vector<int32_t> token_, stepsOut_;
   std::vector<float> conf_;
   std::optional<BlockLogitsCall> plain_, padded_;

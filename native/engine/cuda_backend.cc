@@ -58,7 +58,9 @@ class CudaBackend : public StepBackend {
         cacheDtype_(cacheDtype),
         device_(device),
         rawStream_(createStream()),
-        stream_(c10::cuda::getStreamFromExternal(rawStream_, device.index())) {}
+        stream_(c10::cuda::getStreamFromExternal(rawStream_, device.index())) {
+    uploadFilter(config.learnedFilter);
+  }
 
   ~CudaBackend() override {
     cudaStreamSynchronize(rawStream_);
@@ -181,6 +183,7 @@ class CudaBackend : public StepBackend {
     int64_t* out = plan.canvas.data_ptr<int64_t>();
     plan.remaining.assign(B, 0);
     plan.committed.assign((size_t)B * stride, -1);
+    plan.blockLengthOut.assign(B, 0);
     for (int r = 0; r < B; ++r) {
       std::copy(a + (int64_t)r * Wb + dW, a + (int64_t)(r + 1) * Wb, out + (int64_t)r * W);
       plan.steps[r] = back[0][r].item<int32_t>();
@@ -188,6 +191,7 @@ class CudaBackend : public StepBackend {
       plan.blockMasks0[r] = back[2][r].item<int32_t>();
       plan.endFound[r] = back[3][r].item<int32_t>();
       plan.remaining[r] = b.remaining.host()[r];
+      plan.blockLengthOut[r] = b.blockLengthOut.host()[r];
       std::copy(b.committed.host() + (size_t)r * stride, b.committed.host() + (size_t)(r + 1) * stride,
                 plan.committed.begin() + (size_t)r * stride);
     }
@@ -271,7 +275,33 @@ class CudaBackend : public StepBackend {
 
   void eagerStep(ShapeBuffers& b, StepKind kind, const at::Tensor& window, at::Tensor* kv, bool sampling) {
     at::Tensor logits = forward(b, kind, window, kv);
-    checkCuda(launchCommitStep(b.launch(logits, sampling), stream_), "launching the commit kernel");
+    checkCuda(launchCommitStep(launchFor(b, logits, sampling), stream_), "launching the commit kernel");
+  }
+
+  // The bucket's launch with the model's learned filter (device memory for the backend's life, so
+  // a captured graph may keep the pointers).
+  CommitLaunch launchFor(ShapeBuffers& b, const at::Tensor& logits, bool sampling) const {
+    CommitLaunch l = b.launch(logits, sampling);
+    l.state.filter = filterView_;
+    return l;
+  }
+
+  // The learned filter's weights go to device memory once per model: w1, b1, w2, b2 back to back.
+  void uploadFilter(const LearnedFilter& f) {
+    filterView_ = LearnedFilterView{nullptr, nullptr, nullptr, nullptr, 0, 0};
+    if (!f.present()) return;
+    std::vector<float> all;
+    all.reserve(f.w1.size() + f.b1.size() + f.w2.size() + f.b2.size());
+    for (const auto* v : {&f.w1, &f.b1, &f.w2, &f.b2}) all.insert(all.end(), v->begin(), v->end());
+    at::Tensor host = at::from_blob(all.data(), {(int64_t)all.size()}, at::kFloat);
+    filterDevice_ = host.to(device_);  // synchronous: `all` may go out of scope
+    const float* base = filterDevice_.data_ptr<float>();
+    filterView_.w1 = base;
+    filterView_.b1 = filterView_.w1 + f.w1.size();
+    filterView_.w2 = filterView_.b1 + f.b1.size();
+    filterView_.b2 = filterView_.w2 + f.w2.size();
+    filterView_.inputs = f.blockLength;
+    filterView_.hidden = f.hidden;
   }
 
   // True when the step ran as the captured graph (false: capture failed, it ran eagerly).
@@ -287,7 +317,7 @@ class CudaBackend : public StepBackend {
 #endif
       try {
         at::Tensor logits = forward(b, kind, window, kv);
-        checkCuda(launchCommitStep(b.launch(logits, sampling), stream_), "launching the commit kernel");
+        checkCuda(launchCommitStep(launchFor(b, logits, sampling), stream_), "launching the commit kernel");
         graph->capture_end();
         b.graphs[key] = CapturedStep{std::move(graph), logits};
       } catch (...) {
@@ -325,6 +355,8 @@ class CudaBackend : public StepBackend {
   c10::Device device_;
   cudaStream_t rawStream_;
   c10::cuda::CUDAStream stream_;
+  at::Tensor filterDevice_;         // the learned filter's weights on the device (undefined: none)
+  LearnedFilterView filterView_{};  // pointers into filterDevice_
   std::map<Key, std::unique_ptr<ShapeBuffers>> cache_;
   std::vector<at::Tensor> kvPool_;
   std::optional<BlockLogitsCall> plain_, padded_;

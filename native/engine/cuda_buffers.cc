@@ -27,7 +27,8 @@ ShapeBuffers::ShapeBuffers(const BucketShape& s, int vocab, c10::Device device)
     : shape(s),
       remaining(s.batch),
       stepsOut(s.batch),
-      committed((size_t)s.batch * s.blockStride) {
+      committed((size_t)s.batch * s.blockStride),
+      blockLengthOut(s.batch) {
   auto i64 = at::TensorOptions().dtype(at::kLong).device(device);
   auto i32 = at::TensorOptions().dtype(at::kInt).device(device);
   auto u8 = at::TensorOptions().dtype(at::kByte).device(device);
@@ -61,7 +62,8 @@ StepState ShapeBuffers::stepState() const {
                    remaining.device(),
                    stepsOut.device(),
                    endFound.data_ptr<int32_t>(),
-                   committed.device()};
+                   committed.device(),
+                   blockLengthOut.device()};
 }
 
 CommitLaunch ShapeBuffers::launch(const at::Tensor& logits, bool sampling) const {

@@ -59,7 +59,7 @@ struct ShapeBuffers {
   at::Tensor conf;                                        // float32
   at::Tensor arrivals, positionArrivals;                  // int32 used as uint32 counters
   at::Tensor chunks;                                      // ChunkResult scratch bytes
-  MappedInts remaining, stepsOut, committed;
+  MappedInts remaining, stepsOut, committed, blockLengthOut;
 
   std::map<int64_t, at::Tensor> windows;                  // cached-step windows by length
   at::Tensor windowPositions;                             // int64 arange(logitsCount)

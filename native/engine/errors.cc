@@ -20,6 +20,9 @@ const char* errorCodeName(ErrorCode code) {
     case ErrorCode::kTokenizerInvalid: return "TOKENIZER_INVALID";
     case ErrorCode::kPromptTooLong: return "PROMPT_TOO_LONG";
     case ErrorCode::kCacheUnsupported: return "CACHE_UNSUPPORTED";
+    case ErrorCode::kAdaptiveBlockUnsupported: return "ADAPTIVE_BLOCK_UNSUPPORTED";
+    case ErrorCode::kLearnedFilterInvalid: return "LEARNED_FILTER_INVALID";
+    case ErrorCode::kLearnedFilterMissing: return "LEARNED_FILTER_MISSING";
     case ErrorCode::kCudaUnavailable: return "CUDA_UNAVAILABLE";
     case ErrorCode::kOutOfMemory: return "OUT_OF_MEMORY";
     case ErrorCode::kResourceExhausted: return "RESOURCE_EXHAUSTED";

@@ -18,6 +18,9 @@ enum class ErrorCode {
   kTokenizerInvalid,     // an embedded tokenizer file over its size limit
   kPromptTooLong,
   kCacheUnsupported,     // a KV cache asked of a format-v1 archive
+  kAdaptiveBlockUnsupported,  // adaptive blocks asked of an archive without delimiterIds
+  kLearnedFilterInvalid, // learned_filter.json over its size limit, or weights the engine cannot take
+  kLearnedFilterMissing, // strategy learned on an archive without learned_filter.json
   kCudaUnavailable,
   kOutOfMemory,
   kResourceExhausted,    // the OS refused a thread (or another non-memory resource)

@@ -37,6 +37,20 @@ struct ApdModelConfig {
   CacheSpec cache;     // required: APD's AR calls are cache_full / cache_step
 };
 
+// The archive's learned_filter.json (docs/decoding.md "Learned filter"), validated: an MLP of
+// blockLength -> hidden -> blockLength, row-major float32 (w1 [hidden][blockLength], w2
+// [blockLength][hidden]). blockLength 0: the archive has none.
+struct LearnedFilter {
+  int blockLength = 0;
+  int hidden = 0;
+  std::vector<float> w1, b1, w2, b2;
+  bool present() const { return blockLength > 0; }
+  // A view of the host copy (the CPU rule reads it; the CUDA back end uploads it).
+  LearnedFilterView hostView() const {
+    return LearnedFilterView{w1.data(), b1.data(), w2.data(), b2.data(), blockLength, hidden};
+  }
+};
+
 // The validated metadata the engine needs (docs/model-format.md).
 struct ModelConfig {
   int vocabSize = 0;
@@ -48,6 +62,9 @@ struct ModelConfig {
   int maxLength = 0;
   CacheSpec cache;
   ApdModelConfig ar;  // APD's causal LM; loaded = false without one
+  // AdaBlock's delimiter tokens (localleap.json delimiterIds, optional): empty: no adaptive blocks.
+  std::vector<int> delimiterIds;
+  LearnedFilter learnedFilter;
 };
 
 // Smallest positive temperature: the rule samples with 1 / T in float32, infinite below ~2.9387e-39.
@@ -63,6 +80,7 @@ struct GenerateRequest {
   float anchorThreshold = 0.9f;
   float relaxedThreshold = 0.75f;
   int radius = 4;
+  double acceptThreshold = 0.96;  // strategy learned: t, in [0, 1]
   float temperature = 0.0f;
   std::vector<uint64_t> seeds;
   bool stopAtEos = false;
@@ -75,6 +93,11 @@ struct GenerateRequest {
   float mixtureWeight = 0.7f;
   int kvWindow = 16;
   int maxLookahead = 100;
+  // AdaBlock's adaptive block length (docs/decoding.md "Adaptive blocks"): blockLength is then the
+  // default length; the window and threshold are resolved by the JS side (defaults G / 4, metadata).
+  bool adaptiveBlock = false;
+  int adaptiveWindow = 0;
+  float delimiterThreshold = 0.3f;
 };
 
 struct StepEvent {
@@ -98,6 +121,7 @@ struct RowResult {
   bool apd = false;
   int dllmForwards = 0, arForwards = 0;
   std::vector<int32_t> acceptedPerStep;
+  std::vector<int32_t> blockLengths;  // length of each block decoded (fixed blocks: blockLength each)
 };
 
 struct GenerateResult {

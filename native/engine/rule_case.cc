@@ -22,6 +22,11 @@ void checkRuleCase(const RuleCase& c) {
   if (c.seeds.size() != (size_t)c.batch || c.rowSteps.size() != (size_t)c.batch) {
     throw EngineError(ErrorCode::kInvalidArgument, "seeds and rowSteps need one value per row");
   }
+  for (const RuleParams& p : c.params) {
+    if (p.strategy == kLearned && (!c.filter.present() || c.filter.blockLength < c.blockLength)) {
+      throw EngineError(ErrorCode::kInvalidArgument, "strategy learned needs a learnedFilter of at least blockLength inputs");
+    }
+  }
 }
 
 RuleCaseResult runRuleCaseCpu(const RuleCase& c) {
@@ -39,10 +44,10 @@ RuleCaseResult runRuleCaseCpu(const RuleCase& c) {
   logits = logits.contiguous();
   std::vector<int64_t> canvas(c.block.begin(), c.block.end());
   std::vector<int32_t> steps(c.rowSteps), blockSteps(c.batch, 0), masks0(c.batch, 0), remaining(c.batch),
-      stepsOut(c.batch), endFound(c.batch, 0), token(cells), committed(cells);
+      stepsOut(c.batch), endFound(c.batch, 0), token(cells), committed(cells), blockLengths(c.batch, -1);
   std::vector<float> conf(cells);
   StepState st{c.seeds.data(), steps.data(), blockSteps.data(), masks0.data(), conf.data(), token.data(), nullptr,
-               remaining.data(), stepsOut.data(), endFound.data(), committed.data()};
+               remaining.data(), stepsOut.data(), endFound.data(), committed.data(), blockLengths.data(), c.filter.hostView()};
   applyRuleCpu(logits.data_ptr<float>(), c.batch, c.blockLength, c.blockLength, c.vocab, canvas.data(), c.params.data(),
                st);
 
@@ -52,6 +57,7 @@ RuleCaseResult runRuleCaseCpu(const RuleCase& c) {
   r.commit.resize(cells);
   for (size_t i = 0; i < cells; ++i) r.commit[i] = committed[i] >= 0;
   r.block.assign(canvas.begin(), canvas.end());
+  r.blockLengths = blockLengths;
   return r;
 }
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "../kernels/rule_types.h"
+#include "generation.h"
 
 namespace localleap {
 
@@ -22,6 +23,7 @@ struct RuleCase {
   std::vector<RuleParams> params;
   std::vector<uint64_t> seeds;        // [batch]
   std::vector<int32_t> rowSteps;      // [batch]
+  LearnedFilter filter;               // strategy learned (none: blockLength 0)
 };
 
 struct RuleCaseResult {
@@ -29,6 +31,7 @@ struct RuleCaseResult {
   std::vector<float> conf;            // 0 where not masked
   std::vector<uint8_t> commit;
   std::vector<int32_t> block;         // after the commit
+  std::vector<int32_t> blockLengths;  // [batch] StepState::blockLengthOut (adaptive blocks)
 };
 
 // Throws EngineError(INVALID_ARGUMENT) on inconsistent sizes.

@@ -58,8 +58,22 @@ RuleCaseResult runRuleCaseCuda(const RuleCase& c) {
   b.token.fill_(-7);
   b.conf.fill_(-7.0f);
   std::fill(b.committed.host(), b.committed.host() + (size_t)c.batch * c.blockLength, -7);
+  std::fill(b.blockLengthOut.host(), b.blockLengthOut.host() + c.batch, -7);
+  // The learned filter, uploaded as the CUDA back end does (w1, b1, w2, b2 back to back).
+  CommitLaunch launch = b.launch(logits, sampling);
+  at::Tensor filterDevice;
+  if (c.filter.present()) {
+    std::vector<float> all;
+    for (const auto* v : {&c.filter.w1, &c.filter.b1, &c.filter.w2, &c.filter.b2}) all.insert(all.end(), v->begin(), v->end());
+    filterDevice = at::from_blob(all.data(), {(int64_t)all.size()}, at::kFloat).to(device);
+    const float* base = filterDevice.data_ptr<float>();
+    launch.state.filter = LearnedFilterView{base, base + c.filter.w1.size(),
+                                            base + c.filter.w1.size() + c.filter.b1.size(),
+                                            base + c.filter.w1.size() + c.filter.b1.size() + c.filter.w2.size(),
+                                            c.filter.blockLength, c.filter.hidden};
+  }
   cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
-  check(launchCommitStep(b.launch(logits, sampling), stream), "launching the commit kernel");
+  check(launchCommitStep(launch, stream), "launching the commit kernel");
   check(cudaStreamSynchronize(stream), "running the commit kernel");
 
   const size_t cells = (size_t)c.batch * c.blockLength;
@@ -74,6 +88,7 @@ RuleCaseResult runRuleCaseCuda(const RuleCase& c) {
     if (committed == -7) throw EngineError(ErrorCode::kInternal, "the kernel left a status entry unwritten");
     r.commit[i] = committed >= 0;
   }
+  r.blockLengths.assign(b.blockLengthOut.host(), b.blockLengthOut.host() + c.batch);
   return r;
 }
 

@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "../kernels/learned_filter.h"
 #include "../kernels/rule_decide.h"
 
 namespace localleap {
@@ -46,15 +47,13 @@ void choosePosition(const float* row, int vocab, const RuleParams& p, uint64_t g
 
 void decideRow(int b, int blockStride, int64_t* canvasRow, const RuleParams& p,
                const StepState& st) {
-  const int blockLength = p.blockLength;
-  std::vector<uint8_t> masked(blockLength);
-  std::vector<uint64_t> keys(blockLength);
+  const int span = p.blockLength;  // positions computed this step
+  std::vector<uint8_t> masked(span);
+  std::vector<uint64_t> keys(span);
   const float* conf = st.conf + (int64_t)b * blockStride;
   const int32_t* token = st.token + (int64_t)b * blockStride;
-  int maskedCount = 0;
-  for (int i = 0; i < blockLength; ++i) {
+  for (int i = 0; i < span; ++i) {
     masked[i] = canvasRow[p.blockStart + i] == p.maskId;
-    maskedCount += masked[i];
     if (p.strategy == kRandom) {
       uint64_t genPos = (uint64_t)(p.blockStart + i - p.genStart);
       keys[i] = rule::randomOrderKey(rule::positionStream(st.seeds[b], (uint64_t)st.steps[b], genPos));
@@ -62,9 +61,26 @@ void decideRow(int b, int blockStride, int64_t* canvasRow, const RuleParams& p,
       keys[i] = rule::confidenceKey(conf[i]);
     }
   }
+  // An adaptive block's first step decides its length; the positions past it are not in the block.
+  const bool decideLength = p.adaptiveWindow > 0 && st.blockSteps[b] == 0;
+  const int blockLength = decideLength ? rule::adaptiveBlockLength(p, conf, token, masked.data()) : span;
+  const int stepsPerBlock =
+      decideLength ? rule::adaptiveStepsPerBlock(blockLength, p.scheduleSteps, p.genLength) : p.stepsPerBlock;
+  st.blockLengthOut[b] = blockLength;
+  int maskedCount = 0;
+  for (int i = 0; i < blockLength; ++i) maskedCount += masked[i];
   if (st.blockSteps[b] == 0) st.blockMasks0[b] = maskedCount;
-  const int quota = rule::rankQuota(p, st.blockMasks0[b], st.blockSteps[b]);
-  rule::RowView view{conf, keys.data(), masked.data(), blockLength};
+  const int quota = rule::rankQuotaFor(p, stepsPerBlock, st.blockMasks0[b], st.blockSteps[b]);
+  std::vector<float> learned;
+  if (p.strategy == kLearned) {
+    // The filter over the whole block: hidden units first, then one logit per block position.
+    const LearnedFilterView& f = st.filter;
+    std::vector<float> hidden(f.hidden);
+    for (int j = 0; j < f.hidden; ++j) hidden[j] = rule::filterHiddenUnit(f, conf, masked.data(), blockLength, j);
+    learned.resize(blockLength);
+    for (int i = 0; i < blockLength; ++i) learned[i] = rule::filterLogit(f, hidden.data(), i);
+  }
+  rule::RowView view{conf, keys.data(), masked.data(), blockLength, learned.empty() ? nullptr : learned.data()};
 
   int committedCount = 0;
   int32_t* committed = st.committed + (int64_t)b * blockStride;

@@ -6,6 +6,7 @@
 #include <list>
 
 #include "apd_step.h"
+#include "../kernels/rule_decide.h"
 #include "decoder.h"
 #include "kv_cache.h"
 
@@ -40,6 +41,8 @@ struct Row {
   int pad = 0;                  // pad tokens at the start of `canvas`
   int genStart = 0;             // own column of generation position 0
   int block = 0;                // current block
+  int blockStart = 0;           // generation position of the current block's first position
+  int blockLen = 0;             // its length (an adaptive block: decided by its first step)
   bool blockDone = false;       // lockstep: finished its block, waits for the call's other rows
   bool done = false;
   RuleParams params{};          // strategy, thresholds, end ids; columns are set per plan
@@ -55,6 +58,12 @@ struct CallState {
   GenerateResult result;
   Clock::time_point t0;
   int numBlocks = 0, lb = 0, maxBlockSteps = 0;
+  // Adaptive blocks (docs/decoding.md "Adaptive blocks"): the rule decides each block's length at
+  // its first step, which computes the window and the default length. stride: the most positions a
+  // row's block spans in a plan (fixed: lb), the same at every step, so CUDA graphs take the
+  // block length as data.
+  bool adaptive = false;
+  int window = 0, stride = 0;
   // A call with a KV cache decodes as a group of its own, its rows in step (the cache's window is
   // one set of columns): the layout and steps of today's padded batch, exactly.
   bool lockstep = false;
@@ -67,6 +76,24 @@ struct CallState {
   int stepIndex = 0;  // forwards this call took part in (StepEvent.step, result.batchSteps)
   bool over = false;  // resolved or rejected
 };
+
+// Positions of the row's block its next step computes: an adaptive block's first step computes
+// every position its length may take (the window and the default length), later steps the block.
+int stepSpan(const Row& r) {
+  const CallState& c = *r.call;
+  if (c.adaptive && r.blockSteps == 0) {
+    return std::min(c.stride, c.call->request.genLength - r.blockStart);
+  }
+  return r.blockLen;
+}
+
+// Most steps the row's current block can take.
+int blockStepLimit(const Row& r) {
+  const CallState& c = *r.call;
+  if (!c.adaptive) return c.maxBlockSteps;
+  const GenerateRequest& q = c.call->request;
+  return usesSchedule(q.strategy) ? rule::adaptiveStepsPerBlock(r.blockLen, q.steps, q.genLength) : r.blockLen;
+}
 
 void rejectCall(CallState& c, const EngineError& error) {
   if (c.over) return;
@@ -119,8 +146,11 @@ void admit(CallState& c, StepBackend& backend, const ModelConfig& config) {
     c.apdParams.vocabWidth = config.ar.vocabWidth;
   }
   c.lb = q.blockLength;
+  c.adaptive = q.adaptiveBlock;
+  c.window = q.adaptiveWindow;
+  c.stride = c.adaptive ? std::min(std::max(c.lb, c.window), q.genLength) : c.lb;
   c.numBlocks = q.genLength / q.blockLength;
-  c.maxBlockSteps = usesSchedule(q.strategy) ? q.steps / c.numBlocks : q.blockLength;
+  c.maxBlockSteps = c.adaptive ? 0 : usesSchedule(q.strategy) ? q.steps / c.numBlocks : q.blockLength;
   c.lockstep = q.cache != CacheMode::kNone;
   int longest = 0;
   for (const auto& p : q.prompts) longest = std::max(longest, (int)p.size());
@@ -141,8 +171,11 @@ void admit(CallState& c, StepBackend& backend, const ModelConfig& config) {
     std::copy(prompt.begin(), prompt.end(), r.canvas.begin() + r.pad);
     r.params = ruleParamsFor(q, config, (int)r.canvas.size(), r.genStart);
     r.params.blockLength = q.blockLength;
+    r.blockStart = 0;
+    r.blockLen = std::min(q.blockLength, q.genLength);
     r.seed = q.seeds[b];
-    c.result.rows[b].stepsPerBlock.assign(c.numBlocks, 0);
+    // Fixed blocks: one entry per block (0 for blocks skipped by stopAtEos); adaptive: one per block decoded.
+    if (!c.adaptive) c.result.rows[b].stepsPerBlock.assign(c.numBlocks, 0);
     if (c.apd) {
       r.apd = std::make_unique<ApdRowState>();
       r.apd->canvas = r.canvas;
@@ -165,7 +198,7 @@ StepPlan buildPlan(const std::vector<Row*>& rows, StepKind kind, CacheMode cache
   int W = 0, stride = 0;
   for (const Row* r : rows) {
     W = std::max(W, (int)r->canvas.size());
-    stride = std::max(stride, r->call->lb);
+    stride = std::max(stride, r->call->stride);
   }
   plan.width = W;
   plan.blockStride = stride;
@@ -175,7 +208,7 @@ StepPlan buildPlan(const std::vector<Row*>& rows, StepKind kind, CacheMode cache
   int64_t* leftPad = plan.leftPad.data_ptr<int64_t>();
   offsets.assign(plan.batch, 0);
   int lo = W, hi = 0;
-  std::vector<int> blockCol(plan.batch);
+  std::vector<int> blockCol(plan.batch), span(plan.batch);
   for (int b = 0; b < plan.batch; ++b) {
     const Row& r = *rows[b];
     const int o = W - (int)r.canvas.size();
@@ -183,9 +216,10 @@ StepPlan buildPlan(const std::vector<Row*>& rows, StepKind kind, CacheMode cache
     std::copy(r.canvas.begin(), r.canvas.end(), canvas + (int64_t)b * W + o);
     leftPad[b] = o + r.pad;
     plan.padded = plan.padded || leftPad[b] > 0;
-    blockCol[b] = o + r.genStart + r.block * r.call->lb;
+    blockCol[b] = o + r.genStart + r.blockStart;
+    span[b] = stepSpan(r);
     lo = std::min(lo, blockCol[b]);
-    hi = std::max(hi, blockCol[b] + r.call->lb);
+    hi = std::max(hi, blockCol[b] + span[b]);
   }
   plan.logitsBegin = lo;
   plan.logitsCount = hi - lo;
@@ -195,7 +229,14 @@ StepPlan buildPlan(const std::vector<Row*>& rows, StepKind kind, CacheMode cache
     p.canvasLength = W;
     p.genStart = offsets[b] + r.genStart;
     p.blockStart = blockCol[b];
-    p.blockLength = r.call->lb;
+    p.blockLength = span[b];
+    if (r.call->adaptive) {
+      const GenerateRequest& q = r.call->call->request;
+      const int left = q.genLength - r.blockStart;
+      p.adaptiveWindow = r.blockSteps == 0 ? std::min(r.call->window, left) : 0;
+      p.fallbackLength = std::min(r.call->lb, left);
+      if (usesSchedule(q.strategy)) p.stepsPerBlock = rule::adaptiveStepsPerBlock(r.blockLen, q.steps, q.genLength);
+    }
     p.logitsOffset = kind == StepKind::kCached ? 0 : blockCol[b] - lo;
     plan.params.push_back(p);
     plan.seeds.push_back(r.seed);
@@ -215,29 +256,35 @@ StepPlan buildPlan(const std::vector<Row*>& rows, StepKind kind, CacheMode cache
 void finishBlock(Row& r, const ModelConfig& config) {
   CallState& c = *r.call;
   RowResult& out = c.result.rows[r.index];
+  if ((int)out.stepsPerBlock.size() <= r.block) out.stepsPerBlock.resize(r.block + 1, 0);
   out.stepsPerBlock[r.block] = r.steps - r.stepsBefore;
+  out.blockLengths.push_back(r.blockLen);
   r.stepsBefore = r.steps;
   out.steps = r.steps;
   r.blockSteps = 0;
   r.blockDone = false;
-  const int next = r.genStart + (r.block + 1) * c.lb;
+  const int G = c.call->request.genLength;
+  const int nextStart = r.blockStart + r.blockLen;
+  const int next = r.genStart + nextStart;
   if (c.call->request.stopAtEos && r.endFound) {
     std::fill(r.canvas.begin() + std::min<size_t>(next, r.canvas.size()), r.canvas.end(), (int64_t)config.eosId);
     r.done = true;
     return;
   }
-  if (r.block + 1 == c.numBlocks) {
+  if (nextStart >= G) {
     r.done = true;
     return;
   }
   r.block += 1;
+  r.blockStart = nextStart;
+  r.blockLen = std::min(c.lb, G - nextStart);  // an adaptive block's first step decides it
 }
 
 // End-of-text prediction (docs/decoding.md "Ending early"): the column of the first end token of
 // the row's block when every position before it is decoded, else -1. Earlier blocks are decoded
 // and hold no end token (the row would have stopped), so the block is all that needs reading.
 int endOfTextColumn(const Row& r, const ModelConfig& config) {
-  const int lo = r.genStart + r.block * r.call->lb, hi = lo + r.call->lb;
+  const int lo = r.genStart + r.blockStart, hi = lo + r.blockLen;
   for (int col = lo; col < hi; ++col) {
     const int64_t token = r.canvas[col];
     if (token == config.maskId) return -1;
@@ -250,7 +297,9 @@ int endOfTextColumn(const Row& r, const ModelConfig& config) {
 void stopAtEndOfText(Row& r, int column, const ModelConfig& config) {
   RowResult& out = r.call->result.rows[r.index];
   std::fill(r.canvas.begin() + column + 1, r.canvas.end(), (int64_t)config.eosId);
+  if ((int)out.stepsPerBlock.size() <= r.block) out.stepsPerBlock.resize(r.block + 1, 0);
   out.stepsPerBlock[r.block] = r.steps - r.stepsBefore;
+  out.blockLengths.push_back(r.blockLen);
   r.stepsBefore = r.steps;
   out.steps = r.steps;
   r.blockSteps = 0;
@@ -262,7 +311,9 @@ void finishEarly(CallState& c, const ModelConfig& config) {
   for (Row& r : c.rows) {
     if (r.done) continue;
     RowResult& out = c.result.rows[r.index];
+    if ((int)out.stepsPerBlock.size() <= r.block) out.stepsPerBlock.resize(r.block + 1, 0);
     out.stepsPerBlock[r.block] = r.steps - r.stepsBefore;
+    if (r.steps > r.stepsBefore) out.blockLengths.push_back(r.blockLen);
     out.steps = r.steps;
   }
   resolveCall(c, config);
@@ -408,7 +459,7 @@ void Scheduler::drain(StepBackend& backend, const ModelConfig& config) {
       if (!shared.rows.empty()) {
         // Rows sorted by their block's column from the canvas end (their column in a plan, up to the
         // plan's width), cut into forwards whose logits stay within the budget.
-        auto fromEnd = [](const Row* r) { return (int)r->canvas.size() - (r->genStart + r->block * r->call->lb); };
+        auto fromEnd = [](const Row* r) { return (int)r->canvas.size() - (r->genStart + r->blockStart); };
         std::stable_sort(shared.rows.begin(), shared.rows.end(),
                          [&](const Row* a, const Row* b) { return fromEnd(a) > fromEnd(b); });
         std::vector<Group> cut;
@@ -416,7 +467,7 @@ void Scheduler::drain(StepBackend& backend, const ModelConfig& config) {
         const int64_t budget = logitsBudgetBytes();
       int hi = 0, lo = 0;  // distance from the end of the farthest block start, nearest block end
         for (Row* r : shared.rows) {
-          const int start = fromEnd(r), end = start - r->call->lb;
+          const int start = fromEnd(r), end = start - stepSpan(*r);
           const int newHi = current.rows.empty() ? start : std::max(hi, start);
           const int newLo = current.rows.empty() ? end : std::min(lo, end);
           const int64_t bytes = (int64_t)(current.rows.size() + 1) * (newHi - newLo) * config.vocabSize * 4;
@@ -492,13 +543,15 @@ void Scheduler::drain(StepBackend& backend, const ModelConfig& config) {
             r.blockSteps = plan.blockSteps[b];
             r.blockMasks0 = plan.blockMasks0[b];
             r.endFound = plan.endFound[b];
+            // The rule's block length: an adaptive block's first step decided it.
+            if (!r.done) r.blockLen = plan.blockLengthOut[b];
             StepEvent::Row& er = events[m].rows[r.index];
             er.block = r.block;
             if (events[m].block < 0) events[m].block = r.block;
-            for (int i = 0; i < c.lb; ++i) {
+            for (int i = 0; i < plan.params[b].blockLength; ++i) {
               const int32_t token = plan.committed[(size_t)b * plan.blockStride + i];
               if (token < 0) continue;
-              er.positions.push_back(r.block * c.lb + i);
+              er.positions.push_back(r.blockStart + i);
               er.tokens.push_back(token);
             }
             if (r.done) continue;
@@ -515,7 +568,7 @@ void Scheduler::drain(StepBackend& backend, const ModelConfig& config) {
               } else {
                 finishBlock(r, config);
               }
-            } else if (r.blockSteps >= c.maxBlockSteps) {
+            } else if (r.blockSteps >= blockStepLimit(r)) {
               throw EngineError(ErrorCode::kInternal, "block " + std::to_string(r.block) + " of row " +
                                                           std::to_string(r.index) +
                                                           " still has masks after its steps: this is a bug");
@@ -540,6 +593,7 @@ void Scheduler::drain(StepBackend& backend, const ModelConfig& config) {
                 if (r.done) {
                   r.block = block;
                   r.blockSteps = 0;
+                  if (!c.adaptive) r.blockStart = block * c.lb;  // adaptive cached calls have one row
                 }
               }
             } else {

@@ -48,6 +48,8 @@ struct StepPlan {
   std::vector<int32_t> steps, blockSteps, blockMasks0, endFound;
   // Outputs: remaining masks per row, committed token per [b * blockStride + i] (-1: none).
   std::vector<int32_t> remaining, committed;
+  // Output: each row's block length in this step (an adaptive block's first step decides it).
+  std::vector<int32_t> blockLengthOut;
   // Set by the back end: the step ran as a replayed CUDA graph; why a requested graph was not used.
   bool usedCudaGraph = false;
   std::string cudaGraphFallbackReason;

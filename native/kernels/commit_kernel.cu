@@ -12,6 +12,7 @@
 #include <cuda_fp16.h>
 
 #include "commit_kernel.h"
+#include "learned_filter.h"
 #include "rule_decide.h"
 
 namespace localleap {
@@ -216,13 +217,13 @@ __device__ void combineChunksWarp(const ChunkResult* all, int chunks, int32_t* t
 // Step 3: the commit decision for row b, by the CTA that finished the row's last position.
 __device__ void decideRow(int b, int blockStride, int64_t* canvas, const RuleParams& p,
                           const StepState& st) {
-  const int blockLength = p.blockLength;
+  const int span = p.blockLength;  // positions computed this step
   extern __shared__ unsigned char sRow[];
   uint64_t* keys = reinterpret_cast<uint64_t*>(sRow);
-  float* conf = reinterpret_cast<float*>(keys + blockLength);
-  int32_t* token = reinterpret_cast<int32_t*>(conf + blockLength);
-  uint8_t* masked = reinterpret_cast<uint8_t*>(token + blockLength);
-  __shared__ int sMasked, sCommitted, sEnd, sQuota;
+  float* conf = reinterpret_cast<float*>(keys + span);
+  int32_t* token = reinterpret_cast<int32_t*>(conf + span);
+  uint8_t* masked = reinterpret_cast<uint8_t*>(token + span);
+  __shared__ int sMasked, sCommitted, sEnd, sQuota, sLength;
 
   int64_t* canvasRow = canvas + (int64_t)b * p.canvasLength;
   const int64_t rowBase = (int64_t)b * blockStride;
@@ -233,7 +234,7 @@ __device__ void decideRow(int b, int blockStride, int64_t* canvas, const RulePar
     sEnd = 0;
   }
   __syncthreads();
-  for (int i = threadIdx.x; i < blockLength; i += blockDim.x) {
+  for (int i = threadIdx.x; i < span; i += blockDim.x) {
     conf[i] = __ldcg(st.conf + rowBase + i);  // written by other CTAs: bypass L1
     token[i] = __ldcg(st.token + rowBase + i);
     masked[i] = canvasRow[p.blockStart + i] == p.maskId;
@@ -243,16 +244,44 @@ __device__ void decideRow(int b, int blockStride, int64_t* canvas, const RulePar
     } else {
       keys[i] = rule::confidenceKey(conf[i]);
     }
+  }
+  __syncthreads();
+  // An adaptive block's first step decides its length (one thread: the same scan as the CPU);
+  // the positions past it are not in the block.
+  const bool decideLength = p.adaptiveWindow > 0 && st.blockSteps[b] == 0;
+  if (threadIdx.x == 0) {
+    const int length = decideLength ? rule::adaptiveBlockLength(p, conf, token, masked) : span;
+    sLength = length;
+    st.blockLengthOut[b] = length;
+  }
+  __syncthreads();
+  const int blockLength = sLength;
+  for (int i = threadIdx.x; i < blockLength; i += blockDim.x) {
     if (masked[i]) atomicAdd(&sMasked, 1);
   }
   __syncthreads();
   if (threadIdx.x == 0) {
     if (st.blockSteps[b] == 0) st.blockMasks0[b] = sMasked;
-    sQuota = rule::rankQuota(p, st.blockMasks0[b], st.blockSteps[b]);
+    const int stepsPerBlock =
+        decideLength ? rule::adaptiveStepsPerBlock(blockLength, p.scheduleSteps, p.genLength) : p.stepsPerBlock;
+    sQuota = rule::rankQuotaFor(p, stepsPerBlock, st.blockMasks0[b], st.blockSteps[b]);
   }
   __syncthreads();
 
-  rule::RowView view{conf, keys, masked, blockLength};
+  // Strategy learned: the filter's hidden units, then one logit per block position (the same
+  // learned_filter.h functions as the CPU rule, one thread per unit / position).
+  __shared__ float sHidden[kMaxFilterHidden];
+  __shared__ float sLearned[kMaxBlockLength];
+  const bool learned = p.strategy == kLearned;
+  if (learned) {
+    for (int j = threadIdx.x; j < st.filter.hidden; j += blockDim.x) {
+      sHidden[j] = rule::filterHiddenUnit(st.filter, conf, masked, blockLength, j);
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < blockLength; i += blockDim.x) sLearned[i] = rule::filterLogit(st.filter, sHidden, i);
+    __syncthreads();
+  }
+  rule::RowView view{conf, keys, masked, blockLength, learned ? sLearned : nullptr};
   for (int i = blockLength + threadIdx.x; i < blockStride; i += blockDim.x) st.committed[rowBase + i] = -1;
   for (int i = threadIdx.x; i < blockLength; i += blockDim.x) {
     const bool commit = rule::decidePosition(view, i, p, sQuota);

@@ -9,12 +9,14 @@ enum Strategy : int32_t {
   kRandom = 1,
   kThreshold = 2,
   kLocalLeap = 3,
+  kLearned = 4,  // Learn2PD's learned filter (learned_filter.h): top-1 plus every position it accepts
   // APD (docs/decoding.md "APD"): never reaches the commit rule; the scheduler runs its rows
   // through StepBackend::runApd (native/engine/apd_step.h).
-  kApd = 4,
+  kApd = 5,
 };
 
 constexpr int kMaxEndIds = 8;
+constexpr int kMaxDelimiterIds = 8;  // AdaBlock's delimiter tokens (localleap.json delimiterIds)
 
 // Everything the rule reads about one row. One RuleParams per row of a step (the scheduler's
 // rows keep their own strategy, thresholds and block): params[b] describes row b. On CUDA the
@@ -37,7 +39,36 @@ struct RuleParams {
   float invTemperature;    // 1 / temperature, computed once on the host
   int32_t numEndIds;
   int32_t endIds[kMaxEndIds];
+  // AdaBlock's adaptive block length (docs/decoding.md "Adaptive blocks"). adaptiveWindow > 0: at
+  // the block's first step (blockSteps == 0) blockLength is the span the step computes (>= the
+  // window and the fallback), and the rule decides the block's length (reported in
+  // StepState::blockLengthOut); later steps of the block have blockLength = that length.
+  int32_t adaptiveWindow;      // searched offsets [0, adaptiveWindow) from the block start; 0: fixed blocks
+  int32_t fallbackLength;      // the length when no delimiter is confident enough: min(Lb, G - start)
+  int32_t scheduleSteps;       // the steps option (low-confidence, random): s = max(1, len * steps / G) <= len
+  int32_t genLength;           // G
+  float delimiterThreshold;
+  int32_t numDelimiterIds;
+  int32_t delimiterIds[kMaxDelimiterIds];
+  // Strategy learned: accept a masked position when the filter's logit is > this (float32 of
+  // log(t / (1 - t)) computed in double on the host; +inf for t = 1, -inf for t = 0).
+  float logitThreshold;
 };
+
+// Learn2PD's filter (docs/decoding.md "Learned filter"), one per model: an MLP of `inputs`
+// (the block length it was trained for) -> `hidden` (ReLU) -> `inputs` logits. Row-major float32
+// weights: w1 [hidden][inputs], b1 [hidden], w2 [inputs][hidden], b2 [inputs]. inputs = 0: the
+// model has no filter. Host or device memory, like StepState's other pointers.
+struct LearnedFilterView {
+  const float* w1;
+  const float* b1;
+  const float* w2;
+  const float* b2;
+  int32_t inputs;
+  int32_t hidden;
+};
+
+constexpr int kMaxFilterHidden = 256;
 
 // Per-row decode state and the step's outputs. Pointers may be host, device or host-mapped
 // memory; the layout is the same for both back ends. [B*Lb] arrays have a row stride of the
@@ -56,6 +87,8 @@ struct StepState {
   int32_t* stepsOut;       // [B] copy of steps
   int32_t* endFound;       // [B] 1 once a finished block of the row holds an end token
   int32_t* committed;      // [B*Lb] token committed at each offset by the last step, -1 if none
+  int32_t* blockLengthOut; // [B] the row's block length in this step (decided at an adaptive first step)
+  LearnedFilterView filter;  // the model's learned filter (strategy learned); inputs 0 when none
 };
 
 }  // namespace localleap

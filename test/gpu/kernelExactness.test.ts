@@ -39,6 +39,38 @@ test("fused kernel equals the CPU rule bit for bit on random logits", async () =
     assert.ok(committed > cases, "the cases must commit tokens, or the comparison proves little");
 });
 
+// AdaBlock: the kernel's row decision picks the block length (rule::adaptiveBlockLength) and commits
+// within it; the delimiters are tokens the random logits do pick (each row's most chosen ones).
+test("fused kernel equals the CPU rule on adaptive first steps (block length decided in the kernel)", async () => {
+    const { addon } = await getAddon({ device: "cuda" });
+    const rng = new Prng(2509);
+    let cases = 0, shortened = 0;
+    for (const dtype of DTYPES) {
+        for (const strategy of STRATEGIES) {
+            for (const temperature of [0, 0.8]) {
+                for (const [batch, blockLength, vocabSize] of [[1, 8, 7], [3, 13, 1000], [4, 64, 8191], [2, 32, 50257]] as const) {
+                    const base = randomRuleCase(rng, { batch, blockLength, vocabSize, dtype, strategy, temperature });
+                    const chosen = addon.applyRule(base, "cpu").tokens.filter((t) => t >= 0);
+                    const delimiterIds = [...new Set(Array.from(chosen))].slice(0, 3);
+                    if (delimiterIds.length === 0) continue;
+                    for (const delimiterThreshold of [0, 0.5]) {
+                        const window = Math.max(1, Math.floor((blockLength * 3) / 4));
+                        const ruleCase = { ...base, adaptive: { window, fallbackLength: Math.max(1, blockLength - 2), delimiterIds, delimiterThreshold, steps: 4, genLength: 8 } };
+                        const cpu = addon.applyRule(ruleCase, "cpu");
+                        const gpu = addon.applyRule(ruleCase, "cuda");
+                        const diff = compareRuleResults(cpu, gpu);
+                        assert.equal(diff, "", `adaptive ${dtype} ${strategy} T=${temperature} thr=${delimiterThreshold} [${batch},${blockLength},${vocabSize}]: ${diff}`);
+                        shortened += Array.from(cpu.blockLengths).filter((n) => n < blockLength - 2).length;
+                        cases++;
+                    }
+                }
+            }
+        }
+    }
+    console.log(`adaptive kernel exactness: ${cases} cases identical, ${shortened} rows ended at a delimiter`);
+    assert.ok(shortened > 0, "no delimiter ended a block: the comparison does not exercise the length decision");
+});
+
 test("fused kernel is deterministic across repeated launches", async () => {
     const { addon } = await getAddon({ device: "cuda" });
     const rng = new Prng(7);

@@ -106,3 +106,43 @@ describe("endOfText on the reference model", () => {
         }
     }, 300_000);
 });
+
+// endOfText with adaptive blocks: the row stops inside a block whose length the rule decided.
+// The delimiter ids are tokens the fixtures predict (as in adaptiveBlock.test.ts).
+const ADAPTIVE = [["llada", LLADA_FIXTURE, [36, 210, 223, 66]], ["dream", DREAM_FIXTURE, [108, 259, 48]]] as const;
+describe.each(ADAPTIVE)("endOfText with adaptive blocks on the %s fixture", (_name, modelPath, delimiterIds) => {
+    test("engine decode equals the Python reference decoder, blocks included", async () => {
+        const cases: ReferenceCase[] = [];
+        for (const strategy of ["threshold", "localleap", "low-confidence"] as AddonStrategy[]) {
+            for (const temperature of [0, 0.9]) {
+                cases.push({
+                    model: modelPath, prompts: PROMPTS, genLength: 44, blockLength: 16, strategy, steps: 22,
+                    threshold: 0.8, anchorThreshold: 0.85, relaxedThreshold: 0.6, radius: 3, temperature,
+                    seeds: [3, 5, 7], stopAtEos: false, endOfText: true, cache: "none",
+                    adaptiveBlock: { window: 12, delimiterThreshold: 0, delimiterIds: [...delimiterIds] },
+                } as unknown as ReferenceCase);
+            }
+        }
+        const expected = runReferenceDecoder(cases);
+        const loaded = await addon.loadModel({ path: modelPath, device: "cpu", threads: 1 });
+        const m = JSON.parse(loaded.metadataJson);
+        await loaded.model.configure({ vocabSize: m.vocabSize, maskId: m.maskId, eosId: m.eosId, endIds: m.endIds, padId: m.padId, logitsShifted: m.logitsShifted, maxLength: m.maxLength, kvCache: m.kvCache, delimiterIds: [...delimiterIds] });
+        let ended = 0;
+        try {
+            for (let i = 0; i < cases.length; i++) {
+                const c = cases[i]!;
+                const got = await loaded.model.generate({ ...c, prompts: c.prompts.map((p) => Int32Array.from(p)), cudaGraph: false, adaptiveBlock: { window: 12, delimiterThreshold: 0 } });
+                got.rows.forEach((row, b) => {
+                    const want = expected[i]!.rows[b]! as typeof expected[number]["rows"][number] & { blockLengths: number[] };
+                    const label = `${c.strategy} T=${c.temperature} row ${b}`;
+                    expect({ label, tokens: Array.from(row.tokens), steps: row.steps, perBlock: Array.from(row.stepsPerBlock), lengths: Array.from(row.blockLengths) })
+                        .toEqual({ label, tokens: want.tokens, steps: want.steps, perBlock: want.stepsPerBlock, lengths: want.blockLengths });
+                    if (want.finishReason === "eos") ended++;
+                });
+            }
+        } finally {
+            await loaded.model.dispose();
+        }
+        expect(ended).toBeGreaterThan(0);
+    }, 600_000);
+});

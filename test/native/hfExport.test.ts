@@ -87,8 +87,9 @@ async function checkChat(model: Model, expectedIds: number[]) {
     const viaIds = await model.generate(expectedIds, GREEDY);
     expect(viaChat.promptTokens).toBe(expectedIds.length);
     expect({ tokens: viaChat.tokens, steps: viaChat.steps }).toEqual({ tokens: viaIds.tokens, steps: viaIds.steps });
-    for (const strategy of STRATEGIES) {
-        const options: GenerateOptions = { genLength: 32, blockLength: 16, strategy, temperature: 0.7, seed: 11 };
+    // "learned" needs an archive with a learned filter: test/native/learnedFilter.test.ts covers it.
+    for (const strategy of STRATEGIES.filter((s) => s !== "learned")) {
+        const options = { genLength: 32, blockLength: 16, strategy, temperature: 0.7, seed: 11 } as GenerateOptions;
         const r = await model.generate(MESSAGES, options);
         expect(r.promptTokens).toBe(expectedIds.length);
         expect(r.steps).toBeGreaterThan(0);

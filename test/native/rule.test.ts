@@ -171,3 +171,35 @@ describe("mixed rows (issue 13: the scheduler's rows keep their own parameters)"
         expect(commits).toBeGreaterThan(0);
     });
 });
+
+describe("adaptive block length (AdaBlock, docs/decoding.md \"Adaptive blocks\")", () => {
+    // Position i's top token is i % 14 (handBuiltCase), so delimiter id d is predicted at offset d.
+    const adaptive = (delimiterIds: number[], delimiterThreshold: number) => ({ window: 6, fallbackLength: 8, delimiterIds, delimiterThreshold });
+    //             0    1    2    3    4    5    6    7     8    9
+    const conf = [low, low, low, 0.4, low, 0.6, low, 0.99, low, 0.99];
+
+    test("the most confident delimiter in the window ends the block there, inclusive; the step commits within it", () => {
+        const r = addon.applyRule(handBuiltCase(conf, "threshold", { adaptive: adaptive([3, 5], 0.5) }), "cpu");
+        expect(Array.from(r.blockLengths)).toEqual([6]);
+        expect(committedPositions(r.commit)).toEqual([5]); // the top-1 of [0, 6); offsets 7 and 9 are past the block
+    });
+
+    test("below the threshold, or outside the window, the default length applies", () => {
+        const r = addon.applyRule(handBuiltCase(conf, "threshold", { adaptive: adaptive([3, 5], 0.7) }), "cpu");
+        expect(Array.from(r.blockLengths)).toEqual([8]);
+        expect(committedPositions(r.commit)).toEqual([7]); // 7 is in [0, 8), 9 is not
+        const outside = addon.applyRule(handBuiltCase(conf, "threshold", { adaptive: adaptive([7], 0.1) }), "cpu");
+        expect(Array.from(outside.blockLengths)).toEqual([8]);
+    });
+
+    test("equal confidences go to the lowest offset; committed positions are not candidates", () => {
+        const tie = [low, low, low, 0.6, low, 0.6, low, low, low, low];
+        expect(Array.from(addon.applyRule(handBuiltCase(tie, "threshold", { adaptive: adaptive([3, 5], 0.5) }), "cpu").blockLengths)).toEqual([4]);
+        const done = [low, low, low, null, low, 0.6, low, low, low, low];
+        expect(Array.from(addon.applyRule(handBuiltCase(done, "threshold", { adaptive: adaptive([3, 5], 0.5) }), "cpu").blockLengths)).toEqual([6]);
+    });
+
+    test("without adaptive the block length is the case's", () => {
+        expect(Array.from(addon.applyRule(handBuiltCase(conf, "threshold"), "cpu").blockLengths)).toEqual([10]);
+    });
+});

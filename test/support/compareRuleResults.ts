@@ -9,6 +9,7 @@ export function compareRuleResults(a: AddonRuleResult, b: AddonRuleResult): stri
         ["confidence bits", confA, confB],
         ["commit", a.commit, b.commit],
         ["block", a.block, b.block],
+        ["blockLengths", a.blockLengths ?? [], b.blockLengths ?? []],
     ];
     for (const [name, x, y] of fields) {
         if (x.length !== y.length) return `${name}: lengths ${x.length} and ${y.length}`;

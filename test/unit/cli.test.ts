@@ -14,6 +14,7 @@ const result: GenerateResult = {
     tokens: [1, 2],
     steps: 5,
     stepsPerBlock: [3, 2],
+    blockLengths: [16, 16],
     finishReason: "eos",
     timings: { totalMs: 250, msPerStep: 40, tokensPerSecond: 12, fullSteps: 5, msPerFullStep: 40, cachedSteps: 0, msPerCachedStep: 0, meanRowsPerForward: 1 },
     seed: 0,
@@ -56,7 +57,7 @@ describe("localleap generate", () => {
     test("every generate option has its kebab-case flag", () => {
         const flags = generateCommand().options.map((o) => o.long);
         for (const flag of ["--gen-length", "--block-length", "--strategy", "--steps", "--threshold", "--anchor-threshold", "--relaxed-threshold",
-            "--radius", "--temperature", "--seed", "--cache", "--stop-at-eos", "--model", "--tokenizer", "--device", "--threads", "--json"]) {
+            "--radius", "--accept-threshold", "--temperature", "--seed", "--cache", "--stop-at-eos", "--adaptive-block", "--adaptive-window", "--delimiter-threshold", "--model", "--tokenizer", "--device", "--threads", "--json"]) {
             expect(flags).toContain(flag);
         }
     });
@@ -74,11 +75,27 @@ describe("localleap generate", () => {
         expect(dispose).toHaveBeenCalledTimes(1);
     });
 
+    test("--strategy learned --accept-threshold become options", async () => {
+        await run("Hi", "--strategy", "learned", "--accept-threshold", "0.9");
+        expect(generate.mock.calls[0]![1]).toMatchObject({ strategy: "learned", acceptThreshold: 0.9 });
+    });
+
     test("--cache becomes the cache option; without it the model's default applies", async () => {
         await run("Hi", "--cache", "prefix");
         expect(generate.mock.calls[0]![1]).toMatchObject({ cache: "prefix" });
         await run("Hi");
         expect(generate.mock.calls[1]![1]).not.toHaveProperty("cache");
+    });
+
+    test("--adaptive-block, --adaptive-window and --delimiter-threshold become the adaptiveBlock option", async () => {
+        await run("Hi", "--adaptive-block", "--gen-length", "100");
+        expect(generate.mock.calls[0]![1]).toMatchObject({ adaptiveBlock: true, genLength: 100 });
+        await run("Hi", "--adaptive-window", "12");
+        expect(generate.mock.calls[1]![1]).toMatchObject({ adaptiveBlock: { window: 12 } });
+        await run("Hi", "--adaptive-block", "--delimiter-threshold", "0.5", "--adaptive-window", "8");
+        expect(generate.mock.calls[2]![1]).toMatchObject({ adaptiveBlock: { window: 8, delimiterThreshold: 0.5 } });
+        await run("Hi");
+        expect(generate.mock.calls[3]![1]).not.toHaveProperty("adaptiveBlock");
     });
 
     test("--chat sends messages, --json prints the result", async () => {

@@ -17,6 +17,7 @@ import {
     ModelProbeError,
     OutOfMemoryError,
     PromptTooLongError,
+    AdaptiveBlockUnsupportedError,
 } from "../../lib/errors";
 
 const native = (code: string, message = `native says ${code}`) => Object.assign(new Error(message), { code });
@@ -29,6 +30,7 @@ describe("mapAddonError", () => {
         ["MODEL_METHOD_MISSING", ModelMethodMissingError, "MODEL_METHOD_MISSING"],
         ["MODEL_PROBE_FAILED", ModelProbeError, "MODEL_PROBE_FAILED"],
         ["PROMPT_TOO_LONG", PromptTooLongError, "PROMPT_TOO_LONG"],
+        ["ADAPTIVE_BLOCK_UNSUPPORTED", AdaptiveBlockUnsupportedError, "ADAPTIVE_BLOCK_UNSUPPORTED"],
         ["CUDA_UNAVAILABLE", CudaUnavailableError, "CUDA_UNAVAILABLE"],
         ["OUT_OF_MEMORY", OutOfMemoryError, "OUT_OF_MEMORY"],
         ["ABORTED", AbortError, "ABORTED"],

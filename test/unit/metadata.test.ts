@@ -24,6 +24,8 @@ describe("localleap.json", () => {
         expect(metadata.endIds).toEqual([301, 303]);
         expect((metadata as unknown as Record<string, unknown>).future).toBe(1);
         expect(parseModelMetadata(withField({ chatTemplate: null, addBos: false, bosToken: null }), "t").chatTemplate).toBeNull();
+        // AdaBlock's optional fields.
+        expect(parseModelMetadata(withField({ delimiterIds: [10], delimiterThreshold: 0.5 }), "t")).toMatchObject({ delimiterIds: [10], delimiterThreshold: 0.5 });
     });
 
     test("missing or unreadable file is named as localleap.json", () => {
@@ -68,6 +70,11 @@ describe("localleap.json", () => {
         ["addBos", { addBos: 1 }, /true or false/],
         ["bosToken", { addBos: true, bosToken: null }, /addBos is true but bosToken is null/],
         ["exporter", { exporter: "me" }, /exporter is "me"; expected an object/],
+        ["delimiterIds", { delimiterIds: [] }, /array of 1 to 8 integers in \[0, vocabSize\), not maskId/],
+        ["delimiterIds", { delimiterIds: [1, 2, 3, 4, 5, 6, 7, 8, 9] }, /array of 1 to 8 integers/],
+        ["delimiterIds.0", { delimiterIds: [320] }, /delimiterIds\[0\] is 320, outside/],
+        ["delimiterIds.1", { delimiterIds: [10, 302] }, /delimiterIds\[1\] is the mask id 302/],
+        ["delimiterThreshold", { delimiterThreshold: 1.5 }, /delimiterThreshold is 1.5; expected a number in \[0, 1\]/],
     ];
     test.each(broken)("%s is named when broken (%p)", (field, overrides, says) => {
         const error = metadataError(withField(overrides));

@@ -6,6 +6,7 @@ import type { LoadedAddon } from "../../lib/bindings/getAddon";
 import type { AddonBuildInfo } from "../../lib/bindings/AddonTypes";
 import {
     AbortError,
+    AdaptiveBlockUnsupportedError,
     CacheUnsupportedError,
     CudaUnavailableError,
     InvalidInputError,
@@ -203,6 +204,7 @@ describe("Model.generate", () => {
             tokens: [259, 260],
             steps: 4,
             stepsPerBlock: [2, 2],
+            blockLengths: [16, 16],
             finishReason: "eos",
             timings: { totalMs: 100, msPerStep: 20, tokensPerSecond: 30, fullSteps: 4, msPerFullStep: 20, cachedSteps: 0, msPerCachedStep: 0, meanRowsPerForward: 0 },
             seed: 0,
@@ -439,6 +441,45 @@ describe("KV cache option", () => {
         useAddon(new FakeAddon(fullArchive(v2)));
         const model = await loadModel({ modelPath });
         await expect(model.generate([1, 2], { genLength: 8, cache: "full" as never })).rejects.toMatchObject({ code: "INVALID_OPTIONS", message: expect.stringContaining("cache") });
+    });
+});
+
+describe("adaptiveBlock option", () => {
+    const v2 = { formatVersion: 2, kvCache: { layers: 2, kvHeads: 4, headDim: 16 } };
+
+    test("the archive's delimiterIds reach the engine; defaults resolve from genLength and delimiterThreshold", async () => {
+        useAddon(new FakeAddon(fullArchive({ delimiterIds: [10], delimiterThreshold: 0.5 })));
+        const model = await loadModel({ modelPath });
+        expect(addon.models[0]!.configured?.delimiterIds).toEqual([10]);
+        const result = await model.generate([1, 2], { genLength: 10, blockLength: 4, adaptiveBlock: true });
+        expect(addon.models[0]!.requests[0]).toMatchObject({ genLength: 10, blockLength: 4, adaptiveBlock: { window: 2, delimiterThreshold: 0.5 } });
+        expect(result.blockLengths).toEqual([4, 4, 2]);
+        await model.generate([1, 2], { genLength: 8, adaptiveBlock: { window: 3, delimiterThreshold: 0.2 } });
+        expect(addon.models[0]!.requests[1]!.adaptiveBlock).toEqual({ window: 3, delimiterThreshold: 0.2 });
+        await model.generate([1, 2], { genLength: 8 });
+        expect(addon.models[0]!.requests[2]!.adaptiveBlock).toBeUndefined();
+    });
+
+    test("an archive without delimiterIds refuses it with ADAPTIVE_BLOCK_UNSUPPORTED before the engine runs", async () => {
+        useAddon(new FakeAddon(fullArchive()));
+        const model = await loadModel({ modelPath });
+        const error = await model.generate([1, 2], { genLength: 8, adaptiveBlock: true }).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(AdaptiveBlockUnsupportedError);
+        expect(error).toMatchObject({ code: "ADAPTIVE_BLOCK_UNSUPPORTED", message: expect.stringContaining("re-export") });
+        expect(addon.models[0]!.requests).toHaveLength(0);
+    });
+
+    test("a cached adaptive call takes one prompt; a batch without an explicit cache runs with none", async () => {
+        useAddon(new FakeAddon(fullArchive({ ...v2, delimiterIds: [10] })));
+        const model = await loadModel({ modelPath });
+        await model.generate([1, 2], { genLength: 8, adaptiveBlock: true });
+        expect(addon.models[0]!.requests[0]!.cache).toBe("dual");
+        await model.generate([[1, 2], [3]], { genLength: 8, adaptiveBlock: true });
+        expect(addon.models[0]!.requests[1]!.cache).toBe("none");
+        const error = await model.generate([[1, 2], [3]], { genLength: 8, adaptiveBlock: true, cache: "prefix" }).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(InvalidOptionsError);
+        expect(error).toMatchObject({ message: expect.stringContaining("one prompt per call") });
+        expect(addon.models[0]!.requests).toHaveLength(2);
     });
 });
 

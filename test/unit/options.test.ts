@@ -27,6 +27,7 @@ describe("generate options: defaults", () => {
             anchorThreshold: 0.9,
             relaxedThreshold: 0.75,
             radius: 4,
+            acceptThreshold: 0.96,
             temperature: 0,
             seed: 0,
             stopAtEos: false,
@@ -39,6 +40,7 @@ describe("generate options: defaults", () => {
             mixtureWeight: 0.7,
             kvWindow: 16,
             maxLookahead: 100,
+            adaptiveBlock: null,
         });
         expect(parseGenerateOptions(undefined).genLength).toBe(128);
     });
@@ -60,6 +62,35 @@ describe("generate options: defaults", () => {
         expect(fields({ strategy: "apd", cache: "dual" })).toEqual(["cache"]);
         expect(fields({ strategy: "apd", mixtureWeight: 2, kvWindow: 0, maxLookahead: 0 })).toEqual(["mixtureWeight", "kvWindow", "maxLookahead"]);
         expect(fields({ strategy: "threshold", mixtureWeight: 0.5, kvWindow: 4, maxLookahead: 2 })).toEqual(["mixtureWeight", "kvWindow", "maxLookahead"]);
+        // APD with the other features: endOfText / stopAtEos end its rows; adaptiveBlock (no blocks to size),
+        // acceptThreshold (strategy learned's) and cache are refused.
+        expect(parseGenerateOptions({ strategy: "apd", genLength: 40, endOfText: true, stopAtEos: true }).endOfText).toBe(true);
+        expect(fields({ strategy: "apd", adaptiveBlock: true })).toEqual(["adaptiveBlock"]);
+        expect(fields({ strategy: "apd", adaptiveBlock: { window: 4 } })).toEqual(["adaptiveBlock"]);
+        expect(parseGenerateOptions({ strategy: "apd", adaptiveBlock: false }).adaptiveBlock).toBeNull();
+        expect(fields({ strategy: "apd", acceptThreshold: 0.9 })).toEqual(["acceptThreshold"]);
+        expect(fields({ strategy: "learned", mixtureWeight: 0.5 })).toEqual(["mixtureWeight"]);
+        expect(() => parseGenerateOptions({ strategy: "apd", adaptiveBlock: true })).toThrow(expect.objectContaining({
+            code: "INVALID_OPTIONS",
+            issues: [expect.objectContaining({ field: "adaptiveBlock", allowed: 'false or left out with strategy "apd"', message: expect.stringContaining('strategy "apd" decodes left to right in one block') })],
+        }));
+    });
+
+    test("acceptThreshold (strategy learned): the option, else the filter's stored value, else 0.96", () => {
+        expect(parseGenerateOptions({ strategy: "learned" }).acceptThreshold).toBe(0.96);
+        expect(parseGenerateOptions({ strategy: "learned" }, undefined, undefined, undefined, 0.8).acceptThreshold).toBe(0.8);
+        expect(parseGenerateOptions({ strategy: "learned", acceptThreshold: 0.5 }, undefined, undefined, undefined, 0.8).acceptThreshold).toBe(0.5);
+        expect(parseGenerateOptions({ strategy: "learned", acceptThreshold: 0 }).acceptThreshold).toBe(0);
+        expect(parseGenerateOptions({ strategy: "learned", acceptThreshold: 1 }).acceptThreshold).toBe(1);
+        for (const bad of [-0.1, 1.5, NaN, "0.9"]) {
+            expect(() => parseGenerateOptions({ strategy: "learned", acceptThreshold: bad })).toThrow(expect.objectContaining({
+                code: "INVALID_OPTIONS", issues: [expect.objectContaining({ field: "acceptThreshold", allowed: "a number from 0 to 1" })],
+            }));
+        }
+        expect(() => parseGenerateOptions({ strategy: "threshold", acceptThreshold: 0.9 })).toThrow(expect.objectContaining({
+            issues: [expect.objectContaining({ field: "acceptThreshold", message: expect.stringContaining('applies only to strategy "learned"') })],
+        }));
+        expect(() => parseGenerateOptions({ strategy: "learned", steps: 64 })).toThrow(expect.objectContaining({ issues: [expect.objectContaining({ field: "steps" })] }));
     });
 
     test("steps defaults to genLength for low-confidence", () => {
@@ -266,5 +297,39 @@ describe("loadModel options", () => {
         const error = optionsError(() => parseLoadModelOptions({ model: "x.pt" }));
         expect(error.message).toContain('unknown option "model"');
         expect(error.message).toContain("modelPath");
+    });
+});
+
+describe("generate options: adaptiveBlock", () => {
+    test("true takes window floor(genLength / 4) and the model's delimiterThreshold, else 0.3", () => {
+        expect(parseGenerateOptions({ genLength: 128, adaptiveBlock: true }).adaptiveBlock).toEqual({ window: 32, delimiterThreshold: 0.3 });
+        expect(parseGenerateOptions({ genLength: 2, blockLength: 2, adaptiveBlock: true }).adaptiveBlock).toEqual({ window: 1, delimiterThreshold: 0.3 });
+        expect(parseGenerateOptions({ genLength: 10, adaptiveBlock: {} }, undefined, undefined, 0.5).adaptiveBlock).toEqual({ window: 2, delimiterThreshold: 0.5 });
+        expect(parseGenerateOptions({ adaptiveBlock: { window: 7, delimiterThreshold: 0.9 } }, undefined, undefined, 0.5).adaptiveBlock)
+            .toEqual({ window: 7, delimiterThreshold: 0.9 });
+        expect(parseGenerateOptions({ adaptiveBlock: false }).adaptiveBlock).toBeNull();
+    });
+
+    test("genLength need not be a multiple of blockLength, and steps is any count up to genLength", () => {
+        expect(parseGenerateOptions({ genLength: 100, blockLength: 32, adaptiveBlock: true })).toMatchObject({ genLength: 100, blockLength: 32 });
+        expect(parseGenerateOptions({ genLength: 100, blockLength: 32, strategy: "low-confidence", steps: 37, adaptiveBlock: true }).steps).toBe(37);
+        const error = optionsError(() => parseGenerateOptions({ genLength: 100, blockLength: 32, strategy: "random", steps: 101, adaptiveBlock: true }));
+        expect(error.issues[0]?.field).toBe("steps");
+        expect(error.message).toContain("from 1 to genLength (100)");
+        // Without adaptiveBlock the old rules hold.
+        expect(optionsError(() => parseGenerateOptions({ genLength: 100, blockLength: 32 })).issues[0]?.field).toBe("blockLength");
+    });
+
+    test.each([
+        [{ window: 0 }], [{ window: 1025 }], [{ window: 2.5 }], [{ delimiterThreshold: 1.5 }], [{ delimiterThreshold: -0.1 }],
+        ["yes"], [1],
+    ])("adaptiveBlock %p is rejected, saying what is allowed", (value) => {
+        const error = optionsError(() => parseGenerateOptions({ adaptiveBlock: value }));
+        expect(error.issues[0]?.field).toMatch(/^adaptiveBlock/);
+        expect(error.message).toContain("adaptiveBlock");
+    });
+
+    test("an unknown key of adaptiveBlock is rejected by name", () => {
+        expect(optionsError(() => parseGenerateOptions({ adaptiveBlock: { windows: 4 } })).message).toContain("windows");
     });
 });

@@ -64,6 +64,7 @@ class PoolAddon extends FakeAddon {
             metadataJson: JSON.stringify(validMetadata()),
             tokenizerJson: JSON.stringify(byteLevelTokenizerJson()),
             tokenizerConfigJson: JSON.stringify(tokenizerConfig()),
+            learnedFilterJson: "",
             fileBytes: 1234,
             methods: ["forward", "logits_at", "logits_at_padded"],
         };

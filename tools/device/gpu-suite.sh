@@ -4,6 +4,8 @@
 #   build the linux-x64-cuda prebuilt binary (prebuildify + cmake-js against Python's libtorch),
 #   run the GPU test suite, compute-sanitizer (memcheck, racecheck) and the kernel and step
 #   benchmarks. Everything it prints goes to $OUT/suite.log; JSON results to $OUT.
+# Knobs: SKIP_BUILD=1 (the committed prebuild), SUITE=kernel (kernel exactness only), SANITIZE=0,
+# KERNEL_BENCH=0, STEP_BENCH=0 (skip those stages).
 set -uo pipefail
 OUT="${OUT:-/tmp/localleap-out}"
 mkdir -p "$OUT"
@@ -50,10 +52,12 @@ else
   LOCALLEAP_TEST_MODEL=test/fixtures/generated/llada.pt node test/gpu/run.js || status=1
 fi
 
+if [ "${SANITIZE:-1}" = 1 ]; then
 stage "compute-sanitizer memcheck"
 compute-sanitizer --tool memcheck --error-exitcode 9 node test/gpu/sanitize.js test/fixtures/generated/llada.pt 2>&1 | tail -5 || status=1
 stage "compute-sanitizer racecheck"
 compute-sanitizer --tool racecheck --error-exitcode 9 node test/gpu/sanitize.js test/fixtures/generated/dream.pt 2>&1 | tail -5 || status=1
+fi
 
 if [ "${KERNEL_BENCH:-1}" = 1 ]; then
 stage "kernel benchmark: fused kernel vs eager PyTorch decision"
@@ -65,8 +69,10 @@ if [ -n "${KERNEL_AB:-}" ]; then
 fi
 fi
 
+if [ "${STEP_BENCH:-1}" = 1 ]; then
 stage "step overhead: engine step vs bare forward (fixture model)"
 node dist/bench/stepOverhead.js test/fixtures/generated/llada.pt "$OUT/step-fixture.json" 128 256 32 1
+fi
 
 stage "done (status $status)"
 exit $status

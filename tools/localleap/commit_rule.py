@@ -8,7 +8,7 @@ import numpy as np
 
 from . import hash_rng
 
-STRATEGIES = ("low-confidence", "random", "threshold", "localleap")
+STRATEGIES = ("low-confidence", "random", "threshold", "localleap", "learned")
 
 
 def argmax_except(score: np.ndarray, excluded: int) -> np.ndarray:
@@ -59,15 +59,25 @@ def ranks(masked: np.ndarray, keys: np.ndarray) -> np.ndarray:
 
 
 def commit_mask(strategy: str, masked: np.ndarray, conf: np.ndarray, keys: np.ndarray, k: int,
-                threshold: float, anchor_threshold: float, relaxed_threshold: float, radius: int) -> np.ndarray:
-    """commit_i = masked_i and (rank_i < k or c_i >= thr_i); thresholds compared in float32."""
+                threshold: float, anchor_threshold: float, relaxed_threshold: float, radius: int,
+                learned=None, accept_threshold: float = 0.96) -> np.ndarray:
+    """commit_i = masked_i and (rank_i < k or c_i >= thr_i); thresholds compared in float32.
+
+    "learned" (docs/decoding.md "Learned filter"): `learned` is the archive's LearnedFilter;
+    commit_i = masked_i and (rank_i < 1 or logit_i > float32(log(t / (1 - t))))."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}")
     masked = np.asarray(masked, dtype=bool)
     conf = np.asarray(conf, dtype=np.float32)
     n = len(conf)
-    if strategy in ("threshold", "localleap"):
+    if strategy in ("threshold", "localleap", "learned"):
         k = 1
+    if strategy == "learned":
+        from .learned_filter import logit_threshold
+        if learned is None:
+            raise ValueError('strategy "learned" needs the archive\'s learned filter')
+        accept = learned.logits(conf, masked) > logit_threshold(accept_threshold)
+        return masked & ((ranks(masked, keys) < k) | accept)
     thr = np.full(n, np.inf, dtype=np.float32)
     if strategy == "threshold":
         thr[:] = np.float32(threshold)

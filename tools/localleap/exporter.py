@@ -179,6 +179,21 @@ def check_export_options(dtype: str, device: str, attention: str, parity_prompts
     return device, attention
 
 
+def learned_filter_file(weights_dir: str) -> Dict[str, str]:
+    """{"learned_filter.json": text} when the weights folder has one (validated), else {}: the archive
+    carries its learned filter (docs/decoding.md "Learned filter")."""
+    from .learned_filter import FILE_NAME, MAX_BYTES, parse
+    path = os.path.join(weights_dir, FILE_NAME)
+    if not os.path.isfile(path):
+        return {}
+    if os.path.getsize(path) > MAX_BYTES:
+        raise ValueError(f"{path} is over the limit of {MAX_BYTES >> 20} MiB")
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    parse(text, path)
+    return {FILE_NAME: text}
+
+
 def export_model(weights_dir: str, out_path: str, dtype: str = "float32", device: str = "cpu",
                  attention: str = "auto", tokenizer_dir: Optional[str] = None, parity_prompts: int = 3,
                  log: Callable[[str], None] = _stderr) -> Dict:
@@ -202,6 +217,7 @@ def export_model(weights_dir: str, out_path: str, dtype: str = "float32", device
     log(f"saving {out_path}" + (f" with {', '.join(sorted(tok))}" if tok else " (no tokenizer files)"))
     extra = {"localleap.json": json.dumps(md, indent=2)}
     extra.update(tok)
+    extra.update(learned_filter_file(weights_dir))
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
     tmp = out_path + ".tmp"
     torch.jit.save(scripted, tmp, _extra_files=extra)

@@ -15,7 +15,7 @@ from .model import ModelConfig
 FORMAT_VERSION = 2  # 2: the KV-cache methods cache_full / cache_step and the kvCache field
 READABLE_VERSIONS = (1, 2)  # version 1 archives still load; they decode with cache "none" only
 META_FIELDS = ("name", "kind", "architecture", "mask_id", "eos_id", "end_ids", "pad_id", "logits_shifted",
-               "chat_template", "add_bos", "bos_token", "decoding_defaults")
+               "chat_template", "add_bos", "bos_token", "decoding_defaults", "delimiter_ids", "delimiter_threshold")
 MODEL_FIELDS = tuple(ModelConfig.__dataclass_fields__)
 # Keys a config.json may carry that the export decides itself (dtype, attention) or ignores.
 IGNORED_FIELDS = ("format", "format_version", "dtype", "torch_dtype", "attention", "exporter", "training")
@@ -25,6 +25,7 @@ ARCHITECTURES = ("llada", "dream")  # kind "diffusion" (the default: localleap.j
 CAUSAL_ARCHITECTURES = ("qwen2",)
 KINDS = ("diffusion", "causal")
 MAX_END_IDS = 8  # native/kernels/rule_types.h kMaxEndIds
+MAX_DELIMITER_IDS = 8  # native/kernels/rule_types.h kMaxDelimiterIds (AdaBlock's delimiter tokens)
 
 
 def snake(key: str) -> str:
@@ -165,8 +166,33 @@ def build_metadata(meta: Dict, cfg: ModelConfig, dtype: str, attention: str, def
     })
     if "decoding_defaults" in meta:  # calibrated per-model defaults (docs/model-format.md), kept as given
         md["decodingDefaults"] = meta["decoding_defaults"]
+    if kind == "diffusion":  # AdaBlock's delimiters (docs/model-format.md): given, or the tokenizer's newline
+        delimiters = meta["delimiter_ids"] if "delimiter_ids" in meta else newline_token_ids(tokenizer)
+        if delimiters or "delimiter_ids" in meta:
+            md["delimiterIds"] = delimiters
+    if kind == "diffusion" and "delimiter_threshold" in meta:
+        md["delimiterThreshold"] = meta["delimiter_threshold"]
     validate_metadata(md, tokenizer)
     return md
+
+
+def newline_token_ids(tokenizer: Optional[Dict]) -> list:
+    """The id of the token "\n" alone in a tokenizer.json ([] when it has none): the byte-level BPE
+    spelling "Ċ" (GPT-2 byte alphabet: LLaDA, Dream/Qwen2, the reference and fixture tokenizers), the
+    SentencePiece byte "<0x0A>", or a literal "\n" (a vocabulary entry or an added token)."""
+    if not isinstance(tokenizer, dict):
+        return []
+    model = tokenizer.get("model") or {}
+    vocab = model.get("vocab") if isinstance(model.get("vocab"), dict) else {}
+    added = {t.get("content"): t.get("id") for t in tokenizer.get("added_tokens") or [] if isinstance(t, dict)}
+    text = json.dumps([tokenizer.get("pre_tokenizer"), tokenizer.get("decoder")])
+    byte_level = '"ByteLevel"' in text
+    for spelling in (("Ċ",) if byte_level else ()) + ("<0x0A>", "\n"):
+        for table in (vocab, added):
+            tid = table.get(spelling)
+            if type(tid) is int:
+                return [tid]
+    return []
 
 
 def validate_decoding_defaults(dd) -> None:
@@ -263,6 +289,23 @@ def validate_metadata(md: Dict, tokenizer: Optional[Dict] = None) -> None:
         fail("endIds", f"must contain eosId {md['eosId']}, got {ends}")
     if not causal and md["maskId"] in ends:
         fail("endIds", f"must not contain maskId {md['maskId']}")
+    if "delimiterIds" in md:
+        dl = md["delimiterIds"]
+        if causal:
+            fail("delimiterIds", "must not be present in a causal archive (kind causal): adaptive blocks are a diffusion rule")
+        if not isinstance(dl, list) or not dl or len(dl) > MAX_DELIMITER_IDS:
+            fail("delimiterIds", f"must be a list of 1 to {MAX_DELIMITER_IDS} token ids (the engine's limit), got {dl!r}")
+        for d in dl:
+            if not is_int(d) or not 0 <= d < v:
+                fail("delimiterIds", f"{d!r} is not an integer in [0, {v})")
+            if d == md["maskId"]:
+                fail("delimiterIds", f"must not contain maskId {md['maskId']}")
+    if "delimiterThreshold" in md:
+        dt = md["delimiterThreshold"]
+        if causal:
+            fail("delimiterThreshold", "must not be present in a causal archive (kind causal)")
+        if type(dt) not in (int, float) or not 0 <= dt <= 1:
+            fail("delimiterThreshold", f"must be a number in [0, 1], got {dt!r}")
     if not is_int(md.get("maxLength")) or md["maxLength"] <= 0:
         fail("maxLength", f"must be a positive integer, got {md.get('maxLength')!r}")
     for k in ("addBos",) if causal else ("logitsShifted", "addBos"):

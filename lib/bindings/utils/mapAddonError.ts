@@ -1,9 +1,11 @@
 import {
     AbortError,
+    AdaptiveBlockUnsupportedError,
     CacheUnsupportedError,
     CudaUnavailableError,
     InternalError,
     InvalidOptionsError,
+    LearnedFilterError,
     LocalleapError,
     ModelCorruptError,
     ModelDisposedError,
@@ -68,6 +70,11 @@ export function mapAddonError(error: unknown, context: AddonCallContext): Locall
             return new ModelProbeError(message, error);
         case "CACHE_UNSUPPORTED":
             return new CacheUnsupportedError(message);
+        case "ADAPTIVE_BLOCK_UNSUPPORTED":
+            return new AdaptiveBlockUnsupportedError(message);
+        case "LEARNED_FILTER_INVALID":
+        case "LEARNED_FILTER_MISSING":
+            return new LearnedFilterError(code, message);
         case "PROMPT_TOO_LONG":
             return new PromptTooLongError({ message });
         case "CUDA_UNAVAILABLE":

@@ -14,6 +14,7 @@ export function formatModelInfo(info: ModelInfo): string {
             : `  format v${m.formatVersion}: KV cache ${info.kvCache.layers} layers x ${info.kvCache.kvHeads} kv heads x ${info.kvCache.headDim}, ` +
               `${info.kvCache.bytesPerPosition} bytes per position per row (${mib(info.kvCache.bytesPerRowAtMaxLength)} per row at maxLength), default cache ${info.defaultCache}`,
         `  decoding defaults: ${formatDecodingDefaults(info)}`,
+        `  learned filter: ${formatLearnedFilter(info)}`,
         `  tokenizer: ${info.tokenizerSource ?? "none (token-id input only)"}, chat template: ${info.hasChatTemplate ? "yes" : "no"}`,
     ].join("\n");
 }
@@ -32,4 +33,13 @@ export function formatDecodingDefaults(info: Pick<ModelInfo, "decodingDefaults">
     const c = d.calibration;
     const source = c === undefined ? "" : ` (calibrated ${c.date.slice(0, 10)} on ${c.prompts} prompts, ${c.metric}, budget ${c.budget} point${c.budget === 1 ? "" : "s"})`;
     return `${parts.join(", ")}; other fields built-in${source}`;
+}
+
+/** The archive's learned filter in one line (strategy "learned"), or that it has none. */
+export function formatLearnedFilter(info: Pick<ModelInfo, "learnedFilter">): string {
+    const f = info.learnedFilter;
+    if (f === null) return 'none (strategy "learned" unavailable; tools/train_filter.py trains one)';
+    const p = f.provenance;
+    return `blocks up to ${f.blockLength}, ${f.hidden} hidden units, default accept threshold ${f.acceptThreshold}; ` +
+        `trained ${p.date.slice(0, 10)} on ${p.problems.count} ${p.problems.split} problems at genLength ${p.genLength}`;
 }

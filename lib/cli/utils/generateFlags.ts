@@ -14,6 +14,7 @@ export const GENERATE_FLAGS: [flag: string, key: GenerateOptionName, description
     ["--anchor-threshold <x>", "anchorThreshold", "anchor threshold kappa, localleap only (default 0.9)", true],
     ["--relaxed-threshold <x>", "relaxedThreshold", "relaxed threshold tau, localleap only (default 0.75)", true],
     ["--radius <n>", "radius", "neighbourhood radius W, localleap only (default 4)", true],
+    ["--accept-threshold <x>", "acceptThreshold", "learned filter's accept threshold t, learned only (default: the filter's, else 0.96)", true],
     ["--temperature <x>", "temperature", "sampling temperature, 0 is greedy (default 0)", true],
     ["--seed <n>", "seed", "seed (default 0, or random when temperature > 0)", true],
     ["--cache <mode>", "cache", `KV cache: ${CACHE_MODES.join(", ")} (default ${DEFAULT_CACHE} on format-v2 models, none on v1)`, false],
@@ -63,7 +64,10 @@ export function addGenerateFlags(command: Command): Command {
         .option("--stop <text>", "stop string: the text ends before it (repeat for several)", (value: string, previous: string[] = []) => [...previous, value])
         .option("--stop-at-eos", "stop after the first block holding an end token")
         .option("--end-of-text", "stop a row at the step that commits an end token with nothing masked before it (EoTP)")
-        .option("--no-cuda-graph", "run CUDA steps eagerly instead of as CUDA graphs");
+        .option("--no-cuda-graph", "run CUDA steps eagerly instead of as CUDA graphs")
+        .option("--adaptive-block", "AdaBlock's adaptive block length: a block ends at a confident predicted newline (block-length is the default length)")
+        .addOption(new Option("--adaptive-window <n>", "positions past a block start searched for a delimiter (implies --adaptive-block; default gen-length / 4)").argParser(parseNumberFlag))
+        .addOption(new Option("--delimiter-threshold <x>", "confidence a delimiter needs to end a block (implies --adaptive-block; default the model's, else 0.3)").argParser(parseNumberFlag));
 }
 
 /**
@@ -91,7 +95,16 @@ export function generateOptionsFromFlags(flags: ModelAndGenerateFlags): Generate
         endOfText: flags.endOfText,
         stop: flags.stop,
         cudaGraph: flags.cudaGraph === false ? false : undefined,
+        adaptiveBlock: adaptiveBlockFromFlags(flags),
     }) as GenerateOptions;
+}
+
+/** --adaptive-block, --adaptive-window, --delimiter-threshold as the adaptiveBlock option (either number implies the flag). */
+function adaptiveBlockFromFlags(flags: ModelAndGenerateFlags): GenerateOptions["adaptiveBlock"] {
+    const window = flags.adaptiveWindow as number | undefined;
+    const delimiterThreshold = flags.delimiterThreshold as number | undefined;
+    if (window === undefined && delimiterThreshold === undefined) return flags.adaptiveBlock === true ? true : undefined;
+    return defined({ window, delimiterThreshold }) as { window?: number; delimiterThreshold?: number };
 }
 
 /** Drops undefined values, so that absent flags take the library's defaults. */

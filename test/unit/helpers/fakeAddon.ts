@@ -46,9 +46,12 @@ export class FakeAddonModel implements AddonModel {
         if (request.abort?.aborted) throw Object.assign(new Error("generation aborted"), { code: "ABORTED" });
         if (this.generateError) throw this.generateError;
         const tokens = Int32Array.from({ length: request.genLength }, (_, i) => this.nextTokens[i] ?? this.pad);
-        const blocks = request.genLength / request.blockLength;
+        const blocks = Math.ceil(request.genLength / request.blockLength);
         return {
-            rows: [{ tokens, steps: blocks * 2, stepsPerBlock: Int32Array.from({ length: blocks }, () => 2) }],
+            rows: request.prompts.map(() => ({
+                tokens, steps: blocks * 2, stepsPerBlock: Int32Array.from({ length: blocks }, () => 2),
+                blockLengths: Int32Array.from({ length: blocks }, (_, k) => Math.min(request.blockLength, request.genLength - k * request.blockLength)),
+            })),
             batchSteps: blocks * 2,
             totalMs: 100,
             stepMs: 80,
@@ -75,6 +78,7 @@ export interface FakeArchive {
     metadataJson?: string;
     tokenizerJson?: string;
     tokenizerConfigJson?: string;
+    learnedFilterJson?: string;
     methods?: string[];
 }
 
@@ -114,6 +118,7 @@ export class FakeAddon implements Addon {
             metadataJson: this.archive.metadataJson ?? "",
             tokenizerJson: this.archive.tokenizerJson ?? "",
             tokenizerConfigJson: this.archive.tokenizerConfigJson ?? "",
+            learnedFilterJson: this.archive.learnedFilterJson ?? "",
             fileBytes: 1234,
             methods: this.archive.methods ?? ["forward", "logits_at", "logits_at_padded"],
         };

@@ -120,11 +120,14 @@ def export_hf(checkpoint: str, out_path: str, dtype: str = "bfloat16", device: s
         meta.update({"mask_id": ids["mask_id"], "logits_shifted": fam.logits_shifted})
     if tok.chat_template is not None:
         meta["chat_template"] = tok.chat_template
+    if not causal:
+        # AdaBlock's delimiter threshold (its paper's values); the delimiter is the tokenizer's "\n" (build_metadata).
+        meta["delimiter_threshold"] = 0.5 if fam.architecture == "dream" else 0.3
     md = build_metadata(meta, cfg, dtype, attention, meta["name"], tok.config, tok.json)
     md["exporter"].update({"tool": "tools/export_hf.py", "family": fam.name, "source": meta["name"],
                            "ids": ids["sources"], "addBos": why_bos})
     log(f"  ids: {'causal, no mask' if causal else 'mask ' + str(md['maskId'])}, eos {md['eosId']}, end {md['endIds']}, "
-        f"pad {md['padId']}; "
+        f"pad {md['padId']}, delimiters {md.get('delimiterIds', 'none')}; "
         f"addBos {md['addBos']} ({why_bos}); chat template {'yes' if md['chatTemplate'] else 'none'}")
     plan = plan_weights(checkpoint, fam, m)
     n_params = sum(int(torch.Size(info.shape).numel()) for _, info, _ in plan.tensors.values())
