@@ -123,6 +123,8 @@ void resolveCall(CallState& c, const ModelConfig& config) {
       out.dllmForwards = r.apd->steps;
       out.arForwards = r.apd->arForwards;
       out.acceptedPerStep = r.apd->acceptedPerStep;
+      // One block, the generation span, once a step ran (as a block strategy's decoded blocks).
+      out.blockLengths.assign(r.apd->steps > 0 ? 1 : 0, G);
     }
   }
   c.result.batchSteps = c.stepIndex;
