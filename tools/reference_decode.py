@@ -16,7 +16,8 @@ A result: {"rows": [{"tokens": [genLength ids], "steps", "stepsPerBlock", "finis
 
 "strategy": "apd" (docs/decoding.md "APD"): also "arModel": "path/causal.pt", "mixtureWeight"
 (R, default 0.7), "kvWindow" (W, default 16, null: no dLLM cache), "maxLookahead" (M, default
-100); blockLength must be genLength or left out; steps, thresholds, radius and cache do not apply.
+100); blockLength must be genLength or left out; steps, thresholds, radius, cache, adaptiveBlock and
+acceptThreshold do not apply; endOfText stops a row as stopAtEos does (APD commits left to right).
 A result row: {"tokens", "steps", "dllmForwards", "arForwards", "acceptedPerStep",
 "stepsPerBlock": [steps], "finishReason"}; the result also has "vocabWidth".
 """
@@ -53,7 +54,8 @@ def run_apd_case(c: dict, models: dict, device: str) -> dict:
     seeds = c["seeds"] if c["seeds"] is not None else [c["seed"]] * len(c["prompts"])
     block = None if "blockLength" not in c["given"] else c["blockLength"]
     out = apd_decode(models[c["model"]], ar, c["prompts"], c["genLength"], c["mixtureWeight"], c["kvWindow"],
-                     c["maxLookahead"], c["temperature"], seeds, c["stopAtEos"], block)
+                     c["maxLookahead"], c["temperature"], seeds,
+                     c["stopAtEos"] or c["endOfText"], block)
     for row in out["rows"]:
         row["stepsPerBlock"] = [row["steps"]]
     return out

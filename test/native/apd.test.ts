@@ -143,15 +143,19 @@ describe("strategy apd through the public API", () => {
     });
 
     test("generate() and endOfText equal the reference; the result has dllmForwards, arForwards, acceptedPerStep", async () => {
-        const [want] = runReferenceDecoder([{ model: DREAM_FIXTURE, arModel: CAUSAL_FIXTURE, prompts: [PROMPTS[0]!], genLength: GEN, strategy: "apd", stopAtEos: true, temperature: 0 } as unknown as ReferenceCase]) as unknown as { rows: ApdRow[] }[];
-        for (const options of [{ stopAtEos: true }, { endOfText: true }]) {
+        const optionSets = [{ stopAtEos: true }, { endOfText: true }];
+        // The reference's endOfText stops a row as its stopAtEos does (APD commits left to right).
+        const wants = runReferenceDecoder(optionSets.map((options) => ({ model: DREAM_FIXTURE, arModel: CAUSAL_FIXTURE, prompts: [PROMPTS[0]!], genLength: GEN, strategy: "apd", ...options, temperature: 0 }) as unknown as ReferenceCase)) as unknown as { rows: ApdRow[] }[];
+        for (const [i, options] of optionSets.entries()) {
             const result = await model.generate(PROMPTS[0]!, { strategy: "apd", genLength: GEN, ...options });
-            const w = want!.rows[0]!;
+            const w = wants[i]!.rows[0]!;
             expect(result.steps).toBe(w.steps);
             expect(result.dllmForwards).toBe(w.dllmForwards);
             expect(result.arForwards).toBe(w.arForwards);
             expect(result.acceptedPerStep).toEqual(w.acceptedPerStep);
             expect(result.stepsPerBlock).toEqual([w.steps]);
+            // One block, the generation span.
+            expect(result.blockLengths).toEqual([GEN]);
         }
     });
 
@@ -175,6 +179,10 @@ describe("strategy apd through the public API", () => {
             [{ maxLookahead: 0 }, "maxLookahead"],
             [{ blockLength: 8 }, "blockLength"],
             [{ cache: "dual" }, "cache"],
+            // Main's block-rule features that do not combine with APD.
+            [{ adaptiveBlock: true }, "adaptiveBlock"],
+            [{ adaptiveBlock: { window: 4 } }, "adaptiveBlock"],
+            [{ acceptThreshold: 0.9 }, "acceptThreshold"],
         ];
         for (const [options, field] of bad) {
             const error = await model.generate(PROMPTS[0]!, { strategy: "apd", genLength: GEN, ...options } as never).catch((e: unknown) => e);
