@@ -3,9 +3,9 @@
 // κ / τ / W sweep; writes bench.json, bench.md and SVG plots.
 //   node dist/bench/run.js [--device cpu|cuda] [--problems N] [--batch B] [--gen 128,256] [--sweep]
 //                          [--out DIR] [--model FILE.pt] [--sweep-problems N] [--budget-s S]
-//                          [--cache none,prefix,dual] [--learned] ...
+//                          [--cache none,prefix,dual] [--decoders] [--resume OLD/bench.json] ...
 // `npm run bench` runs it on the CPU with the defaults below; runBenchmark() is the same for a CLI.
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, hostname, loadavg } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -19,6 +19,7 @@ import { accuracyVsStepsSvg, sweepSvg, tokensPerSecondSvg } from "./accuracy/plo
 import { defaultProblemsPath, loadProblems, type Problem } from "./accuracy/problems";
 import { createProgress, type Progress } from "./accuracy/progress";
 import { type BenchMeta, type BenchReport, type BenchSection, reportMarkdown } from "./accuracy/report";
+import { readBenchJson, resumableRows } from "./accuracy/resume";
 import { runConfig } from "./accuracy/runner";
 import { aupByFamily, type ConfigSummary, summarize } from "./accuracy/summarize";
 import { problemMessages } from "./accuracy/prompt";
@@ -89,6 +90,8 @@ export interface BenchmarkOptions {
     progress?: boolean;
     /** The command line recorded in the outputs. */
     command?: string;
+    /** An earlier bench.json of the same measurement: its finished rows are kept, not run again. */
+    resume?: string;
     /** Command line only: rewrite bench.md and the plots of this bench.json instead of running. */
     replot?: string;
 }
@@ -127,6 +130,14 @@ export async function runBenchmark(options: BenchmarkOptions = {}): Promise<Benc
 
         const meta = describe(model, { problemsFile, problems, batch, threads: options.threads ?? 0, command: options.command ?? "runBenchmark()" });
         const report: BenchReport = { meta, main: emptySection(problems.length), seconds: 0 };
+        let mainToRun = mainList;
+        if (options.resume !== undefined) {
+            const resumed = resumableRows(options.resume, meta, mainList.map((c) => c.name));
+            meta.resumedFrom = resumed.from;
+            report.main.configs.push(...resumed.rows);
+            report.main.aup = aupByFamily(report.main.configs);
+            mainToRun = mainList.filter((c) => !resumed.from.rows.includes(c.name));
+        }
         if (sweep) {
             report.sweep = {
                 ...emptySection(sweepProblems.length),
@@ -142,7 +153,7 @@ export async function runBenchmark(options: BenchmarkOptions = {}): Promise<Benc
         // Warm-up (not measured): libraries, allocator, kernels.
         await model.generate(problemMessages((problems[0] as Problem).question), { genLength: 32, strategy: "low-confidence" });
 
-        const total = mainList.length * problems.length + sweepList.length * sweepProblems.length;
+        const total = mainToRun.length * problems.length + sweepList.length * sweepProblems.length;
         const progress = createProgress(total, options.progress ?? true);
         const write = () => {
             report.seconds = (performance.now() - t0) / 1000;
@@ -151,7 +162,7 @@ export async function runBenchmark(options: BenchmarkOptions = {}): Promise<Benc
         };
         const budget = options.budgetSeconds ?? 0;
         try {
-            await runSection(model, mainList, problems, report.main, { batch, answerText, progress, budget, t0, write });
+            await runSection(model, mainToRun, problems, report.main, { batch, answerText, progress, budget, t0, write });
             if (report.sweep) await runSection(model, sweepList, sweepProblems, report.sweep, { batch, answerText, progress, budget, t0, write });
         } finally {
             progress.stop();
@@ -242,7 +253,7 @@ function describe(model: Model, o: { problemsFile: string; problems: Problem[]; 
 /** Rewrites bench.md and the plots of a bench.json (into `out`, default its folder). */
 export function replot(jsonFile: string, out: string = path.dirname(jsonFile)): void {
     mkdirSync(out, { recursive: true });
-    writeOutputs(out, JSON.parse(readFileSync(jsonFile, "utf8")) as BenchReport);
+    writeOutputs(out, JSON.parse(readBenchJson(jsonFile)) as BenchReport);
 }
 
 function writeOutputs(out: string, report: BenchReport): void {
@@ -286,6 +297,7 @@ export function parseBenchArgs(argv: string[]): BenchmarkOptions {
             threads: { type: "string" },
             "no-progress": { type: "boolean" },
             replot: { type: "string" },
+            resume: { type: "string" },
         },
         strict: true,
     });
@@ -324,6 +336,7 @@ export function parseBenchArgs(argv: string[]): BenchmarkOptions {
     if (threads !== undefined) o.threads = threads;
     if (values["no-progress"]) o.progress = false;
     if (values.replot !== undefined) o.replot = values.replot;
+    if (values.resume !== undefined) o.resume = values.resume;
     return o;
 }
 

@@ -12,6 +12,8 @@ export interface BenchMeta {
     batch: number;
     /** What ms/step and tokens/s mean at this batch size. */
     timingNote: string;
+    /** Rows taken over from an earlier, interrupted run of the same measurement (--resume). */
+    resumedFrom?: { date: string; command: string; rows: string[] };
 }
 
 /** One part of a run: the main table or the sweep. */
@@ -106,6 +108,9 @@ export function reportMarkdown(report: BenchReport): string {
         `- wall time of the whole run: ${report.seconds.toFixed(0)} s; host load average (1, 5, 15 min) at start ${loads(m.host.loadAverageAtStart)}` +
             (m.host.loadAverageAtEnd ? `, at end ${loads(m.host.loadAverageAtEnd)}` : "") +
             " (other processes sharing the CPU slow the timings)",
+        ...(m.resumedFrom && m.resumedFrom.rows.length > 0
+            ? [`- resumed: ${m.resumedFrom.rows.join(", ")} come from the run of ${m.resumedFrom.date} (\`${m.resumedFrom.command}\`), same problems, batch, model and binary`]
+            : []),
         "",
         ...(report.main.configs.length > 0 || report.main.skipped.length > 0 ? section("Held-out table", report.main) : []),
     ];

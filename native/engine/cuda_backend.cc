@@ -76,7 +76,23 @@ class CudaBackend : public StepBackend {
     StepBackend::runApd(row, params);
   }
 
+  // A step that runs out of device memory gives every bucket's buffers and graphs back (they are
+  // only a speed-up, and each shape's graphs keep a memory pool of their own: a long run over many
+  // shapes fills the device with them) and runs once more before the error reaches the call.
   void run(StepPlan& plan) override {
+    try {
+      runOnce(plan);
+      return;
+    } catch (const c10::OutOfMemoryError&) {
+    } catch (const EngineError& e) {
+      if (e.code() != ErrorCode::kOutOfMemory) throw;
+    }
+    releaseBuckets();
+    runOnce(plan);
+  }
+
+ private:
+  void runOnce(StepPlan& plan) {
     c10::cuda::CUDAStreamGuard guard(stream_);
     const int B = plan.batch, W = plan.width, stride = plan.blockStride;
     // ---- the bucket ----
@@ -197,6 +213,7 @@ class CudaBackend : public StepBackend {
     }
   }
 
+ public:
   // Caches are pooled by shape: a tensor no call holds any more (use_count 1: only the pool) is
   // handed out again, so a graph captured against it stays valid for the next call of that shape.
   at::Tensor allocateCache(int batch, int length) override {
@@ -215,10 +232,7 @@ class CudaBackend : public StepBackend {
       kv = allocateKvCache(cacheSpec_, cacheDtype_, batch, length, device_);
     } catch (const EngineError& e) {
       if (e.code() != ErrorCode::kOutOfMemory || cache_.empty()) throw;
-      // The buckets' buffers and graphs are only a speed-up: give them back and try once more.
-      checkCuda(cudaStreamSynchronize(rawStream_), "finishing earlier steps");
-      cache_.clear();
-      c10::cuda::CUDACachingAllocator::emptyCache();
+      releaseBuckets();  // only a speed-up: give them back and try once more
       kv = allocateKvCache(cacheSpec_, cacheDtype_, batch, length, device_);
     }
     kvPool_.push_back(kv);
@@ -227,6 +241,12 @@ class CudaBackend : public StepBackend {
 
  private:
   using Key = std::tuple<int, int, int, int, bool, int>;
+
+  void releaseBuckets() {
+    checkCuda(cudaStreamSynchronize(rawStream_), "finishing earlier steps");
+    cache_.clear();
+    c10::cuda::CUDACachingAllocator::emptyCache();
+  }
 
   ShapeBuffers& buffersFor(const BucketShape& s) {
     Key key{s.batch, s.width, s.blockStride, s.logitsCount, s.padded, (int)s.cache};

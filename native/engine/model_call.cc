@@ -24,6 +24,20 @@ bool insideStorage(const at::Tensor& t) {
   return (last + 1) * (uint64_t)t.element_size() <= (uint64_t)t.storage().nbytes();
 }
 
+// The line of a (multi-line TorchScript) error message that names an allocation failure, "" if none:
+// CUDA's caching allocator and the CPU allocator word it differently.
+std::string outOfMemoryLine(const std::string& message) {
+  std::istringstream in(message);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find("out of memory") != std::string::npos || line.find("can't allocate memory") != std::string::npos) {
+      const size_t first = line.find_first_not_of(" \t");
+      return first == std::string::npos ? line : line.substr(first);
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 c10::IValue invokeMethod(torch::jit::Method& method, std::vector<c10::IValue> args);
@@ -48,6 +62,13 @@ c10::IValue invokeMethod(torch::jit::Method& method, std::vector<c10::IValue> ar
   } catch (const std::bad_alloc&) {
     throw;
   } catch (const c10::Error& e) {
+    // TorchScript re-raises an allocation failure inside the method as a plain error: keep it
+    // OUT_OF_MEMORY (the caller can free memory and retry), not a malformed archive.
+    const std::string oom = outOfMemoryLine(e.what_without_backtrace());
+    if (!oom.empty()) {
+      throw EngineError(ErrorCode::kOutOfMemory, "model method " + method.name() + " ran out of memory (" + oom +
+                                                     "). Use a shorter genLength or prompt, a smaller batch, or free memory.");
+    }
     badOutput("model method " + method.name() + " raised: " + e.what_without_backtrace());
   } catch (const std::exception& e) {
     badOutput("model method " + method.name() + " raised: " + e.what());

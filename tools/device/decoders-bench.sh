@@ -11,7 +11,8 @@
 # with the others on equal terms), ATTENTION (auto; manual avoids cuDNN's SDPA, which failed on the
 # H200 for a padded bf16 batch of 1000 rows: "mha_graph.execute ... is_good()"), PARITY_PROMPTS
 # (export.py's scripted-vs-eager check, default 4), SKIP_MAIN=1 (leave lc-G out), SKIP_BUILD (1: the prebuild in prebuilds/, which must be built from this tree's native/), DEVICE,
-# PYTHON, DTYPE. Rehearsal on CPU:
+# PYTHON, DTYPE, RESUME (an earlier, interrupted run's bench.json: its finished rows are kept, bench/run.ts --resume).
+# Rehearsal on CPU:
 #   DEVICE=cpu PYTHON=/usr/bin/python3 DTYPE=float32 GEN=32 PROBLEMS=2 OUT=/tmp/dec-rehearsal bash tools/device/decoders-bench.sh
 set -uo pipefail
 OUT="${OUT:-/tmp/localleap-decoders}"
@@ -46,7 +47,7 @@ ALL="$(node -e "
 CONFIGS="${CONFIGS:-$MAIN_ROWS,$ALL}"
 stage "held-out table: ${PROBLEMS:-all} problems, gen $GEN, cache $CACHE, batch $BATCH, deadline $DEADLINE_S s: $CONFIGS"
 node dist/bench/run.js --device "$DEVICE" --model "$MODEL" --batch "$BATCH" --gen "$GEN" ${PROBLEMS:+--problems "$PROBLEMS"} \
-  --cache "$CACHE" --decoders --model-defaults --configs "$CONFIGS" --budget-s "$(budget "$DEADLINE_S" 5)" --no-progress --out "$OUT" || die "bench"
+  --cache "$CACHE" --decoders --model-defaults --configs "$CONFIGS" --budget-s "$(budget "$DEADLINE_S" 5)" ${RESUME:+--resume "$RESUME"} --no-progress --out "$OUT" || die "bench"
 
 stage "done"
 ls -la "$OUT"

@@ -73,3 +73,10 @@ class BPELite:
                 out.append(ch)
         out.append(buf.decode("utf-8", "replace"))
         return "".join(out)
+
+    def token_id(self, token: str) -> int:
+        if token in self.added:
+            return self.added[token]
+        if token in self.vocab:
+            return self.vocab[token]
+        raise KeyError(f"token {token!r} is not in the tokenizer")

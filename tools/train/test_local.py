@@ -366,6 +366,7 @@ class RefAdapter:
         self.vocab, self.mask_id, self.eos_id = fake.V, toks.mask_id, toks.eos_id
         self.end_ids, self.pad_id = list(toks.end_ids), toks.pad_id
         self.shifted, self.max_length = False, 4096
+        self.learned_filter = None  # the strategies this test compares need none
 
     def logits(self, canvas, positions, left_pad):
         z = self.fake.logits_at_padded(torch.from_numpy(np.asarray(canvas)), torch.from_numpy(np.asarray(positions)),

@@ -60,8 +60,9 @@ RESUME_KEYS = ("seed", "hidden", "layers", "heads", "ff", "untied", "prompt_len"
                "weight_decay", "clip", "eps", "total_steps", "plan_later_s", "plan_safety")
 
 
-def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser(description=__doc__):
+    """The argument parser (train_causal.py takes it and changes defaults)."""
+    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", required=True, help="make_data.py output (train.jsonl, heldout.jsonl, corpus.jsonl)")
     ap.add_argument("--tokenizer", help="folder or tokenizer.json (Hugging Face); default: --out")
     ap.add_argument("--out", required=True, help="ship folder: config.json, shards, index, tokenizer, log")
@@ -129,6 +130,11 @@ def parse_args(argv=None):
                          "a resume that is not exact anyway, e.g. weights-only on a cold machine)")
     ap.add_argument("--data-cache", help="encoded problems and corpus (.npz): read when it matches the data files, "
                                          "tokenizer and layout, else written (saves the encoding in a resumed call)")
+    return ap
+
+
+def parse_args(argv=None, ap=None):
+    ap = ap or build_parser()
     a = ap.parse_args(argv)
     a._defaults = {k: ap.get_default(k) for k in RESUME_KEYS}
     if a.smoke:
@@ -526,8 +532,9 @@ def plot_log(log_path, png_path):
     return True
 
 
-def export(model, cfg, data: Data, a, tok_dir, out, log_path, extra):
-    """bf16 weights as shards (< 8 MiB each) + config.json + tokenizer files + training log."""
+def export_weights(model, cfg, out):
+    """The bf16 shards (< 8 MiB each) and index of model in out, read back and checked;
+    returns (tensors, writer)."""
     mm = import_model()
     shapes = mm.parameter_shapes(cfg)
     sd = model.state_dict()
@@ -546,13 +553,11 @@ def export(model, cfg, data: Data, a, tok_dir, out, log_path, extra):
         if fn.endswith(".safetensors"):
             size = os.path.getsize(os.path.join(out, fn))
             assert size < 8 << 20, f"{fn} is {size} bytes, not < 8 MiB"
-    conf = dict(cfg.to_dict())
-    conf.update({"name": MODEL_NAME, "architecture": "llada", "mask_id": data.mask, "eos_id": data.eos,
-                 "end_ids": [data.eos, data.eot], "pad_id": data.pad, "logits_shifted": False,
-                 "dtype": "bfloat16", "bos_token": BOS, "add_bos": False, "chat_template": CHAT_TEMPLATE,
-                 "training": {k: extra.get(k) for k in ("steps", "tokens", "train_loop_s", "stage_s", "device", "torch")}})
-    with open(os.path.join(out, "config.json"), "w") as f:
-        json.dump(conf, f, indent=1)
+    return tensors, writer
+
+
+def copy_side_files(tok_dir, out, log_path):
+    """tokenizer.json, tokenizer_config.json of tok_dir and the training log into out."""
     if tok_dir and os.path.abspath(tok_dir) != os.path.abspath(out):
         for fn in ("tokenizer.json", "tokenizer_config.json"):
             src = os.path.join(tok_dir, fn)
@@ -560,6 +565,19 @@ def export(model, cfg, data: Data, a, tok_dir, out, log_path, extra):
                 shutil.copy(src, os.path.join(out, fn))
     if os.path.abspath(log_path) != os.path.abspath(os.path.join(out, "training_log.jsonl")):
         shutil.copy(log_path, os.path.join(out, "training_log.jsonl"))
+
+
+def export(model, cfg, data: Data, a, tok_dir, out, log_path, extra):
+    """bf16 weights as shards (< 8 MiB each) + config.json + tokenizer files + training log."""
+    tensors, writer = export_weights(model, cfg, out)
+    conf = dict(cfg.to_dict())
+    conf.update({"name": MODEL_NAME, "architecture": "llada", "mask_id": data.mask, "eos_id": data.eos,
+                 "end_ids": [data.eos, data.eot], "pad_id": data.pad, "logits_shifted": False,
+                 "dtype": "bfloat16", "bos_token": BOS, "add_bos": False, "chat_template": CHAT_TEMPLATE,
+                 "training": {k: extra.get(k) for k in ("steps", "tokens", "train_loop_s", "stage_s", "device", "torch")}})
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(conf, f, indent=1)
+    copy_side_files(tok_dir, out, log_path)
     n_bytes = sum(t.numel() * 2 for t in tensors.values())
     log(f"exported {len(tensors)} tensors, {n_bytes / 1e6:.2f} MB bf16, writer: {writer} -> {out}")
     return {"weights_bytes_bf16": n_bytes, "writer": writer}
@@ -588,27 +606,8 @@ def resume_source(a):
     return {"kind": kind, "state": state, "weights": weights}
 
 
-def main(argv=None, tokenizer=None):
-    a = parse_args(argv)
-    t_begin = time.time()
-    resumed = resume_source(a) if a.resume else None
-    deadline = t_begin + a.minutes * 60.0
-    if a.max_minutes:
-        deadline = min(deadline, t_begin + a.max_minutes * 60.0)
-    device = torch.device(a.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    torch.manual_seed(a.seed)
-    np.random.seed(a.seed)
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-    logdir = a.logdir or a.out
-    os.makedirs(logdir, exist_ok=True)
-    os.makedirs(a.out, exist_ok=True)
-    tok_dir = a.tokenizer or a.out
-    if tokenizer is None:
-        tokenizer = HFTokenizer(tok_dir)
-    mm = import_model()
-
+def load_data(a, tokenizer, tok_dir, device):
+    """Data of --work (or of --data-cache when it matches), on device."""
     key = data_cache_key(a, tok_dir) if a.data_cache else None
     encoded = load_encoded(a.data_cache, key) if a.data_cache else None
     if encoded is not None:
@@ -627,27 +626,25 @@ def main(argv=None, tokenizer=None):
     data.encoded = None
     if data.train["n"] == 0:
         raise SystemExit("no training problem fits --prompt-len/--max-answer")
+    return data
 
-    cfg = mm.ModelConfig(vocab_size=tokenizer.vocab_size, hidden_size=a.hidden, num_layers=a.layers,
-                         num_heads=a.heads, intermediate_size=a.ff, tie_embeddings=not a.untied,
-                         max_length=a.prompt_len + a.gen_long)
-    model = mm.DiffusionLM(cfg).to(device)
-    init_weights(model, cfg)
-    model.train()
-    n_params = sum(p.numel() for p in model.parameters())
-    log(f"model {cfg.to_dict()}: {n_params / 1e6:.2f}M parameters, {2 * n_params / 1e6:.2f} MB in bf16, "
-        f"device {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}), torch {torch.__version__}")
-    opt, opt_kind = make_optimizer(model, a, device)
+
+def make_amp(device):
+    """The autocast context of training: bf16 on CUDA, none elsewhere."""
     use_amp = device.type == "cuda"
 
     def amp():
         if use_amp:
             return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
         return torch.autocast(device_type="cpu", enabled=False) if hasattr(torch, "autocast") else _null()
+    return amp
 
-    def loss_fn(*xs):
-        return masked_diffusion_loss(model, *xs, mask_id=data.mask, eps=a.eps)
 
+def compile_loss(model, loss_fn, a, device, data, shapes, gen, amp, opt, batch_fn=None):
+    """--compile: the step's loss function, compiled (each block, or all of it) when asked and
+    possible, else eager, after a warm-up step of every shape (batches from batch_fn, default
+    make_batch); returns (loss function, compiled, mode, seconds)."""
+    batch_fn = batch_fn or make_batch
     step_loss = loss_fn
     compiled = False
     mode = a.compile
@@ -658,17 +655,10 @@ def main(argv=None, tokenizer=None):
     if mode == "full" and not hasattr(torch, "compile"):
         mode = "off"
     want_compile = mode != "off"
-    gen = torch.Generator(device=device)
-    gen.manual_seed(a.seed)
-    shapes = [("short", a.gen_short, a.batch_tokens // (a.prompt_len + a.gen_short)),
-              ("long", a.gen_long, a.batch_tokens // (a.prompt_len + a.gen_long))]
-    for name, G, rows in shapes:
-        if rows < 2:
-            raise SystemExit(f"--batch-tokens {a.batch_tokens} is too small for {name} rows")
 
     def warm(fn):
         for name, G, rows in shapes:
-            b = make_batch(data, a, G, rows, gen)
+            b = batch_fn(data, a, G, rows, gen)
             with amp():
                 loss, _, _ = fn(*b)
             loss.backward()
@@ -704,6 +694,56 @@ def main(argv=None, tokenizer=None):
     if not compiled:
         warm(step_loss)
     compile_s = time.time() - t_c
+    return step_loss, compiled, mode, compile_s
+
+
+def main(argv=None, tokenizer=None):
+    a = parse_args(argv)
+    t_begin = time.time()
+    resumed = resume_source(a) if a.resume else None
+    deadline = t_begin + a.minutes * 60.0
+    if a.max_minutes:
+        deadline = min(deadline, t_begin + a.max_minutes * 60.0)
+    device = torch.device(a.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    torch.manual_seed(a.seed)
+    np.random.seed(a.seed)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    logdir = a.logdir or a.out
+    os.makedirs(logdir, exist_ok=True)
+    os.makedirs(a.out, exist_ok=True)
+    tok_dir = a.tokenizer or a.out
+    if tokenizer is None:
+        tokenizer = HFTokenizer(tok_dir)
+    mm = import_model()
+
+    data = load_data(a, tokenizer, tok_dir, device)
+
+    cfg = mm.ModelConfig(vocab_size=tokenizer.vocab_size, hidden_size=a.hidden, num_layers=a.layers,
+                         num_heads=a.heads, intermediate_size=a.ff, tie_embeddings=not a.untied,
+                         max_length=a.prompt_len + a.gen_long)
+    model = mm.DiffusionLM(cfg).to(device)
+    init_weights(model, cfg)
+    model.train()
+    n_params = sum(p.numel() for p in model.parameters())
+    log(f"model {cfg.to_dict()}: {n_params / 1e6:.2f}M parameters, {2 * n_params / 1e6:.2f} MB in bf16, "
+        f"device {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}), torch {torch.__version__}")
+    opt, opt_kind = make_optimizer(model, a, device)
+    amp = make_amp(device)
+
+    def loss_fn(*xs):
+        return masked_diffusion_loss(model, *xs, mask_id=data.mask, eps=a.eps)
+
+    gen = torch.Generator(device=device)
+    gen.manual_seed(a.seed)
+    shapes = [("short", a.gen_short, a.batch_tokens // (a.prompt_len + a.gen_short)),
+              ("long", a.gen_long, a.batch_tokens // (a.prompt_len + a.gen_long))]
+    for name, G, rows in shapes:
+        if rows < 2:
+            raise SystemExit(f"--batch-tokens {a.batch_tokens} is too small for {name} rows")
+
+    step_loss, compiled, mode, compile_s = compile_loss(model, loss_fn, a, device, data, shapes, gen, amp, opt)
     log(f"warm-up ({mode + ' compile' if compiled else 'eager'}) {compile_s:.1f}s; optimizer AdamW ({opt_kind}); "
         f"rows/step short {shapes[0][2]}, long {shapes[1][2]}; budget left {deadline - time.time():.0f}s")
 
