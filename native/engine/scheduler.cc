@@ -254,16 +254,22 @@ StepPlan buildPlan(const std::vector<Row*>& rows, StepKind kind, CacheMode cache
   return plan;
 }
 
-// The row finished its current block: count its steps, stop at an end token, or move on.
-void finishBlock(Row& r, const ModelConfig& config) {
-  CallState& c = *r.call;
-  RowResult& out = c.result.rows[r.index];
+// The row's current block ends (finished, or cut by an end of text): its steps and length go into
+// the result, and the next block's steps count from here.
+void recordBlock(Row& r) {
+  RowResult& out = r.call->result.rows[r.index];
   if ((int)out.stepsPerBlock.size() <= r.block) out.stepsPerBlock.resize(r.block + 1, 0);
   out.stepsPerBlock[r.block] = r.steps - r.stepsBefore;
   out.blockLengths.push_back(r.blockLen);
   r.stepsBefore = r.steps;
   out.steps = r.steps;
   r.blockSteps = 0;
+}
+
+// The row finished its current block: count its steps, stop at an end token, or move on.
+void finishBlock(Row& r, const ModelConfig& config) {
+  CallState& c = *r.call;
+  recordBlock(r);
   r.blockDone = false;
   const int G = c.call->request.genLength;
   const int nextStart = r.blockStart + r.blockLen;
@@ -290,21 +296,15 @@ int endOfTextColumn(const Row& r, const ModelConfig& config) {
   for (int col = lo; col < hi; ++col) {
     const int64_t token = r.canvas[col];
     if (token == config.maskId) return -1;
-    if (std::find(config.endIds.begin(), config.endIds.end(), token) != config.endIds.end()) return col;
+    if (rule::isEndToken(r.params, token)) return col;
   }
   return -1;
 }
 
 // The row's text ended at `column`: everything after it becomes EOS and the row is done, mid-block.
 void stopAtEndOfText(Row& r, int column, const ModelConfig& config) {
-  RowResult& out = r.call->result.rows[r.index];
   std::fill(r.canvas.begin() + column + 1, r.canvas.end(), (int64_t)config.eosId);
-  if ((int)out.stepsPerBlock.size() <= r.block) out.stepsPerBlock.resize(r.block + 1, 0);
-  out.stepsPerBlock[r.block] = r.steps - r.stepsBefore;
-  out.blockLengths.push_back(r.blockLen);
-  r.stepsBefore = r.steps;
-  out.steps = r.steps;
-  r.blockSteps = 0;
+  recordBlock(r);
   r.done = true;
 }
 
@@ -344,7 +344,7 @@ void stepApd(CallState& c, const std::vector<Row*>& rows, StepBackend& backend, 
         const int64_t token = a.canvas[a.lastFrom + i];
         er.positions.push_back(a.lastFrom + i - r->genStart);
         er.tokens.push_back((int32_t)token);
-        ended = ended || std::find(config.endIds.begin(), config.endIds.end(), token) != config.endIds.end();
+        ended = ended || rule::isEndToken(r->params, token);
       }
       RowResult& out = c.result.rows[r->index];
       out.steps = a.steps;
