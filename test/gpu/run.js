@@ -36,14 +36,7 @@ async function main() {
     }
     console.log(`GPU tests on ${info.cudaDeviceName} (libtorch ${info.torchVersion}, CUDA ${info.cudaVersion})`);
     const files = fs.readdirSync(compiled).filter((f) => f.endsWith(".test.js")).map((f) => path.join(compiled, f));
-    // Test files in parallel (GPU_TEST_CONCURRENCY, default 1): each is a process of its own with
-    // its own models, and the long kernel-exactness files are mostly host work.
-    const concurrency = Number(process.env.GPU_TEST_CONCURRENCY ?? "1");
-    if (!Number.isInteger(concurrency) || concurrency < 1) {
-        console.error(`GPU_TEST_CONCURRENCY: expected an integer >= 1, got ${JSON.stringify(process.env.GPU_TEST_CONCURRENCY)}`);
-        process.exit(1);
-    }
-    const r = spawnSync(process.execPath, ["--test", `--test-concurrency=${concurrency}`, ...files], { stdio: "inherit", cwd: root });
+    const r = spawnSync(process.execPath, ["--test", "--test-concurrency=1", ...files], { stdio: "inherit", cwd: root });
     process.exit(r.status ?? 1);
 }
 
