@@ -150,7 +150,9 @@ def main(argv=None, tokenizer=None):
         if hasattr(torch.backends.cuda, "enable_cudnn_sdp"):  # masked bf16 batches: the cuDNN kernel failed (BENCHMARKS)
             torch.backends.cuda.enable_cudnn_sdp(False)
         if a.memory_fraction:
-            torch.cuda.set_per_process_memory_fraction(a.memory_fraction, device)
+            # It takes a device with an index ("cuda" alone raised ValueError on the 2026-12-02 run).
+            index = device.index if device.index is not None else torch.cuda.current_device()
+            torch.cuda.set_per_process_memory_fraction(a.memory_fraction, index)
     report = a.report or os.path.join(a.out, "training-report")
     os.makedirs(report, exist_ok=True)
     os.makedirs(a.out, exist_ok=True)
