@@ -100,4 +100,4 @@ print(f"HELD-OUT ACCURACY (greedy AR): {100 * e.get('accuracy', float('nan')):.1
 PY
 echo "stage seconds: data ${T_STAGE[data]}, train+eval ${T_STAGE[train+eval]}, export+check ${T_STAGE[export+check]}"
 [ "$CHECK_OK" = 1 ] || die "export or archive check (the folder is in \$OUT/reference-ar all the same)"
-echo "TRAIN AR OK in $(elapsed) s: commit \$OUT/reference-ar as models/reference-ar/ and fill TODO-MEASURED in docs/reference-model.md"
+echo "TRAIN AR OK in $(elapsed) s: commit \$OUT/reference-ar as models/reference-ar/ and fill the \"not measured\" rows of docs/reference-model.md"
