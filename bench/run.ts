@@ -14,7 +14,7 @@ import type { Model } from "../lib/model";
 import type { DeviceOption } from "../lib/types";
 import { packageRoot } from "../lib/utils/packageRoot";
 import { answerTextFor } from "./accuracy/answerText";
-import { baseName, type BenchConfig, cacheVariants, decoderConfigs, mainConfigs, modelDefaultConfigs, sweepConfigs } from "./accuracy/configs";
+import { apdConfigs, baseName, type BenchConfig, cacheVariants, decoderConfigs, mainConfigs, modelDefaultConfigs, sweepConfigs } from "./accuracy/configs";
 import { accuracyVsStepsSvg, sweepSvg, tokensPerSecondSvg } from "./accuracy/plots";
 import { defaultProblemsPath, loadProblems, type Problem } from "./accuracy/problems";
 import { createProgress, type Progress } from "./accuracy/progress";
@@ -70,6 +70,10 @@ export interface BenchmarkOptions {
      * decodingDefaults; a calibrated archive's picks scored on the benchmark's problems).
      */
     modelDefaults?: boolean;
+    /** A causal LM (kind causal) loaded beside the model (loadModel's apd.arModelPath): needed by --apd. */
+    arModelPath?: string;
+    /** Add APD (apdConfigs) to the main table; needs arModelPath. */
+    apd?: boolean;
     /** Add the further decoders (decoderConfigs: endOfText, adaptive blocks, the learned filter) to the main table. */
     decoders?: boolean;
     /** Run the κ / τ / W sweep too. */
@@ -105,6 +109,7 @@ export async function runBenchmark(options: BenchmarkOptions = {}): Promise<Benc
         device: options.device ?? "cpu",
         threads: options.threads ?? 0,
         ...(options.modelPath !== undefined && { modelPath: options.modelPath }),
+        ...(options.arModelPath !== undefined && { apd: { arModelPath: options.arModelPath } }),
     });
     try {
         const device = model.info.device;
@@ -115,7 +120,7 @@ export async function runBenchmark(options: BenchmarkOptions = {}): Promise<Benc
         const gens = options.genLengths ?? [128, 256];
         const only = options.configs === undefined ? null : new Set(options.configs);
         const pick = (list: BenchConfig[]) => list.filter((c) => only === null || only.has(c.name) || only.has(baseName(c)));
-        const mainConfigsAll = gens.flatMap((g) => [...mainConfigs(g), ...(options.modelDefaults ? modelDefaultConfigs(g) : []), ...(options.decoders ? decoderConfigs(g) : [])]);
+        const mainConfigsAll = gens.flatMap((g) => [...mainConfigs(g), ...(options.modelDefaults ? modelDefaultConfigs(g) : []), ...(options.decoders ? decoderConfigs(g) : []), ...(options.apd ? apdConfigs(g) : [])]);
         const mainList = options.sweepOnly ? [] : pick(options.caches === undefined ? mainConfigsAll : cacheVariants(mainConfigsAll, options.caches));
         const sweepGen = options.sweepGenLength ?? 256;
         const sweep = options.sweep === true || options.sweepOnly === true;
@@ -288,6 +293,8 @@ export function parseBenchArgs(argv: string[]): BenchmarkOptions {
             cache: { type: "string" },
             "model-defaults": { type: "boolean" },
             decoders: { type: "boolean" },
+            apd: { type: "boolean" },
+            "ar-model": { type: "string" },
             sweep: { type: "boolean" },
             "sweep-only": { type: "boolean" },
             "sweep-problems": { type: "string" },
@@ -323,6 +330,9 @@ export function parseBenchArgs(argv: string[]): BenchmarkOptions {
     if (values.cache !== undefined) o.caches = parseCacheModes(values.cache, "--cache");
     if (values["model-defaults"]) o.modelDefaults = true;
     if (values.decoders) o.decoders = true;
+    if (values.apd) o.apd = true;
+    if (values["ar-model"] !== undefined) o.arModelPath = values["ar-model"];
+    if (o.apd && o.arModelPath === undefined) throw new Error("--apd needs --ar-model FILE.pt (a causal-LM archive, docs/model-format.md)");
     if (values.sweep) o.sweep = true;
     if (values["sweep-only"]) o.sweepOnly = true;
     const sweepProblems = int("sweep-problems", values["sweep-problems"]);

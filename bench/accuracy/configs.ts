@@ -22,7 +22,8 @@ export type Family =
     | "threshold+adaptive"
     | "localleap+adaptive"
     | "localleap+adaptive+stop"
-    | "learned";
+    | "learned"
+    | "apd";
 
 /** One configuration: a name, its family and the generate() options it runs with. */
 export interface BenchConfig {
@@ -96,6 +97,26 @@ export function learned(genLength: number, t: number): BenchConfig {
 /** The learned filter at a few accept thresholds (bench --learned): its own AUP family. */
 export function learnedConfigs(genLength: number): BenchConfig[] {
     return [0.99, 0.96, 0.9, 0.8].map((t) => learned(genLength, t));
+}
+
+/**
+ * APD (docs/decoding.md "APD") with mixture weight R, dLLM cache window W (null: none) and
+ * lookahead M; left to right over the whole generation (blockLength = genLength), stopping at the
+ * end token (stopAtEos). The model must be loaded with a causal LM (bench --ar-model).
+ */
+export function apd(genLength: number, r: number, w: number | null = 16, m = 100): BenchConfig {
+    return {
+        name: `apd-${genLength}-r${r}${w === 16 ? "" : `-w${w ?? "none"}`}${m === 100 ? "" : `-m${m}`}`,
+        family: "apd",
+        genLength,
+        description: `APD R=${r} W=${w ?? "none"} M=${m}, stopAtEos`,
+        options: { genLength, blockLength: genLength, temperature: 0, seed: 0, strategy: "apd", mixtureWeight: r, kvWindow: w, maxLookahead: m, stopAtEos: true },
+    };
+}
+
+/** APD at a few R (the paper demo's W 16, M 100), and R 0.7 without the dLLM cache (bench --apd). */
+export function apdConfigs(genLength: number): BenchConfig[] {
+    return [...[0.5, 0.7, 0.9, 1].map((r) => apd(genLength, r)), apd(genLength, 0.7, null)];
 }
 
 /**

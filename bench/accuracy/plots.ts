@@ -17,7 +17,8 @@ const FAMILY_COLOR: Record<Family, string> = {
     "threshold+adaptive": "#64b5cd",
     "localleap+adaptive": "#8c8c8c",
     "localleap+adaptive+stop": "#ccb974",
-    learned: "#8c8c8c",
+    learned: "#e377c2",
+    apd: "#17becf",
 };
 const SHAPES: MarkerShape[] = ["circle", "square", "diamond", "triangle"];
 

@@ -25,6 +25,9 @@ export interface RowResult {
     finishReason: GenerateResult["finishReason"];
     promptTokens: number;
     text: string;
+    /** APD only: the causal LM's forwards and the tokens each step accepted. */
+    arForwards?: number;
+    acceptedPerStep?: number[];
 }
 
 /** One generate() call of a batch. */
@@ -100,6 +103,7 @@ export async function runConfig(
                 finishReason: result.finishReason,
                 promptTokens: result.promptTokens,
                 text,
+                ...(result.acceptedPerStep !== undefined && { arForwards: result.arForwards ?? 0, acceptedPerStep: result.acceptedPerStep }),
             });
         });
         options.onRows?.(rows);

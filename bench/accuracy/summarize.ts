@@ -51,6 +51,8 @@ export interface ConfigSummary {
     cudaGraphFallbackReasons: string[];
     /** A few decodes, for the eye. */
     examples: { id: string; gold: number; pred: number | string | null; steps: number; text: string }[];
+    /** APD: mean causal-LM forwards per problem (absent for the other strategies). */
+    meanArForwards?: number;
     /** Every row, compactly: id, predicted answer, correct, steps. */
     rows: { id: string; pred: number | string | null; correct: boolean; steps: number }[];
 }
@@ -90,7 +92,9 @@ export function summarize(run: ConfigRun): ConfigSummary {
     const pct = (count: number) => (n > 0 ? (100 * count) / n : 0);
     const steps = sum(rows.map((r) => r.steps));
     // Adaptive blocks: the blocks decoded and their lengths are in blockLengths (fixed blocks: Lb each).
-    const committed = sum(rows.map((r) => (r.blockLengths !== undefined ? Math.min(G, sum(r.blockLengths)) : G - Lb * r.stepsPerBlock.filter((s) => s === 0).length)));
+    // APD commits what its steps accept (the EOS padding after a stop is not committed by a step).
+    const apdRows = rows.filter((r) => r.acceptedPerStep !== undefined);
+    const committed = apdRows.length === n && n > 0 ? sum(apdRows.map((r) => sum(r.acceptedPerStep as number[]))) : sum(rows.map((r) => (r.blockLengths !== undefined ? Math.min(G, sum(r.blockLengths)) : G - Lb * r.stepsPerBlock.filter((s) => s === 0).length)));
     let contentTokens = 0;
     let contentSteps = 0;
     for (const r of rows) {
@@ -129,6 +133,7 @@ export function summarize(run: ConfigRun): ConfigSummary {
         cudaGraphCalls: batches.filter((b) => b.cudaGraph).length,
         cudaGraphFallbackReasons: [...new Set(batches.map((b) => b.cudaGraphFallbackReason).filter((s) => s !== ""))],
         examples: rows.slice(0, 3).map((r) => ({ id: r.id, gold: r.gold, pred: answerToJson(r.pred), steps: r.steps, text: r.text })),
+        ...(apdRows.length > 0 && { meanArForwards: sum(apdRows.map((r) => r.arForwards ?? 0)) / apdRows.length }),
         rows: rows.map((r) => ({ id: r.id, pred: answerToJson(r.pred), correct: r.correct, steps: r.steps })),
     };
 }
