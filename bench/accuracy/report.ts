@@ -76,6 +76,13 @@ export const DEFINITIONS = [
         "y_max the best accuracy of any configuration in the same table.",
 ];
 
+// APD rows take a causal-LM forward beside each dLLM forward (mean steps counts the dLLM's).
+function apdForwards(configs: readonly ConfigSummary[]): string[] {
+    const apd = configs.filter((c) => c.meanArForwards !== undefined);
+    if (apd.length === 0) return [];
+    return [`Causal-LM forwards per problem (APD): ${apd.map((c) => `${c.name} ${f1(c.meanArForwards as number)}`).join(", ")}.`, ""];
+}
+
 function section(title: string, s: BenchSection, extra: string[] = []): string[] {
     const yMax = Math.max(0, ...s.configs.map((c) => c.accuracy));
     return [
@@ -84,6 +91,7 @@ function section(title: string, s: BenchSection, extra: string[] = []): string[]
         ...extra,
         ...configTable(s.configs),
         "",
+        ...apdForwards(s.configs),
         ...(s.skipped.length > 0 ? [`Not run (time budget): ${s.skipped.join(", ")}.`, ""] : []),
         `AUP (y_max = ${f1(yMax)}%):`,
         "",

@@ -3,9 +3,17 @@
 import { describe, expect, test } from "@jest/globals";
 import { apd, apdConfigs } from "../../bench/accuracy/configs";
 import type { RowResult } from "../../bench/accuracy/runner";
+import { type BenchMeta, reportMarkdown } from "../../bench/accuracy/report";
 import { summarize } from "../../bench/accuracy/summarize";
 import { parseBenchArgs } from "../../bench/run";
 import { parseGenerateOptions } from "../../lib/options";
+
+const META: BenchMeta = {
+    date: "d", command: "c", model: { name: "m", path: "p", dtype: "float32", device: "cpu", parameterBytes: 1 },
+    build: { variantName: "cpu-torch1.13", torchVersion: "1.13", cudaVersion: "", cudaDeviceName: "" },
+    host: { cpus: 2, cpuModel: "x", threads: 0, node: "v20", platform: "linux-x64", hostname: "h", loadAverageAtStart: [0, 0, 0] },
+    problems: { file: "f", count: 2, first: "a", last: "b" }, batch: 2, timingNote: "",
+};
 
 const row = (id: string, accepted: number[], ar: number): RowResult => ({
     id, gold: 1, pred: 1n, correct: true, steps: accepted.length, stepsPerBlock: [accepted.length], blockLengths: [256],
@@ -34,6 +42,8 @@ describe("bench: APD configurations", () => {
         expect(s.tpf).toBeCloseTo(18 / 7, 10);
         expect(s.meanArForwards).toBe(3.5);
         expect(s.accuracy).toBe(100);
+        const md = reportMarkdown({ meta: META, main: { problems: 2, configs: [s], aup: [], skipped: [] }, seconds: 1 });
+        expect(md).toContain("Causal-LM forwards per problem (APD): apd-256-r0.7 3.5.");
     });
 
     test("--apd needs --ar-model", () => {
