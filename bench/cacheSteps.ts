@@ -30,6 +30,7 @@ import type { AddonGenerateResult, AddonModel, AddonStepEvent } from "../lib/bin
 import { getAddon } from "../lib/bindings/getAddon";
 import { drawAxes, linearScale, niceDomain, Svg } from "../lib/utils/svg";
 import { type CacheGenerateRequest, type CacheMode, cacheStepTimings, parseCacheModes } from "./cacheTypes";
+import { ordinaryPrompt } from "./syntheticPrompt";
 
 /** The issue's reference figure: d3LLM-LLaDA served by SGLang, H100, batch 1. */
 export const REFERENCE = { name: "d3LLM-LLaDA on SGLang", tokensPerSecond: 545, machine: "H100", batch: 1 } as const;
@@ -508,10 +509,7 @@ async function main(): Promise<void> {
     const info = await loaded.model.configure({ vocabSize: m.vocabSize, maskId: m.maskId, eosId: m.eosId, endIds: m.endIds, padId: m.padId, logitsShifted: m.logitsShifted, maxLength: m.maxLength, ...(m.kvCache && { kvCache: m.kvCache }) });
     const loadMs = performance.now() - t0;
     log(`loaded ${modelPath} (${m.name}, ${info.dtype}, ${(info.parameterBytes / 2 ** 30).toFixed(2)} GiB) in ${(loadMs / 1000).toFixed(1)} s on ${buildInfo.cudaDeviceName || device}; methods ${loaded.methods.join(", ")}`);
-    // Ordinary tokens: never the mask or an end token (as bench/stepOverhead.ts).
-    const special = new Set<number>([m.maskId, ...m.endIds]);
-    const ordinary = Array.from({ length: Math.min(m.vocabSize, 1000) }, (_, i) => i).filter((id) => !special.has(id));
-    const prompt = Int32Array.from({ length: promptLength }, (_, i) => ordinary[(i * 7919) % ordinary.length] as number);
+    const prompt = ordinaryPrompt(m, promptLength); // ordinary tokens: never the mask or an end token
 
     const { runs, left } = buildPlan(modes, {
         batches: ints("batch", values.batch),

@@ -4,6 +4,7 @@
 // (genLengths: one or several, comma-separated; the model loads once)
 import { writeFileSync } from "node:fs";
 import { getAddon } from "../lib/bindings/getAddon";
+import { ordinaryPrompt } from "./syntheticPrompt";
 
 async function main(): Promise<void> {
     const [modelPath, out = "step-overhead.json", p = "128", g = "256", lb = "32", b = "1"] = process.argv.slice(2);
@@ -14,10 +15,7 @@ async function main(): Promise<void> {
     const loaded = await addon.loadModel({ path: modelPath, device: "cuda", threads: 0 });
     const m = JSON.parse(loaded.metadataJson);
     const info = await loaded.model.configure({ vocabSize: m.vocabSize, maskId: m.maskId, eosId: m.eosId, endIds: m.endIds, padId: m.padId, logitsShifted: m.logitsShifted, maxLength: m.maxLength, ...(m.kvCache && { kvCache: m.kvCache }) });
-    // Any ordinary tokens: never the mask or an end token.
-    const special = new Set<number>([m.maskId, ...m.endIds]);
-    const ordinary = Array.from({ length: Math.min(m.vocabSize, 1000) }, (_, i) => i).filter((id) => !special.has(id));
-    const prompt = Int32Array.from({ length: promptLength }, (_, i) => ordinary[(i * 7919) % ordinary.length] as number);
+    const prompt = ordinaryPrompt(m, promptLength); // ordinary tokens: never the mask or an end token
     const rows: Record<string, number | string>[] = [];
     for (const genLength of genLengths) {
         const results: Record<string, number | string> = { model: m.name, dtype: info.dtype, promptLength, genLength, blockLength, batch, device: buildInfo.cudaDeviceName };

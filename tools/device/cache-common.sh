@@ -1,4 +1,4 @@
-# Shared by tools/device/cache8b.sh, cache8b-engine.sh, cache-accuracy.sh, calibrate-v2.sh, decoders-bench.sh and apd-bench.sh (sourced after they
+# Shared by tools/device/cache8b.sh, cache8b-engine.sh, cache-accuracy.sh, calibrate-v2.sh, decoders-bench.sh, apd-bench.sh and apd-shapes.sh (sourced after they
 # set OUT, DEADLINE_S and T_START and define die): the stage log, the time budget, node and
 # node_modules from .device/ (tools/device/pack.sh), the CUDA binary built from native/ with
 # prebuildify (SKIP_BUILD=1: the committed prebuild). DEVICE=cpu skips the GPU checks (CPU rehearsals).
