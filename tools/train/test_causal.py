@@ -19,7 +19,6 @@ import os
 import sys
 import tempfile
 import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -29,22 +28,9 @@ import torch  # noqa: E402
 import common  # noqa: E402
 import make_data  # noqa: E402
 import train_causal  # noqa: E402
+from checks import check, summary  # noqa: E402
 
-RESULTS = []
 REF = os.path.join(common.REPO, "models", "reference")
-
-
-def check(fn):
-    def run(*a):
-        t = time.time()
-        try:
-            fn(*a)
-            RESULTS.append(True)
-            print(f"PASS {fn.__name__} ({time.time() - t:.1f}s)", flush=True)
-        except Exception:  # noqa: BLE001
-            RESULTS.append(False)
-            print(f"FAIL {fn.__name__}\n{traceback.format_exc()}", flush=True)
-    return run
 
 
 @check
@@ -116,9 +102,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="causal-test-") as tmp:
         train_export_eval(tmp)
     cache_equals_plain()
-    n_ok = sum(RESULTS)
-    print(f"{n_ok} passed, {len(RESULTS) - n_ok} failed ({time.time() - t:.1f}s)")
-    return 0 if n_ok == len(RESULTS) else 1
+    return summary(t)
 
 
 if __name__ == "__main__":

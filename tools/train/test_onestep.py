@@ -21,7 +21,6 @@ import re
 import sys
 import tempfile
 import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -29,20 +28,9 @@ sys.path.insert(0, HERE)
 import common  # noqa: E402
 import make_data  # noqa: E402
 import problems  # noqa: E402
+from checks import run_check, summary  # noqa: E402
 
-RESULTS = []
 MULTI_DIGEST = "2fd78017c99b51bf318d0999cc5185f5ae664ac7e5ec2a0b950ae3c8ec3423bf"  # train:/heldout: 0..299
-
-
-def check(fn):
-    t = time.time()
-    try:
-        fn()
-        RESULTS.append(True)
-        print(f"PASS {fn.__name__} ({time.time() - t:.1f}s)", flush=True)
-    except Exception:  # noqa: BLE001
-        RESULTS.append(False)
-        print(f"FAIL {fn.__name__}\n{traceback.format_exc()}", flush=True)
 
 
 def multistep_unchanged():
@@ -135,6 +123,5 @@ def make_data_split():
 if __name__ == "__main__":
     t0 = time.time()
     for f in (multistep_unchanged, onestep_correct_and_deterministic, phrasing_variety, make_data_split):
-        check(f)
-    print(f"{sum(RESULTS)} passed, {len(RESULTS) - sum(RESULTS)} failed ({time.time() - t0:.1f}s)")
-    sys.exit(0 if all(RESULTS) else 1)
+        run_check(f)
+    sys.exit(summary(t0))

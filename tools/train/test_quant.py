@@ -20,7 +20,6 @@ import os
 import sys
 import tempfile
 import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -32,23 +31,12 @@ import common  # noqa: E402
 import problems  # noqa: E402
 import quantize  # noqa: E402
 from bpe_lite import BPELite  # noqa: E402
+from checks import run_check, summary  # noqa: E402
 from decoder import DecodeConfig, Tokens, generate  # noqa: E402
 from localleap import quant, weights  # noqa: E402
 
 REF = os.path.join(common.REPO, "models", "reference")
-RESULTS = []
 FIGURES = {}
-
-
-def check(fn, *a):
-    t = time.time()
-    try:
-        fn(*a)
-        RESULTS.append(True)
-        print(f"PASS {fn.__name__} ({time.time() - t:.1f}s)", flush=True)
-    except Exception:  # noqa: BLE001
-        RESULTS.append(False)
-        print(f"FAIL {fn.__name__}\n{traceback.format_exc()}", flush=True)
 
 
 def round_trip():
@@ -173,9 +161,8 @@ if __name__ == "__main__":
     ap.add_argument("--prompts", type=int, default=20, help="held-out prompts decoded (half heldout:, half heldout1:)")
     a = ap.parse_args()
     t0 = time.time()
-    check(round_trip)
+    run_check(round_trip)
     with tempfile.TemporaryDirectory() as d:
-        check(reference_int8, os.path.join(d, "ref-int8"), a.prompts)
+        run_check(reference_int8, os.path.join(d, "ref-int8"), a.prompts)
     print("figures:", FIGURES)
-    print(f"{sum(RESULTS)} passed, {len(RESULTS) - sum(RESULTS)} failed ({time.time() - t0:.1f}s)")
-    sys.exit(0 if all(RESULTS) else 1)
+    sys.exit(summary(t0))

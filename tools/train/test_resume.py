@@ -20,8 +20,6 @@ import os
 import shutil
 import sys
 import tempfile
-import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -31,23 +29,10 @@ import torch  # noqa: E402
 import common  # noqa: E402
 import make_data  # noqa: E402
 import train  # noqa: E402
+from checks import check, summary  # noqa: E402
 from test_local import SMOKE_LAYOUT, CharTokenizer  # noqa: E402
 
-RESULTS = []
 __test__ = False  # a script, not a pytest module
-
-
-def check(fn):
-    def run(*a):
-        t = time.time()
-        try:
-            fn(*a)
-            RESULTS.append(True)
-            print(f"PASS {fn.__name__} ({time.time() - t:.1f}s)", flush=True)
-        except Exception:  # noqa: BLE001
-            RESULTS.append(False)
-            print(f"FAIL {fn.__name__}\n{traceback.format_exc()}", flush=True)
-    return run
 
 
 def tokenizer(work):
@@ -254,9 +239,7 @@ def main():
             print("kept", tmp)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    passed = sum(RESULTS)
-    print(f"{passed} passed, {len(RESULTS) - passed} failed")
-    return 0 if passed == len(RESULTS) else 1
+    return summary()
 
 
 if __name__ == "__main__":
