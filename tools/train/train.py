@@ -697,6 +697,27 @@ def compile_loss(model, loss_fn, a, device, data, shapes, gen, amp, opt, batch_f
     return step_loss, compiled, mode, compile_s
 
 
+def describe_model(model, cfg, device, kind):
+    """The parameter count, logged with the configuration, size and device (train.py, train_causal.py)."""
+    n_params = sum(p.numel() for p in model.parameters())
+    log(f"{kind} {cfg.to_dict()}: {n_params / 1e6:.2f}M parameters, {2 * n_params / 1e6:.2f} MB in bf16, "
+        f"device {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}), torch {torch.__version__}")
+    return n_params
+
+
+def optimizer_step(model, opt, a, step_loss, batch, amp):
+    """One update: the loss under autocast, backward, gradient clipping, the optimizer step.
+    Returns step_loss's (loss, problem part, corpus part)."""
+    with amp():
+        loss, lp, lc = step_loss(*batch)
+    loss.backward()
+    if a.clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip)
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    return loss, lp, lc
+
+
 def main(argv=None, tokenizer=None):
     a = parse_args(argv)
     t_begin = time.time()
@@ -726,9 +747,7 @@ def main(argv=None, tokenizer=None):
     model = mm.DiffusionLM(cfg).to(device)
     init_weights(model, cfg)
     model.train()
-    n_params = sum(p.numel() for p in model.parameters())
-    log(f"model {cfg.to_dict()}: {n_params / 1e6:.2f}M parameters, {2 * n_params / 1e6:.2f} MB in bf16, "
-        f"device {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}), torch {torch.__version__}")
+    n_params = describe_model(model, cfg, device, "model")
     opt, opt_kind = make_optimizer(model, a, device)
     amp = make_amp(device)
 
@@ -883,14 +902,7 @@ def main(argv=None, tokenizer=None):
         for g in opt.param_groups:
             g["lr"] = lr
         name, G, rows = shapes[1] if rng.random() < a.p_long else shapes[0]
-        b = make_batch(data, a, G, rows, gen)
-        with amp():
-            loss, lp, lc = step_loss(*b)
-        loss.backward()
-        if a.clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+        loss, lp, lc = optimizer_step(model, opt, a, step_loss, make_batch(data, a, G, rows, gen), amp)
         step += 1
         ntok = rows * (a.prompt_len + G)
         tokens += ntok

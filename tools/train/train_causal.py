@@ -35,8 +35,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import BOS, CHAT_TEMPLATE, REPO, import_model, log  # noqa: E402
-from train import (args_dict, build_parser, compile_loss, copy_side_files, export_weights, init_weights,  # noqa: E402
-                   load_data, lr_at, make_amp, make_batch, make_optimizer, parse_args, plot_log)
+from train import (args_dict, build_parser, compile_loss, copy_side_files, describe_model, export_weights,  # noqa: E402
+                   init_weights, load_data, lr_at, make_amp, make_batch, make_optimizer, optimizer_step, parse_args,
+                   plot_log)
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -169,9 +170,7 @@ def main(argv=None, tokenizer=None):
     model = CausalLM(cfg).to(device)
     init_weights(model, cfg)
     model.train()
-    n_params = sum(p.numel() for p in model.parameters())
-    log(f"causal model {cfg.to_dict()}: {n_params / 1e6:.2f}M parameters, {2 * n_params / 1e6:.2f} MB in bf16, "
-        f"device {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}), torch {torch.__version__}")
+    n_params = describe_model(model, cfg, device, "causal model")
     opt, opt_kind = make_optimizer(model, a, device)
     amp = make_amp(device)
 
@@ -226,14 +225,7 @@ def main(argv=None, tokenizer=None):
         for g in opt.param_groups:
             g["lr"] = lr
         name, G, rows = shapes[1] if len(shapes) > 1 and rng.random() < a.p_long else shapes[0]
-        b = make_batch(data, a, G, rows, gen)
-        with amp():
-            loss, lp, lc = step_loss(*b)
-        loss.backward()
-        if a.clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+        loss, lp, lc = optimizer_step(model, opt, a, step_loss, make_batch(data, a, G, rows, gen), amp)
         step += 1
         ntok = rows * (a.prompt_len + G)
         tokens += ntok
