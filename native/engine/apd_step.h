@@ -1,8 +1,10 @@
-// APD (docs/decoding.md "APD"): one step of one row, the dLLM's draft over a sliding lookahead,
-// the causal LM's verification in one forward and the accept rule (native/kernels/apd_accept.h).
-// The scheduler (the one decode loop) owns the rows and calls StepBackend::runApd; the back ends
-// share this runner, which runs both forwards on the back end's device and the accept rule on the
-// host over the logits copied back (correct first: a kernel may replace it later).
+// APD (docs/decoding.md "APD"): one step of a call's running rows, the dLLM's draft over each
+// row's sliding lookahead, the causal LM's verification and the accept rule
+// (native/kernels/apd_accept.h). The scheduler (the one decode loop) owns the rows and calls
+// StepBackend::runApd with all of a call's running rows; the back ends share this runner, which
+// batches the rows' forwards (one dLLM forward and one causal-LM forward per step where the rows'
+// shapes allow it: "Batched rows" in apd_step.cc) on the back end's device and runs the accept
+// rule per row on the host over the logits copied back (correct first: a kernel may replace it).
 #pragma once
 #include <torch/script.h>
 
@@ -37,6 +39,9 @@ struct ApdStepParams {
   int maxLookahead = 100;
   float invTemperature = 0.0f;
   int vocabWidth = 0;
+  // Most bytes of float32 logits [B, K, vocab] one batched forward may return: larger groups of
+  // rows are cut into several forwards (the scheduler's LOCALLEAP_LOGITS_BUDGET_BYTES budget).
+  int64_t logitsBudget = int64_t(1) << 30;
 };
 
 class ApdRunner {
@@ -44,8 +49,20 @@ class ApdRunner {
   // dllm / ar: the two archives' modules on `device`; the dtypes are those of their logits.
   ApdRunner(torch::jit::Module& dllm, torch::jit::Module& ar, const ModelConfig& config, at::ScalarType dllmDtype,
             at::ScalarType arDtype, c10::Device device);
-  // Runs one step of `row` (docs/decoding.md "One step of a row", steps 1 to 6).
-  void step(ApdRowState& row, const ApdStepParams& params);
+  // Runs one step of each of `rows` (docs/decoding.md "One step of a row", steps 1 to 6), their
+  // forwards batched; each row's result is the one it gets stepped alone, bit for bit on CPU float32.
+  void step(const std::vector<ApdRowState*>& rows, const ApdStepParams& params);
+
+  // A row's scratch of one step (the logits pointers point into host copies kept for the step).
+  struct Work {
+    ApdRowState* row = nullptr;
+    int L = 0, c = 0, right = 0, n = 0, end = 0;
+    bool verify = false;  // the causal LM runs for this row this step
+    const float* zd = nullptr;  // host float32 [n, V'], position c + i
+    const float* za = nullptr;  // host float32 [end - c, V'], row i predicts position c + 1 + i
+    std::vector<int32_t> draft, target;
+    std::vector<uint64_t> bases;
+  };
 
  private:
   torch::jit::Module& dllm_;
@@ -53,9 +70,21 @@ class ApdRunner {
   ModelConfig config_;
   at::ScalarType dllmDtype_, arDtype_;
   c10::Device device_;
-  std::optional<BlockLogitsCall> dllmLogits_;
-  std::optional<KvCacheCall> dllmKv_, arKv_;
-  std::vector<int32_t> draft_, target_;
+  enum class DllmMethod { kLogits, kFull, kStep };
+  void dllmGroup(const std::vector<int>& group, DllmMethod method, int windowWidth, const ApdStepParams& p);
+  void arGroup(const std::vector<int>& group, bool full);
+  // {K, T} of a forward over `group`: its shared outputs and its columns.
+  std::pair<int, int> dllmShape(const std::vector<int>& group) const;
+  std::pair<int, int> arShape(const std::vector<int>& group, bool full) const;
+  BlockLogitsCall& dllmLogits(bool padded);
+  KvCacheCall& dllmKv(bool padded);
+  KvCacheCall& arKv(bool padded);
+
+  // [0]: without left_pad (a lone row, or rows of one alignment), [1]: with it.
+  std::optional<BlockLogitsCall> dllmLogits_[2];
+  std::optional<KvCacheCall> dllmKv_[2], arKv_[2];
+  std::vector<Work> work_;
+  std::vector<at::Tensor> hostLogits_;  // this step's logits on the host, which Work points into
 };
 
 // The APD-specific checks of a request (after validateRequest's common ones): INVALID_ARGUMENT,

@@ -69,11 +69,12 @@ class CudaBackend : public StepBackend {
     cudaStreamDestroy(rawStream_);
   }
 
-  // APD: the shared runner on this model's stream (its forwards on the GPU; the accept rule on the
-  // host over the logits it copies back, docs/decoding.md "APD").
-  void runApd(ApdRowState& row, const ApdStepParams& params) override {
+  // APD: the shared runner on this model's stream (the call's rows' batched forwards on the GPU,
+  // without CUDA graphs; the accept rule on the host over the logits it copies back,
+  // docs/decoding.md "APD", "Batched rows").
+  void runApd(const std::vector<ApdRowState*>& rows, const ApdStepParams& params) override {
     c10::cuda::CUDAStreamGuard guard(stream_);
-    StepBackend::runApd(row, params);
+    StepBackend::runApd(rows, params);
   }
 
   // A step that runs out of device memory gives every bucket's buffers and graphs back (they are

@@ -67,8 +67,8 @@ struct CallState {
   // A call with a KV cache decodes as a group of its own, its rows in step (the cache's window is
   // one set of columns): the layout and steps of today's padded batch, exactly.
   bool lockstep = false;
-  // Strategy apd: the call's rows each step alone (one dLLM forward per row per step, their own
-  // cursors and caches), all of them in one iteration of the loop.
+  // Strategy apd: the call's running rows each take a step of their own (their own cursors and
+  // caches) in one iteration of the loop, their forwards batched by the runner (apd_step.cc).
   bool apd = false;
   ApdStepParams apdParams;
   at::Tensor kv;
@@ -146,6 +146,7 @@ void admit(CallState& c, StepBackend& backend, const ModelConfig& config) {
     c.apdParams.maxLookahead = q.maxLookahead;
     c.apdParams.invTemperature = q.temperature > 0.0f ? 1.0f / q.temperature : 0.0f;
     c.apdParams.vocabWidth = config.ar.vocabWidth;
+    c.apdParams.logitsBudget = logitsBudgetBytes();
   }
   c.lb = q.blockLength;
   c.adaptive = q.adaptiveBlock;
@@ -322,9 +323,10 @@ void finishEarly(CallState& c, const ModelConfig& config) {
 }
 
 // One step of an APD call (docs/decoding.md "APD"): each of its running rows takes one step of its
-// own (its cursor, lookahead and caches), then the call's step event; a row stops at c = L, or at
-// the step that commits an end token with stopAtEos or endOfText (every earlier position is
-// committed by construction). A failed forward rejects the call.
+// own (its cursor, lookahead and caches; the runner batches their forwards, "Batched rows"), then
+// the call's step event; a row stops at c = L, or at the step that commits an end token with
+// stopAtEos or endOfText (every earlier position is committed by construction). A failed forward
+// rejects the call.
 void stepApd(CallState& c, const std::vector<Row*>& rows, StepBackend& backend, const ModelConfig& config) {
   const GenerateRequest& q = c.call->request;
   const auto s0 = Clock::now();
@@ -333,9 +335,11 @@ void stepApd(CallState& c, const std::vector<Row*>& rows, StepBackend& backend, 
     event.step = c.stepIndex;
     event.block = 0;
     event.rows.resize(c.rows.size());
+    std::vector<ApdRowState*> states;
+    for (Row* r : rows) states.push_back(r->apd.get());
+    backend.runApd(states, c.apdParams);
     for (Row* r : rows) {
       ApdRowState& a = *r->apd;
-      backend.runApd(a, c.apdParams);
       r->canvas = a.canvas;
       r->steps = a.steps;
       StepEvent::Row& er = event.rows[r->index];

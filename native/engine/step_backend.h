@@ -63,9 +63,10 @@ class StepBackend {
   // A zero-filled KV cache for `batch` rows of `length` columns on the back end's device.
   virtual at::Tensor allocateCache(int batch, int length) = 0;
 
-  // APD (docs/decoding.md "APD"): one step of one row through the runner the engine attached
-  // (both forwards on the back end's device). INTERNAL when no causal LM is attached.
-  virtual void runApd(ApdRowState& row, const ApdStepParams& params);
+  // APD (docs/decoding.md "APD"): one step of each of a call's running rows through the runner the
+  // engine attached (their forwards batched, on the back end's device). INTERNAL when no causal LM
+  // is attached.
+  virtual void runApd(const std::vector<ApdRowState*>& rows, const ApdStepParams& params);
   void attachApd(std::unique_ptr<ApdRunner> runner) { apd_ = std::move(runner); }
 
  protected:
