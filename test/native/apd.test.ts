@@ -2,7 +2,8 @@
 // (tools/reference_decode.py strategy apd, tools/localleap/apd_reference.py) token for token and
 // step for step on the random-weight fixtures (Dream + a qwen2 causal LM, LLaDA + the same causal
 // LM): greedy and sampled, R 0 / 0.5 / 1, W null / 1 / 4 / >= L, M 1 / 3 / 100, stopAtEos and
-// endOfText, batches of rows of different prompt lengths; then the public API's errors, options
+// endOfText, batches of rows of different prompt lengths (their forwards batched, their cursors
+// diverging); then the public API's errors, options
 // and streaming.
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { execFileSync } from "node:child_process";
@@ -126,6 +127,79 @@ describe.each(MODELS)("strategy apd on the %s fixture + the qwen2 causal fixture
         // The grid exercises the rule: multi-token steps were accepted and the causal LM ran.
         expect(multi).toBeGreaterThan(0);
         expect(ar).toBeGreaterThan(0);
+    }, 600000);
+});
+
+// Batched rows (docs/decoding.md "APD", "Batched rows"): a call's running rows share one dLLM
+// forward and one causal-LM forward per step where their shapes allow it, with left padding and
+// per-row windows; each row must still be the reference's row decoded alone, token for token and
+// step for step, while the rows' cursors, lookaheads, windows and caches drift apart.
+const DIVERGING = [[7], [50, 43, 50], [1, 2, 3, 4, 5], [72, 101, 108, 108, 111, 44, 32, 119], [9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 11, 12], [30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46]];
+
+describe.each(MODELS)("strategy apd: a batch of rows whose cursors diverge, on the %s fixture", (_name, modelPath) => {
+    test("each row of a 6-row batch equals the reference decoding it alone", async () => {
+        const cases: ApdCase[] = [];
+        let i = 0;
+        for (const mixtureWeight of [0.5, 0.9]) {
+            for (const kvWindow of [null, 4]) {
+                for (const maxLookahead of [3, 100]) {
+                    for (const temperature of [0, 0.5]) {
+                        cases.push({
+                            model: modelPath, arModel: CAUSAL_FIXTURE, prompts: DIVERGING, genLength: GEN, strategy: "apd", mixtureWeight, kvWindow,
+                            maxLookahead, temperature, seeds: DIVERGING.map((_, b) => 100 + 7 * i + b), stopAtEos: i % 4 === 3,
+                        });
+                        i++;
+                    }
+                }
+            }
+        }
+        // The reference, one case per row: each prompt decoded alone.
+        const alone = cases.flatMap((c) => c.prompts.map((p, b) => ({ ...c, prompts: [p], seeds: [c.seeds[b]!] })));
+        const expected = runReferenceDecoder(alone as unknown as ReferenceCase[]) as unknown as { rows: ApdRow[]; batchSteps: number }[];
+        const model = await openPair(modelPath, CAUSAL_FIXTURE);
+        let diverged = 0;
+        try {
+            for (const [ci, c] of cases.entries()) {
+                const got = await model.generate({
+                    prompts: c.prompts.map((p) => Int32Array.from(p)), genLength: c.genLength, blockLength: c.genLength, strategy: "apd", steps: 0,
+                    threshold: 0.9, anchorThreshold: 0.9, relaxedThreshold: 0.75, radius: 4, temperature: c.temperature, seeds: c.seeds,
+                    stopAtEos: c.stopAtEos, cudaGraph: false, mixtureWeight: c.mixtureWeight, kvWindow: c.kvWindow, maxLookahead: c.maxLookahead,
+                });
+                const label = `R=${c.mixtureWeight} W=${c.kvWindow} M=${c.maxLookahead} T=${c.temperature} eos=${c.stopAtEos}`;
+                const wants = c.prompts.map((_, b) => expected[ci * c.prompts.length + b]!.rows[0]!);
+                expect(got.batchSteps).toBe(Math.max(...wants.map((w) => w.steps)));
+                got.rows.forEach((row, b) => {
+                    const w = wants[b]!;
+                    expect({ label, b, tokens: Array.from(row.tokens), steps: row.steps, dllm: row.dllmForwards, ar: row.arForwards, accepted: Array.from(row.acceptedPerStep!) })
+                        .toEqual({ label, b, tokens: w.tokens, steps: w.steps, dllm: w.dllmForwards, ar: w.arForwards, accepted: w.acceptedPerStep });
+                });
+                // The rows' cursors drift apart: their accepted lengths differ at some step.
+                const first = wants.map((w) => w.acceptedPerStep.join(","));
+                if (new Set(first).size > 1) diverged++;
+            }
+            // A logits budget of 1 byte cuts every batched forward into forwards of one row (read
+            // when a call starts): the same rows.
+            process.env.LOCALLEAP_LOGITS_BUDGET_BYTES = "1";
+            try {
+                for (const [ci, c] of cases.entries()) {
+                    if (ci % 3 !== 0) continue;
+                    const got = await model.generate({
+                        prompts: c.prompts.map((p) => Int32Array.from(p)), genLength: c.genLength, blockLength: c.genLength, strategy: "apd", steps: 0,
+                        threshold: 0.9, anchorThreshold: 0.9, relaxedThreshold: 0.75, radius: 4, temperature: c.temperature, seeds: c.seeds,
+                        stopAtEos: c.stopAtEos, cudaGraph: false, mixtureWeight: c.mixtureWeight, kvWindow: c.kvWindow, maxLookahead: c.maxLookahead,
+                    });
+                    got.rows.forEach((row, b) => {
+                        expect({ ci, b, tokens: Array.from(row.tokens), accepted: Array.from(row.acceptedPerStep!) })
+                            .toEqual({ ci, b, tokens: expected[ci * c.prompts.length + b]!.rows[0]!.tokens, accepted: expected[ci * c.prompts.length + b]!.rows[0]!.acceptedPerStep });
+                    });
+                }
+            } finally {
+                delete process.env.LOCALLEAP_LOGITS_BUDGET_BYTES;
+            }
+        } finally {
+            await model.dispose();
+        }
+        expect(diverged).toBeGreaterThan(cases.length / 2);
     }, 600000);
 });
 
