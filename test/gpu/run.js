@@ -35,7 +35,14 @@ async function main() {
         return;
     }
     console.log(`GPU tests on ${info.cudaDeviceName} (libtorch ${info.torchVersion}, CUDA ${info.cudaVersion})`);
-    const files = fs.readdirSync(compiled).filter((f) => f.endsWith(".test.js")).map((f) => path.join(compiled, f));
+    // GPU_TEST_SKIP: comma list of file names (without .test.js) to leave out, for a device call that
+    // re-validates one area and has run the others on the same native sources (the log says which).
+    const skip = new Set((process.env.GPU_TEST_SKIP ?? "").split(",").map((s) => s.trim()).filter(Boolean));
+    const names = fs.readdirSync(compiled).filter((f) => f.endsWith(".test.js"));
+    const unknown = [...skip].filter((s) => !names.includes(`${s}.test.js`));
+    if (unknown.length > 0) { console.error(`GPU_TEST_SKIP names no test file: ${unknown.join(", ")}`); process.exit(1); }
+    if (skip.size > 0) console.log(`GPU tests left out (GPU_TEST_SKIP): ${[...skip].join(", ")}`);
+    const files = names.filter((f) => !skip.has(f.replace(/\.test\.js$/, ""))).map((f) => path.join(compiled, f));
     const r = spawnSync(process.execPath, ["--test", "--test-concurrency=1", ...files], { stdio: "inherit", cwd: root });
     process.exit(r.status ?? 1);
 }

@@ -5,7 +5,7 @@
 #   run the GPU test suite, compute-sanitizer (memcheck, racecheck) and the kernel and step
 #   benchmarks. Everything it prints goes to $OUT/suite.log; JSON results to $OUT.
 # Knobs: SKIP_BUILD=1 (the committed prebuild), SUITE=kernel (kernel exactness only), SANITIZE=0,
-# KERNEL_BENCH=0, STEP_BENCH=0 (skip those stages).
+# KERNEL_BENCH=0, STEP_BENCH=0 (skip those stages), GPU_TEST_SKIP=a,b (test files left out, test/gpu/run.js).
 set -uo pipefail
 OUT="${OUT:-/tmp/localleap-out}"
 mkdir -p "$OUT"
