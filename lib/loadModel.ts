@@ -3,18 +3,18 @@ import path from "node:path";
 import type { AddonAbortToken, AddonLoadResult } from "./bindings/AddonTypes";
 import { getAddon, type LoadedAddon } from "./bindings/getAddon";
 import { mapAddonError } from "./bindings/utils/mapAddonError";
-import { AbortError, ModelMethodMissingError, ModelNotFoundError, ModelProbeError, TokenizerError } from "./errors";
+import { AbortError, InvalidOptionsError, ModelMethodMissingError, ModelNotFoundError, ModelProbeError, TokenizerError } from "./errors";
 import { raceAbort } from "./generation/raceAbort";
 import { checkApdVocab } from "./apd/checkVocab";
 import { parseLearnedFilter } from "./learnedFilter";
 import { parseCausalMetadata, parseModelMetadata, type ModelMetadata } from "./metadata";
 import { Model } from "./model";
-import { DEFAULT_CACHE, type LoadModelOptions, parseLoadModelOptions } from "./options";
+import { DEFAULT_CACHE, LOAD_ALLOWED, type LoadModelOptions, parseLoadModelOptions } from "./options";
 import type { PromptContext } from "./prompt/encodePrompt";
 import { compileChatTemplate } from "./tokenizer/renderChatTemplate";
 import { TextTokenizer } from "./tokenizer/TextTokenizer";
 import type { AddonDeviceRequest } from "./bindings/AddonTypes";
-import { defaultModelPath } from "./utils/defaultModelPath";
+import { defaultArModelPath, defaultModelPath } from "./utils/defaultModelPath";
 import { resolveDevice } from "./utils/resolveDevice";
 
 /** TorchScript methods the engine calls (docs/model-format.md "Methods"). */
@@ -32,7 +32,7 @@ export async function loadModel(options: LoadModelOptions = {}): Promise<Model> 
     const o = parseLoadModelOptions(options);
     const modelPath = await resolveModelPath(o.modelPath);
     // Strategy apd's causal LM: read by the same native load, on the same worker thread and device.
-    const arModelPath = o.apd === undefined ? undefined : await resolveModelPath(o.apd.arModelPath);
+    const arModelPath = o.apd === undefined ? undefined : await resolveArModelPath(o.apd.arModelPath, o.modelPath);
     const checkAborted = () => {
         if (o.signal?.aborted) throw new AbortError("loading was aborted");
     };
@@ -215,6 +215,26 @@ function promptContext(metadata: ModelMetadata, tokenizer: TextTokenizer | null,
         vocabSize: metadata.vocabSize,
         maskId: metadata.maskId,
     };
+}
+
+/**
+ * Strategy apd's causal LM: the given path, else the embedded one, which pairs with the embedded
+ * model only (another dLLM's tokenizer would not match it).
+ */
+async function resolveArModelPath(given: string | undefined, modelPath: string | undefined): Promise<string> {
+    if (given !== undefined) return resolveModelPath(given);
+    if (modelPath !== undefined) {
+        throw new InvalidOptionsError("loadModel options", [{
+            field: "apd.arModelPath", given: "left out", allowed: LOAD_ALLOWED.apd,
+            message: "apd.arModelPath is required with a modelPath: the embedded causal LM (models/reference-ar) pairs with the embedded model only; pass the causal LM exported for your model (tools/export_hf.py)",
+        }]);
+    }
+    const arPath = defaultArModelPath();
+    if ((await stat(arPath).catch(() => null))?.isFile()) return arPath;
+    throw new ModelNotFoundError(
+        `apd: {} asks for the embedded model's causal LM and ${arPath} does not exist`,
+        "the npm package ships it: reinstall localleap (`npm install localleap`); in a git checkout run `npm run setup`; or pass apd.arModelPath (--ar-model)",
+    );
 }
 
 /** The archive to read: the given path (a file, or a folder holding model.pt) or the default model. */

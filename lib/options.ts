@@ -31,8 +31,12 @@ export const APD_DEFAULTS = { mixtureWeight: 0.7, kvWindow: 16, maxLookahead: 10
 
 /** Options of {@link LoadModelOptions.apd}: the causal LM of strategy "apd". */
 export interface ApdLoadOptions {
-    /** A causal-LM archive (kind "causal", docs/model-format.md) with the dLLM's tokenizer: loaded beside it, on the same device. */
-    arModelPath: string;
+    /**
+     * A causal-LM archive (kind "causal", docs/model-format.md) with the dLLM's tokenizer: loaded
+     * beside it, on the same device. Default: the embedded model's own causal LM
+     * (models/reference-ar), when modelPath is left out too; with a modelPath it is required.
+     */
+    arModelPath?: string;
 }
 
 /** Options of {@link loadModel}. */
@@ -357,7 +361,7 @@ export const LOAD_ALLOWED: Record<keyof LoadModelOptions, string> = {
     maxBatchSize: "an integer from 1 to 4096",
     trustModelCode: "true or false",
     probeTimeoutMs: "an integer from 1 to 2147483647 (milliseconds)",
-    apd: "an object { arModelPath: a non-empty path string } (strategy apd's causal LM)",
+    apd: "an object { arModelPath?: a non-empty path string } (strategy apd's causal LM; {} with the embedded model: its own)",
 };
 
 const GENERATE_ALLOWED: Record<GenerateOptionName, string> = {
@@ -407,7 +411,7 @@ export const loadModelSchema = z.strictObject({
     maxBatchSize: z.number().int().min(1).max(4096).default(DEFAULT_MAX_BATCH_SIZE),
     trustModelCode: z.boolean().default(false),
     probeTimeoutMs: z.number().int().min(1).max(2 ** 31 - 1).default(DEFAULT_PROBE_TIMEOUT_MS),
-    apd: z.strictObject({ arModelPath: z.string().min(1) }).optional(),
+    apd: z.strictObject({ arModelPath: z.string().min(1).optional() }).optional(),
 });
 
 const unit = () => z.number().min(0).max(1);

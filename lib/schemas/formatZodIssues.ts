@@ -17,6 +17,23 @@ export function formatZodIssues(
     const seen = new Set<string>();
     const known = Object.keys(allowed);
     for (const issue of issues) {
+        if (issue.code === "unrecognized_keys" && issue.path.length > 0) {
+            // An unknown key inside an option's object (adaptiveBlock, apd): named under that option.
+            const parent = issue.path.map(String).join(".");
+            for (const key of issue.keys) {
+                const field = `${parent}.${key}`;
+                if (seen.has(field)) continue;
+                seen.add(field);
+                const allowedText = allowed[String(issue.path[0])] ?? issue.message;
+                result.push({
+                    field,
+                    given: formatValue(valueAt(input, [...issue.path, key])),
+                    allowed: allowedText,
+                    message: `${parent}: unknown key "${key}"; allowed: ${allowedText}`,
+                });
+            }
+            continue;
+        }
         if (issue.code === "unrecognized_keys") {
             for (const key of issue.keys) {
                 if (seen.has(key)) continue;

@@ -5,3 +5,8 @@ import { packageRoot } from "./packageRoot";
 export function defaultModelPath(): string {
     return path.join(packageRoot(), "models", "reference", "model.pt");
 }
+
+/** The embedded model's causal LM for strategy "apd": models/reference-ar/model.pt, shipped and exported like it. */
+export function defaultArModelPath(): string {
+    return path.join(packageRoot(), "models", "reference-ar", "model.pt");
+}

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { packageRoot } from "../../lib/utils/packageRoot";
 
@@ -37,14 +37,4 @@ export function ensureApdFixtures(): void {
         execFileSync(torchPython(), [path.join(ROOT, "tools", "make_fixture.py"), "--architecture", "qwen2", "--seed", seed, "--vocab", vocab,
             "--out-dir", file.replace(/\.pt$/, ""), "--model", file, "--attention", "manual"], { stdio: "inherit" });
     }
-}
-
-/** The embedded model's AR partner (models/reference-ar), exported float32 by tools/export.py when missing. */
-export const REFERENCE_AR = path.join(FIXTURE_DIR, "reference-ar.pt");
-export function ensureReferenceAr(): void {
-    mkdirSync(FIXTURE_DIR, { recursive: true });
-    const weights = path.join(ROOT, "models", "reference-ar", "model-00001-of-00001.safetensors");
-    if (existsSync(REFERENCE_AR) && statSync(REFERENCE_AR).mtimeMs >= statSync(weights).mtimeMs) return;  // else retrained since
-    execFileSync(torchPython(), [path.join(ROOT, "tools", "export.py"), "--weights", path.join(ROOT, "models", "reference-ar"),
-        "--out", REFERENCE_AR], { stdio: "inherit" });
 }

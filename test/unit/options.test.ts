@@ -261,6 +261,15 @@ describe("generate options: cross-field rules", () => {
 });
 
 describe("loadModel options", () => {
+    test("apd: arModelPath may be left out (the embedded model's causal LM), else a non-empty string", () => {
+        expect(parseLoadModelOptions({ apd: {} }).apd).toEqual({});
+        expect(parseLoadModelOptions({ apd: { arModelPath: "ar.pt" } }).apd).toEqual({ arModelPath: "ar.pt" });
+        for (const apd of [{ arModelPath: "" }, { arModelPath: 5 }, { arModel: "ar.pt" }, "ar.pt"]) {
+            const error = optionsError(() => parseLoadModelOptions({ apd } as never));
+            expect(error.issues[0]?.field).toMatch(/^apd/);
+        }
+    });
+
     test('device "cuda:N" is accepted as given', () => {
         expect(parseLoadModelOptions({ device: "cuda:0" }).device).toBe("cuda:0");
         expect(parseLoadModelOptions({ device: "cuda:7" }).device).toBe("cuda:7");

@@ -49,7 +49,7 @@ export function addModelFlags(command: Command): Command {
     return command
         .option("-m, --model <path>", "model.pt to load (default: the package's reference model)")
         .option("--tokenizer <path>", "tokenizer folder or tokenizer.json, instead of the model's own")
-        .option("--ar-model <path>", "causal LM archive (kind causal) of strategy apd, loaded beside the model (apd.arModelPath)")
+        .option("--ar-model <path>", "causal LM archive (kind causal) of strategy apd, loaded beside the model (apd.arModelPath; default with the embedded model: its own)")
         .option("--device <device>", "cpu, cuda (GPU 0), cuda:N (GPU N) or auto (default auto)")
         .option("--threads <n>", "intra-op threads (default: libtorch's)", parseNumberFlag);
 }
@@ -78,7 +78,8 @@ export function loadOptionsFromFlags(flags: ModelAndGenerateFlags, extra: { sign
     return defined({
         modelPath: flags.model,
         tokenizerPath: flags.tokenizer,
-        apd: flags.arModel === undefined ? undefined : { arModelPath: flags.arModel },
+        // --strategy apd without --ar-model: the embedded model's own causal LM (loadModel refuses it with --model).
+        apd: flags.arModel !== undefined ? { arModelPath: flags.arModel } : flags.strategy === "apd" ? {} : undefined,
         device: flags.device,
         threads: flags.threads,
         signal: extra.signal,
