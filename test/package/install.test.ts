@@ -106,6 +106,7 @@ describe("the README's code, in the consumer project", () => {
         if (fileName === "index.cjs") expect(r.stdout).toMatch(/answer is 64\./);
         if (fileName === "stream.mjs") expect(r.stdout).toMatch(/\b46\b/);
         if (fileName === "chat.ts") expect(r.stdout).toMatch(/\bstop\b/);
+        if (fileName === "apd.mjs") expect(r.stdout).toMatch(/answer is 84\.[\s\S]*causal-LM forwards/);
         // Replicas give one model's answers.
         if (fileName === "pool.cjs") expect(r.stdout).toMatch(/answer is 64\.[\s\S]*\b46\b/);
     });
