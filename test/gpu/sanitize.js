@@ -1,5 +1,6 @@
 // A short CUDA workload for compute-sanitizer (memcheck, racecheck): the fused kernel on random
-// cases of every strategy and dtype, and a few decode steps eager and graph-replayed.
+// cases of every strategy and dtype, a few decode steps eager and graph-replayed, and, given a
+// causal LM (argv[3]), APD decodes of a batch of diverging rows (its forwards, caches and accept).
 "use strict";
 const path = require("node:path");
 const root = path.join(__dirname, "..", "..");
@@ -31,6 +32,18 @@ async function main() {
             }
         }
         await loaded.model.dispose();
+    }
+    const arModel = process.argv[3];
+    if (model && arModel) {
+        const { loadModel } = require(path.join(root, "dist", "lib", "loadModel.js"));
+        const apd = await loadModel({ modelPath: model, device: "cuda", apd: { arModelPath: arModel } });
+        const prompts = [[1, 2, 3], [4, 5], [6, 7, 8, 9, 10, 11]];
+        for (const kvWindow of [null, 4]) {
+            for (const temperature of [0, 0.7]) {
+                await apd.generate(prompts, { strategy: "apd", genLength: 24, mixtureWeight: 0.5, kvWindow, maxLookahead: 8, temperature, seed: 5 });
+            }
+        }
+        await apd.dispose();
     }
     console.log("sanitizer workload done");
 }

@@ -40,6 +40,9 @@ for arch in llada dream; do
   python3 tools/make_fixture.py --architecture $arch --out-dir test/fixtures/generated/$arch \
     --model test/fixtures/generated/$arch.pt --attention manual | tail -1
 done
+# APD's causal LM (test/support/fixtures.ts ensureApdFixtures' CAUSAL_FIXTURE, same arguments), for sanitize.js too
+python3 tools/make_fixture.py --architecture qwen2 --seed 3 --vocab 300 --out-dir test/fixtures/generated/causal \
+  --model test/fixtures/generated/causal.pt --attention manual | tail -1
 
 stage "embedded model (models/reference/model.pt: float32, manual attention, as prepack exports it; here with this torch)"
 python3 tools/export.py --weights models/reference --out models/reference/model.pt --dtype float32 --attention manual | tail -2
@@ -54,9 +57,9 @@ fi
 
 if [ "${SANITIZE:-1}" = 1 ]; then
 stage "compute-sanitizer memcheck"
-compute-sanitizer --tool memcheck --error-exitcode 9 node test/gpu/sanitize.js test/fixtures/generated/llada.pt 2>&1 | tail -5 || status=1
+compute-sanitizer --tool memcheck --error-exitcode 9 node test/gpu/sanitize.js test/fixtures/generated/llada.pt test/fixtures/generated/causal.pt 2>&1 | tail -5 || status=1
 stage "compute-sanitizer racecheck"
-compute-sanitizer --tool racecheck --error-exitcode 9 node test/gpu/sanitize.js test/fixtures/generated/dream.pt 2>&1 | tail -5 || status=1
+compute-sanitizer --tool racecheck --error-exitcode 9 node test/gpu/sanitize.js test/fixtures/generated/dream.pt test/fixtures/generated/causal.pt 2>&1 | tail -5 || status=1
 fi
 
 if [ "${KERNEL_BENCH:-1}" = 1 ]; then
