@@ -149,5 +149,10 @@ describe("CLI helpers", () => {
 
     test("formatStats", () => {
         expect(formatStats(result)).toContain("steps: 5");
+        expect(formatStats(result)).toContain("cache ");
+        // Strategy apd: its causal-LM forwards and accepted tokens per step instead of the block cache.
+        const apd = formatStats({ ...result, steps: 3, dllmForwards: 3, arForwards: 2, acceptedPerStep: [1, 9, 4] });
+        expect(apd).toContain("apd: 2 causal-LM forwards, accepted per step 1 9 4");
+        expect(apd).not.toContain("cache");
     });
 });
