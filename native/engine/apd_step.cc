@@ -6,6 +6,7 @@
 #include <map>
 
 #include "../kernels/apd_accept.h"
+#include "apd_tokens.h"
 #include "errors.h"
 #include "kv_cache.h"
 #include "step_backend.h"
@@ -171,8 +172,9 @@ void ApdRunner::dllmGroup(const std::vector<int>& group, DllmMethod m, int windo
     method = "cache_step";
   }
   checkLogits(logits, B, nmax, config_.vocabSize, method, device_);
-  at::Tensor z = logits.narrow(2, 0, p.vocabWidth).to(at::kFloat).to(at::kCPU).contiguous();
-  hostLogits_.push_back(z);
+  // float32 where the forward ran: the token choice reads it there (only ids cross to the host).
+  at::Tensor z = logits.narrow(2, 0, p.vocabWidth).to(at::kFloat).contiguous();
+  logits_.push_back(z);
   const float* base = z.data_ptr<float>();
   for (int64_t k = 0; k < B; ++k) {
     Work& w = work_[group[k]];
@@ -245,8 +247,8 @@ void ApdRunner::arGroup(const std::vector<int>& group, bool full) {
   }
   checkLogits(logits, B, K, config_.ar.vocabSize, method, device_);
   const int width = config_.ar.vocabWidth;
-  at::Tensor z = logits.narrow(2, 0, width).to(at::kFloat).to(at::kCPU).contiguous();
-  hostLogits_.push_back(z);
+  at::Tensor z = logits.narrow(2, 0, width).to(at::kFloat).contiguous();
+  logits_.push_back(z);
   const float* base = z.data_ptr<float>();
   for (int64_t k = 0; k < B; ++k) {
     Work& w = work_[group[k]];
@@ -260,7 +262,7 @@ void ApdRunner::step(const std::vector<ApdRowState*>& rows, const ApdStepParams&
   const int V = p.vocabWidth;
   const int B = (int)rows.size();
   work_.assign(B, Work{});
-  hostLogits_.clear();
+  logits_.clear();
   for (int b = 0; b < B; ++b) {
     Work& w = work_[b];
     w.row = rows[b];
@@ -321,16 +323,25 @@ void ApdRunner::step(const std::vector<ApdRowState*>& rows, const ApdStepParams&
     }
   }
 
-  // 3. The drafts, with the Gumbel noise of (seed, r, d - P) when sampling.
+  // 3. The drafts, with the Gumbel noise of (seed, r, d - P) when sampling: every row's positions
+  // in one choice (one kernel launch on CUDA).
   const bool sampling = p.invTemperature > 0.0f;
+  const float r = p.mixtureWeight, q = 1.0f - r;
+  const apd::TokenRule rule{V, (int32_t)config_.maskId, r, q, sampling, p.invTemperature};
+  std::vector<apd::TokenTask> tasks;
   for (Work& w : work_) {
     const ApdRowState& row = *w.row;
-    w.draft.assign(w.n, 0);
     w.bases.assign(w.n, 0);
     for (int i = 0; i < w.n; ++i) {
       w.bases[i] = apd::noiseBase(row.seed, (uint64_t)row.steps, (uint64_t)(w.c + i - row.promptLength));
-      w.draft[i] = apd::draftToken(w.zd + (int64_t)i * V, V, config_.maskId, sampling, p.invTemperature, w.bases[i]);
+      tasks.push_back({w.zd + (int64_t)i * V, nullptr, w.bases[i]});
     }
+  }
+  std::vector<int32_t> tokens = chooseApdTokens(tasks, rule, device_);
+  size_t next = 0;
+  for (Work& w : work_) {
+    w.draft.assign(tokens.begin() + (int64_t)next, tokens.begin() + (int64_t)next + w.n);
+    next += (size_t)w.n;
   }
 
   // 4. The causal LM over each verified row's canvas with its draft, up to its last token but one.
@@ -350,18 +361,23 @@ void ApdRunner::step(const std::vector<ApdRowState*>& rows, const ApdStepParams&
     }
   }
 
+  // 5. The targets of the verified rows' positions after the first, with the drafts' own noise.
+  tasks.clear();
+  for (Work& w : work_) {
+    if (!w.verify) continue;
+    for (int i = 1; i < w.n; ++i) tasks.push_back({w.zd + (int64_t)i * V, w.za + (int64_t)(i - 1) * V, w.bases[i]});
+  }
+  tokens = chooseApdTokens(tasks, rule, device_);
+  next = 0;
   for (Work& w : work_) {
     ApdRowState& row = *w.row;
     int a = w.n;  // one position (always accepted), or R = 1 (the target is the draft)
     if (w.verify) {
-      // 5. The target with the draft's own noise; 6. the longest agreeing prefix.
-      const float r = p.mixtureWeight, q = 1.0f - r;
+      // 6. The longest agreeing prefix (the first position is the draft's own).
       w.target.assign(w.n, 0);
       w.target[0] = w.draft[0];
-      for (int i = 1; i < w.n; ++i) {
-        w.target[i] = apd::targetToken(w.zd + (int64_t)i * V, w.za + (int64_t)(i - 1) * V, V, config_.maskId, r, q,
-                                       sampling, p.invTemperature, w.bases[i]);
-      }
+      std::copy(tokens.begin() + (int64_t)next, tokens.begin() + (int64_t)next + (w.n - 1), w.target.begin() + 1);
+      next += (size_t)(w.n - 1);
       a = apd::acceptLength(w.draft.data(), w.target.data(), w.n);
       row.arLength = std::min(w.c + a, w.end);
     }
@@ -373,7 +389,7 @@ void ApdRunner::step(const std::vector<ApdRowState*>& rows, const ApdStepParams&
     row.prevCursor = w.c;
     row.cursor = w.c + a;
   }
-  hostLogits_.clear();
+  logits_.clear();
 }
 
 void StepBackend::runApd(const std::vector<ApdRowState*>& rows, const ApdStepParams& params) {

@@ -3,8 +3,9 @@
 // (native/kernels/apd_accept.h). The scheduler (the one decode loop) owns the rows and calls
 // StepBackend::runApd with all of a call's running rows; the back ends share this runner, which
 // batches the rows' forwards (one dLLM forward and one causal-LM forward per step where the rows'
-// shapes allow it: "Batched rows" in apd_step.cc) on the back end's device and runs the accept
-// rule per row on the host over the logits copied back (correct first: a kernel may replace it).
+// shapes allow it: "Batched rows" in apd_step.cc) on the back end's device, and chooses the
+// drafts and targets there too (apd_tokens.h: the host's threads, or one CUDA kernel launch each,
+// with only the token ids copied back); the accepted length is taken on the host.
 #pragma once
 #include <torch/script.h>
 
@@ -53,13 +54,14 @@ class ApdRunner {
   // forwards batched; each row's result is the one it gets stepped alone, bit for bit on CPU float32.
   void step(const std::vector<ApdRowState*>& rows, const ApdStepParams& params);
 
-  // A row's scratch of one step (the logits pointers point into host copies kept for the step).
+  // A row's scratch of one step (the logits pointers point into float32 copies kept for the step,
+  // on the runner's device).
   struct Work {
     ApdRowState* row = nullptr;
     int L = 0, c = 0, right = 0, n = 0, end = 0;
     bool verify = false;  // the causal LM runs for this row this step
-    const float* zd = nullptr;  // host float32 [n, V'], position c + i
-    const float* za = nullptr;  // host float32 [end - c, V'], row i predicts position c + 1 + i
+    const float* zd = nullptr;  // float32 [n, V'], position c + i
+    const float* za = nullptr;  // float32 [end - c, V'], row i predicts position c + 1 + i
     std::vector<int32_t> draft, target;
     std::vector<uint64_t> bases;
   };
@@ -84,7 +86,7 @@ class ApdRunner {
   std::optional<BlockLogitsCall> dllmLogits_[2];
   std::optional<KvCacheCall> dllmKv_[2], arKv_[2];
   std::vector<Work> work_;
-  std::vector<at::Tensor> hostLogits_;  // this step's logits on the host, which Work points into
+  std::vector<at::Tensor> logits_;  // this step's float32 logits (on device_), which Work points into
 };
 
 // The APD-specific checks of a request (after validateRequest's common ones): INVALID_ARGUMENT,

@@ -29,36 +29,46 @@ LL_HD float mixture(float zd, float za, float r, float q) {
   return rule::sanitizeLogit(fmaf(r, zd, scaled));
 }
 
-// The lowest index with the highest score over [0, width), the mask id excluded.
-LL_HD int32_t draftToken(const float* z, int32_t width, int32_t maskId, bool sampling, float invTemperature,
-                         uint64_t base) {
-  float best = -INFINITY;
-  int64_t bestIndex = -1;
-  for (int32_t v = 0; v < width; ++v) {
-    if (v == maskId) continue;
-    const float s = score(rule::sanitizeLogit(z[v]), sampling, invTemperature, base, v);
-    if (bestIndex < 0 || rule::betterCandidate(s, v, best, bestIndex)) {
-      best = s;
-      bestIndex = v;
-    }
-  }
-  return (int32_t)bestIndex;
+// One drafted position's token to choose: its draft (za == nullptr: the dLLM's logits alone) or
+// its target (the mixture of zd and za), each row of V' float32 logits, host or device memory.
+struct TokenTask {
+  const float* zd;
+  const float* za;
+  uint64_t base;  // noiseBase of the position (used when sampling)
+};
+
+// What the choice of every task of one step shares.
+struct TokenRule {
+  int32_t width;  // V'
+  int32_t maskId;
+  float r, q;     // R and 1 - R (float32)
+  bool sampling;
+  float invTemperature;
+};
+
+// The score of token v of a task: the draft rule over zd, or over the mixture of zd and za.
+LL_HD float tokenScore(const TokenTask& t, const TokenRule& rule, int32_t v) {
+  const float z = t.za == nullptr ? rule::sanitizeLogit(t.zd[v]) : mixture(t.zd[v], t.za[v], rule.r, rule.q);
+  return score(z, rule.sampling, rule.invTemperature, t.base, v);
 }
 
-// The target token of one position: the draft rule over the mixture of zd and za.
-LL_HD int32_t targetToken(const float* zd, const float* za, int32_t width, int32_t maskId, float r, float q,
-                          bool sampling, float invTemperature, uint64_t base) {
+// The lowest index with the highest score over [0, width), the mask id excluded (-1: none). A
+// parallel reduction with rule::betterCandidate from (-inf, kNoToken) gives the same token: the
+// order is total on (score, index) and a score is never NaN (logits are sanitized, 1/T finite:
+// validateRequest).
+constexpr int64_t kNoToken = INT64_MAX;
+LL_HD int32_t chooseToken(const TokenTask& t, const TokenRule& rule) {
   float best = -INFINITY;
-  int64_t bestIndex = -1;
-  for (int32_t v = 0; v < width; ++v) {
-    if (v == maskId) continue;
-    const float s = score(mixture(zd[v], za[v], r, q), sampling, invTemperature, base, v);
-    if (bestIndex < 0 || rule::betterCandidate(s, v, best, bestIndex)) {
+  int64_t bestIndex = kNoToken;
+  for (int32_t v = 0; v < rule.width; ++v) {
+    if (v == rule.maskId) continue;
+    const float s = tokenScore(t, rule, v);
+    if (rule::betterCandidate(s, v, best, bestIndex)) {
       best = s;
       bestIndex = v;
     }
   }
-  return (int32_t)bestIndex;
+  return bestIndex == kNoToken ? -1 : (int32_t)bestIndex;
 }
 
 // a = 1 + the number of consecutive positions after the first where draft == target (1 <= a <= n).
