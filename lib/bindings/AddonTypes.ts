@@ -313,6 +313,27 @@ export interface AddonKernelBenchRequest {
     seed: number;
 }
 
+/**
+ * APD's token choice (docs/decoding.md "APD", native/kernels/apd_accept.h chooseToken) for `count`
+ * positions of given float32 logits: a test hook for the CUDA kernel's exactness. Without `za`
+ * each task is a draft (the dLLM's logits alone); with it a target (their mixture). Task i's
+ * Gumbel noise is that of (seed, rowStep, generation position i).
+ */
+export interface AddonApdTokensCase {
+    count: number;
+    width: number;
+    /** Excluded from the choice; -1: none. */
+    maskId: number;
+    /** [count, width] the dLLM's logits. */
+    zd: Float32Array;
+    /** [count, width] the causal LM's logits (targets). */
+    za?: Float32Array;
+    mixtureWeight: number;
+    temperature: number;
+    seed: number;
+    rowStep: number;
+}
+
 export interface AddonKernelBenchResult {
     /** Median milliseconds per kernel launch, CUDA events. */
     medianMs: number;
@@ -326,6 +347,8 @@ export interface Addon {
     AbortToken: new () => AddonAbortToken;
     loadModel(request: AddonLoadRequest): Promise<AddonLoadResult>;
     applyRule(ruleCase: AddonRuleCase, device: AddonDevice): AddonRuleResult;
+    /** One token id per task (-1: every id masked out). */
+    applyApdTokens(apdCase: AddonApdTokensCase, device: AddonDevice): Int32Array;
     benchKernel(request: AddonKernelBenchRequest): AddonKernelBenchResult;
 }
 

@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "abort_token.h"
+#include "apd_tokens_hook.h"
 #include "addon_data.h"
 #include "build_info.h"
 #include "model_wrap.h"
@@ -21,6 +22,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("buildInfo", Napi::Function::New<buildInfo>(env, "buildInfo"));
   exports.Set("loadModel", Napi::Function::New<loadModel>(env, "loadModel"));
   exports.Set("applyRule", Napi::Function::New<applyRule>(env, "applyRule"));
+  exports.Set("applyApdTokens", Napi::Function::New<applyApdTokens>(env, "applyApdTokens"));
   exports.Set("benchKernel", Napi::Function::New<benchKernel>(env, "benchKernel"));
   return exports;
 }
