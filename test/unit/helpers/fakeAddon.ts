@@ -128,6 +128,10 @@ export class FakeAddon implements Addon {
         throw new Error("not used in unit tests");
     }
 
+    applyApdTokens(): never {
+        throw new Error("not used in unit tests");
+    }
+
     benchKernel(): never {
         throw new Error("not used in unit tests");
     }
