@@ -9,6 +9,7 @@
 #include "apd_tokens.h"
 #include "errors.h"
 #include "kv_cache.h"
+#include "model_probe.h"
 #include "step_backend.h"
 
 namespace localleap {
@@ -435,19 +436,13 @@ void validateApdRequest(const GenerateRequest& r, const ModelConfig& c) {
 }
 
 at::ScalarType probeCausalArchive(torch::jit::Module& ar, const ApdModelConfig& config, const c10::Device& device) {
-  for (const char* name : {"logits_at", "cache_full", "cache_step"}) {
-    if (!ar.find_method(name)) {
-      throw EngineError(ErrorCode::kModelMethodMissing,
-                        std::string("the causal LM archive (apd.arModelPath) has no method ") + name +
-                            " (docs/model-format.md \"Causal-LM archives\"): re-export it with tools/export_hf.py",
-                        name);
-    }
-  }
-  const int64_t n = std::min<int64_t>(8, config.maxLength);
+  requireMethods(ar, {"logits_at", "cache_full", "cache_step"},
+                 "the causal LM archive (apd.arModelPath) has no method ",
+                 " (docs/model-format.md \"Causal-LM archives\"): re-export it with tools/export_hf.py");
+  const ProbeInputs probe = makeProbeInputs(config.maxLength, config.eosId, device);
+  const int64_t n = probe.n;
+  const at::Tensor &ids = probe.ids, &positions = probe.positions, &leftPad = probe.leftPad;
   auto longOpts = at::TensorOptions().dtype(at::kLong).device(device);
-  at::Tensor ids = at::full({1, n}, (int64_t)config.eosId, longOpts);
-  at::Tensor positions = at::arange(n, longOpts);
-  at::Tensor leftPad = at::zeros({1}, longOpts);
   at::Tensor logits = BlockLogitsCall(ar, false)(ids, positions, leftPad);
   checkLogits(logits, 1, n, config.vocabSize, "logits_at", device);
   const at::ScalarType dtype = logits.scalar_type();

@@ -7,6 +7,7 @@
 #include "errors.h"
 #include "kv_cache.h"
 #include "model_call.h"
+#include "model_probe.h"
 #ifdef LOCALLEAP_WITH_CUDA
 #include <c10/cuda/CUDAFunctions.h>
 #include <cuda_runtime_api.h>
@@ -88,11 +89,9 @@ ModelInfo EngineModel::configure(const ModelConfig& config) {
     }
     // A short probe through every method: logits must be [1, n, vocabSize]. Typed errors
     // (MODEL_PROBE_FAILED, OUT_OF_MEMORY) come from model_call.h.
-    const int64_t n = std::min<int64_t>(8, config.maxLength);
-    auto longOpts = at::TensorOptions().dtype(at::kLong).device(device_);
-    at::Tensor ids = at::full({1, n}, (int64_t)config.eosId, longOpts);
-    at::Tensor positions = at::arange(n, longOpts);
-    at::Tensor leftPad = at::zeros({1}, longOpts);
+    const ProbeInputs probe = makeProbeInputs(config.maxLength, config.eosId, device_);
+    const int64_t n = probe.n;
+    const at::Tensor &ids = probe.ids, &positions = probe.positions, &leftPad = probe.leftPad;
     torch::jit::Method forward = archive_.module.get_method("forward");
     at::Tensor full = callModelMethod(forward, {ids});
     checkLogits(full, 1, n, config.vocabSize, "forward", device_);
@@ -136,21 +135,15 @@ ModelInfo EngineModel::configure(const ModelConfig& config) {
 }
 
 void EngineModel::probeCacheMethods(const ModelConfig& config, at::ScalarType dtype) {
-  for (const char* name : {"cache_full", "cache_step"}) {
-    if (!archive_.module.find_method(name)) {
-      throw EngineError(ErrorCode::kModelMethodMissing,
-                        std::string("localleap.json says format v2 (kvCache) but the archive has no method ") + name +
-                            " (docs/model-format.md): re-export the model with tools/export.py or tools/export_hf.py",
-                        name);
-    }
-  }
-  const int64_t n = std::min<int64_t>(8, config.maxLength);
+  requireMethods(archive_.module, {"cache_full", "cache_step"},
+                 "localleap.json says format v2 (kvCache) but the archive has no method ",
+                 " (docs/model-format.md): re-export the model with tools/export.py or tools/export_hf.py");
+  const ProbeInputs probe = makeProbeInputs(config.maxLength, config.eosId, device_);
+  const int64_t n = probe.n;
+  const at::Tensor &ids = probe.ids, &positions = probe.positions, &leftPad = probe.leftPad;
   auto longOpts = at::TensorOptions().dtype(at::kLong).device(device_);
-  at::Tensor ids = at::full({1, n}, (int64_t)config.eosId, longOpts);
-  at::Tensor positions = at::arange(n, longOpts);
   at::Tensor window = at::arange(1, n, longOpts);
   at::Tensor windowPositions = at::arange(n - 1, longOpts);
-  at::Tensor leftPad = at::zeros({1}, longOpts);
   at::Tensor kv = allocateKvCache(config.cache, dtype, 1, n, device_);
   for (bool padded : {false, true}) {
     KvCacheCall call(archive_.module, padded);
