@@ -1,5 +1,5 @@
 // A short CUDA workload for compute-sanitizer (memcheck, racecheck): the fused kernel on random
-// cases of every strategy and dtype, a few decode steps eager and graph-replayed, and, given a
+// cases of every strategy and dtype, APD's token kernel, a few decode steps eager and graph-replayed, and, given a
 // causal LM (argv[3]), APD decodes of a batch of diverging rows (its forwards, caches and accept).
 "use strict";
 const path = require("node:path");
@@ -7,6 +7,7 @@ const root = path.join(__dirname, "..", "..");
 const { getAddon } = require(path.join(root, "dist", "lib", "bindings", "getAddon.js"));
 const { Prng } = require(path.join(root, "dist", "test", "support", "prng.js"));
 const { randomRuleCase, STRATEGIES } = require(path.join(root, "dist", "test", "support", "ruleCases.js"));
+const { apdTokensGrid } = require(path.join(root, "dist", "test", "support", "apdTokenCases.js"));
 
 async function main() {
     const { addon } = await getAddon({ device: "cuda" });
@@ -18,6 +19,8 @@ async function main() {
             }
         }
     }
+    // APD's token kernel (shared-memory reduction): widths below, at and past one CTA's threads.
+    for (const [, c] of apdTokensGrid([7, 256, 4099], 3)) addon.applyApdTokens(c, "cuda");
     const model = process.argv[2];
     if (model) {
         const loaded = await addon.loadModel({ path: model, device: "cuda", threads: 0 });
