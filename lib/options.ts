@@ -254,7 +254,10 @@ export interface ApdOptions extends CommonGenerateOptions {
     strategy: "apd";
     /** R in [0, 1]: the dLLM's share of the mixture (higher accepts more). Default 0.7. */
     mixtureWeight?: number;
-    /** W: the dLLM's recompute window over its KV cache, an integer >= 1, or null for no dLLM cache. Default 16. */
+    /**
+     * W: the dLLM's recompute window over its KV cache, an integer >= 1, or null for no dLLM cache. Default 16.
+     * null was the faster choice for large GPU batches of the embedded model (docs/BENCHMARKS.md §12), 16 at batch 1 on the CPU.
+     */
     kvWindow?: number | null;
     /** M: masked positions the dLLM sees and drafts per step, an integer >= 1. Default 100. */
     maxLookahead?: number;
