@@ -15,7 +15,8 @@
 # $OUT: apd-shapes.json (rows, the two export reports, stage seconds), apd-shapes.md, the logs.
 # Random weights are for timing only: they accept about one token per APD step; the table says
 # what they did. Expected about 4-6 minutes on an H200 (the 7B export's parity check is most of it).
-# Knobs: DEADLINE_S (400), DLLM_PRESET (8b) and AR_PRESET (0.5b) (tiny for a rehearsal), PROMPT
+# Knobs: STEP_PROFILE (0; 1: bench/apd_step_profile.py on the exports first), ENGINE_BENCH (1; 0: no
+# engine table), DEADLINE_S (400), DLLM_PRESET (8b) and AR_PRESET (0.5b) (tiny for a rehearsal), PROMPT
 # (128), GEN (256), APD_R (0.7,0.9), APD_W (16,null), APD_M (100), PARITY_PROMPTS (1), ATTENTION
 # (auto: sdpa on torch >= 2, as tools/device/hf8b.sh), HBM_GBPS (4800), SKIP_BUILD (1: the
 # committed prebuild), DEVICE, PYTHON, DTYPE.
@@ -40,8 +41,13 @@ WORK="${APD_SHAPES_WORK:-/tmp/localleap-apd-shapes-work}"
 : > "$OUT/stages.tsv"
 timed() { local name="$1" t0; shift; t0=$(date +%s.%N); "$@"; local rc=$?; awk -v n="$name" -v a="$t0" -v b="$(date +%s.%N)" -v rc="$rc" 'BEGIN { printf "%s\t%.2f\t%s\n", n, b - a, rc }' >> "$OUT/stages.tsv"; return $rc; }
 
-DEVICE="$DEVICE" PYTHON="$PYTHON" device_env dist/bench/apdShapes.js
-if [ "$DEVICE" != cpu ]; then SKIP_BUILD="${SKIP_BUILD:-1}" device_build; fi
+if [ "${ENGINE_BENCH:-1}" = 1 ]; then
+  DEVICE="$DEVICE" PYTHON="$PYTHON" device_env dist/bench/apdShapes.js
+  if [ "$DEVICE" != cpu ]; then SKIP_BUILD="${SKIP_BUILD:-1}" device_build; fi
+else  # Python only (the exports and the step profile): no node, no binary
+  stage "environment (ENGINE_BENCH=0: Python only)"
+  "$PYTHON" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU")' || die "python3 with torch"
+fi
 rm -rf "$WORK" && mkdir -p "$WORK"
 
 # name family preset: the dLLM first (its export is the long stage), then the causal LM.
@@ -70,6 +76,15 @@ if [ "$DEVICE" != cpu ] && [ "$(budget 60 90)" -gt 10 ]; then
     || { echo "copy bandwidth failed: the table has the nominal floor only"; COPY_GBPS=""; }
   echo "copy bandwidth: ${COPY_GBPS:-n/a} GB/s"
 fi
+
+if [ "${STEP_PROFILE:-0}" = 1 ]; then
+  T=$(budget 120 10)
+  stage "one APD step's pieces in plain PyTorch (bench/apd_step_profile.py: eager and CUDA graph), timeout $T s"
+  timed profile timeout "$T" "$PYTHON" bench/apd_step_profile.py --dllm "$WORK/dllm/model.pt" --ar "$WORK/ar/model.pt" \
+    --out "$OUT/apd-step-profile.json" --device "$DEVICE" --prompt "${PROMPT:-128}" --lookahead "${APD_M:-100}" \
+    || echo "the step profile failed (the engine's table still follows)"
+fi
+if [ "${ENGINE_BENCH:-1}" != 1 ]; then stage "done in $(elapsed) s (ENGINE_BENCH=0: no engine table)"; exit 0; fi
 
 T=$(budget 400 10)
 stage "the engine (dist/bench/apdShapes.js): prompt ${PROMPT:-128} + gen ${GEN:-256}, APD R ${APD_R:-0.7,0.9} x W ${APD_W:-16,null}, M ${APD_M:-100}, timeout $T s"
