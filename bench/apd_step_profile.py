@@ -9,7 +9,9 @@ step, not the engine: the token choice (apd_tokens_kernel.cu) is stood in for by
 the float32 mixture, and the engine's host bookkeeping is not in it.
 
 usage: python3 bench/apd_step_profile.py --dllm D.pt --ar A.pt --out profile.json
-       [--prompt 128] [--committed 64] [--window 16] [--lookahead 100] [--reps 20] [--device cuda]
+       [--prompt 128] [--committed 64] [--window 16] [--lookahead 100] [--reps 20] [--device cuda] [--check]
+--check: first hold the shapes to the full forwards (the windowed dLLM step and the causal LM's
+cached step give the logits of logits_at at the same positions), so the pieces timed are the step's.
 """
 import argparse
 import json
@@ -91,6 +93,7 @@ def main(argv=None):
     ap.add_argument("--mixture", type=float, default=0.7)
     ap.add_argument("--reps", type=int, default=20)
     ap.add_argument("--device", default="cuda")
+    ap.add_argument("--check", action="store_true", help="compare the cached pieces with the full forwards first")
     a = ap.parse_args(argv)
     torch.manual_seed(0)
     dllm, dm = load(a.dllm, a.device)
@@ -118,6 +121,20 @@ def main(argv=None):
     with torch.no_grad():
         dllm.cache_full(canvas, torch.arange(right - 1, right, dtype=lo, device=dev), None, dkv)
         ar.cache_full(canvas[:, : c - 1], torch.arange(c - 2, c - 1, dtype=lo, device=dev), None, akv)
+    if a.check:
+        with torch.no_grad():
+            checks = {
+                "dLLM cache_step vs logits_at": (dllm.cache_step(canvas, window, w_outputs, None, dkv),
+                                                 dllm.logits_at(canvas, outputs)),
+                "causal LM cache_step vs logits_at": (ar.cache_step(canvas, ar_window, ar_outputs, None, akv),
+                                                      ar.logits_at(canvas, ar_window[:a.lookahead])),
+            }
+        for name, (cached, full) in checks.items():
+            diff = (cached.float() - full.float()).abs().max().item()
+            scale = full.float().abs().max().item()
+            print(f"check {name}: max |diff| {diff:.3g} (logit scale {scale:.3g})")
+            if not diff <= 1e-3 * max(scale, 1.0):
+                raise SystemExit(f"apd_step_profile: {name} differ by {diff:.3g}: the shapes are not the step's")
     timer = Timer(dev, a.reps)
     state = {}
 
@@ -174,6 +191,7 @@ def main(argv=None):
     }
     json.dump(report, open(a.out, "w"), indent=2)
     print(f"wrote {a.out}")
+    return report
 
 
 if __name__ == "__main__":

@@ -602,6 +602,15 @@ def test_apd_hf_pair():
     check_rows(out, dllm, 32)
     assert out["vocabWidth"] == 352 and all(max(r["tokens"]) < 352 for r in out["rows"])
     assert sum(r["arForwards"] for r in out["rows"]) > 0
+    # bench/apd_step_profile.py on the pair: its cached pieces hold to the full forwards (--check)
+    # and every piece is timed (no CUDA here: no graph column).
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
+    import apd_step_profile
+    report = apd_step_profile.main(["--dllm", dream_pt, "--ar", FIXTURES["hf-qwen2"], "--out", os.path.join(TMP, "profile.json"),
+                                    "--device", "cpu", "--prompt", "6", "--committed", "3", "--window", "2",
+                                    "--lookahead", "5", "--reps", "2", "--check"])
+    assert report["shapes"]["vocabWidth"] == 352 and len(report["rows"]) == 7
+    assert all(r["eagerMs"] > 0 and r["graphMs"] is None for r in report["rows"])
 
 
 # ---------------------------------------------------------------- Hugging Face Qwen2

@@ -81,7 +81,7 @@ if [ "${STEP_PROFILE:-0}" = 1 ]; then
   T=$(budget 120 10)
   stage "one APD step's pieces in plain PyTorch (bench/apd_step_profile.py: eager and CUDA graph), timeout $T s"
   timed profile timeout "$T" "$PYTHON" bench/apd_step_profile.py --dllm "$WORK/dllm/model.pt" --ar "$WORK/ar/model.pt" \
-    --out "$OUT/apd-step-profile.json" --device "$DEVICE" --prompt "${PROMPT:-128}" --lookahead "${APD_M:-100}" \
+    --out "$OUT/apd-step-profile.json" --device "$DEVICE" --prompt "${PROMPT:-128}" --lookahead "${APD_M:-100}" --check \
     || echo "the step profile failed (the engine's table still follows)"
 fi
 if [ "${ENGINE_BENCH:-1}" != 1 ]; then stage "done in $(elapsed) s (ENGINE_BENCH=0: no engine table)"; exit 0; fi
