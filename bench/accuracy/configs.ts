@@ -114,9 +114,12 @@ export function apd(genLength: number, r: number, w: number | null = 16, m = 100
     };
 }
 
-/** APD at a few R (the paper demo's W 16, M 100), and R 0.7 without the dLLM cache (bench --apd). */
+/**
+ * APD at a few R (the paper demo's W 16, M 100), R 0.7 without the dLLM cache, and R 0.7 at
+ * smaller lookaheads M (bench --apd).
+ */
 export function apdConfigs(genLength: number): BenchConfig[] {
-    return [...[0.5, 0.7, 0.9, 1].map((r) => apd(genLength, r)), apd(genLength, 0.7, null)];
+    return [...[0.5, 0.7, 0.9, 1].map((r) => apd(genLength, r)), apd(genLength, 0.7, null), ...[10, 25, 50].map((m) => apd(genLength, 0.7, 16, m))];
 }
 
 /**

@@ -24,7 +24,7 @@ const row = (id: string, accepted: number[], ar: number): RowResult => ({
 describe("bench: APD configurations", () => {
     test("names, family and generate() options; each one passes the option parser", () => {
         const all = apdConfigs(256);
-        expect(all.map((c) => c.name)).toEqual(["apd-256-r0.5", "apd-256-r0.7", "apd-256-r0.9", "apd-256-r1", "apd-256-r0.7-wnone"]);
+        expect(all.map((c) => c.name)).toEqual(["apd-256-r0.5", "apd-256-r0.7", "apd-256-r0.9", "apd-256-r1", "apd-256-r0.7-wnone", "apd-256-r0.7-m10", "apd-256-r0.7-m25", "apd-256-r0.7-m50"]);
         expect(all.every((c) => c.family === "apd")).toBe(true);
         expect(apd(256, 0.7, 4, 8).options).toMatchObject({ strategy: "apd", mixtureWeight: 0.7, kvWindow: 4, maxLookahead: 8, blockLength: 256, stopAtEos: true });
         expect(apd(256, 0.7, 4, 8).name).toBe("apd-256-r0.7-w4-m8");
