@@ -259,7 +259,10 @@ export interface ApdOptions extends CommonGenerateOptions {
      * null was the faster choice for large GPU batches of the embedded model (docs/BENCHMARKS.md §12), 16 at batch 1 on the CPU.
      */
     kvWindow?: number | null;
-    /** M: masked positions the dLLM sees and drafts per step, an integer >= 1. Default 100. */
+    /**
+     * M: masked positions the dLLM sees and drafts per step, an integer >= 1. Default 100.
+     * Smaller is cheaper per step, but cost accuracy on the embedded model (M 25: 45 % vs 100 % on 40 problems, docs/BENCHMARKS.md §12).
+     */
     maxLookahead?: number;
     steps?: OnlyWithStrategy<'"low-confidence" or "random"'>;
     threshold?: OnlyWithStrategy<'"threshold"'>;
