@@ -6,7 +6,9 @@ engine's W / null-W step at a mid-generation point) and times each piece with CU
 and, where the piece has static shapes, replayed from a CUDA graph, so the cost of each part and
 what graphs could save are measured rather than guessed. It is a plain-PyTorch floor for the
 step, not the engine: the token choice (apd_tokens_kernel.cu) is stood in for by an argmax over
-the float32 mixture, and the engine's host bookkeeping is not in it.
+the float32 mixture, and the engine's host bookkeeping is not in it. Timing: cache8b.py's
+time_ms / graph_ms (median of CUDA events; the committed 2026-12-02 figures were taken with an
+equivalent timer of this script's own, which also synchronised before each call).
 
 usage: python3 bench/apd_step_profile.py --dllm D.pt --ar A.pt --out profile.json
        [--prompt 128] [--committed 64] [--window 16] [--lookahead 100] [--reps 20] [--device cuda] [--check]
@@ -15,17 +17,16 @@ cached step give the logits of logits_at at the same positions), so the pieces t
 """
 import argparse
 import json
-import statistics
+import os
 import sys
-import time
 
 import torch
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cache8b import graph_ms, time_ms  # noqa: E402
+from eager_decoder import load  # noqa: E402
 
-def load(path, device):
-    extra = {"localleap.json": ""}
-    module = torch.jit.load(path, map_location=device, _extra_files=extra)
-    return module, json.loads(extra["localleap.json"])
+WARMUP = 2  # TorchScript's profiling runs and the allocations, before the timed calls
 
 
 def kv_cache(meta, length, dtype, device):
@@ -33,48 +34,10 @@ def kv_cache(meta, length, dtype, device):
     return torch.zeros(kv["layers"], 2, 1, kv["kvHeads"], length, kv["headDim"], dtype=dtype, device=device)
 
 
-class Timer:
-    """Median milliseconds of fn over reps runs (CUDA events on a GPU, wall clock on the CPU)."""
-
-    def __init__(self, device, reps):
-        self.cuda = device.startswith("cuda")
-        self.reps = reps
-
-    def __call__(self, fn):
-        fn()  # warm-up (allocations, TorchScript's profiling runs)
-        fn()
-        times = []
-        for _ in range(self.reps):
-            if self.cuda:
-                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                torch.cuda.synchronize()
-                start.record()
-                fn()
-                end.record()
-                torch.cuda.synchronize()
-                times.append(start.elapsed_time(end))
-            else:
-                t0 = time.perf_counter()
-                fn()
-                times.append((time.perf_counter() - t0) * 1000)
-        return statistics.median(times)
-
-
-def graphed(fn, device):
-    """fn captured in a CUDA graph, or None where it cannot be (CPU, or an op that is not capturable)."""
-    if not device.startswith("cuda"):
-        return None
+def graph_ms_or_none(fn, reps):
+    """Median ms of fn replayed from a CUDA graph, or None where an op in it is not capturable."""
     try:
-        stream = torch.cuda.Stream()
-        stream.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(stream):
-            for _ in range(3):
-                fn()
-        torch.cuda.current_stream().wait_stream(stream)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            fn()
-        return graph.replay
+        return graph_ms(fn, reps, WARMUP + 1)
     except Exception as e:  # noqa: BLE001 - the report says why
         print(f"  (not capturable: {str(e).splitlines()[0][:160]})", file=sys.stderr)
         torch.cuda.synchronize()
@@ -135,7 +98,8 @@ def main(argv=None):
             print(f"check {name}: max |diff| {diff:.3g} (logit scale {scale:.3g})")
             if not diff <= 1e-3 * max(scale, 1.0):
                 raise SystemExit(f"apd_step_profile: {name} differ by {diff:.3g}: the shapes are not the step's")
-    timer = Timer(dev, a.reps)
+    cuda = dev.startswith("cuda")
+    timer = lambda fn: time_ms(fn, a.reps, WARMUP, "cuda" if cuda else "cpu")  # noqa: E731
     state = {}
 
     def dllm_full():
@@ -167,10 +131,9 @@ def main(argv=None):
     with torch.no_grad():
         for name, fn in pieces.items():
             eager = timer(fn)
-            replay = graphed(fn, dev) if not name.startswith("ids") else None
-            graph_ms = timer(replay) if replay is not None else None
-            rows.append({"piece": name, "eagerMs": eager, "graphMs": graph_ms})
-            print(f"{name}: eager {eager:.3f} ms" + (f", CUDA graph {graph_ms:.3f} ms" if graph_ms is not None else ""))
+            graphed = graph_ms_or_none(fn, a.reps) if cuda and not name.startswith("ids") else None
+            rows.append({"piece": name, "eagerMs": eager, "graphMs": graphed})
+            print(f"{name}: eager {eager:.3f} ms" + (f", CUDA graph {graphed:.3f} ms" if graphed is not None else ""))
         for label, dllm_fn in (("W", dllm_window), ("W null", dllm_full)):
             def step(dllm_fn=dllm_fn):
                 dllm_fn()
@@ -181,7 +144,7 @@ def main(argv=None):
             rows.append({"piece": f"whole step ({label}), eager", "eagerMs": total, "graphMs": None})
             print(f"whole step ({label}), eager: {total:.3f} ms")
     report = {
-        "device": torch.cuda.get_device_name() if dev.startswith("cuda") else "cpu",
+        "device": torch.cuda.get_device_name() if cuda else "cpu",
         "torch": torch.__version__,
         "dtype": str(dtype),
         "shapes": {"prompt": a.prompt, "committed": a.committed, "window": a.window, "lookahead": a.lookahead,
